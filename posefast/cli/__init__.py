@@ -1,0 +1,35 @@
+"""The ``posefast`` command. Each subcommand lives in its own module of this package,
+which defines ``add_parser(subparsers)`` and sets ``func`` (args -> exit status)."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+#: Subcommand modules, in the order ``posefast --help`` lists them.
+COMMANDS = ("predict", "run", "backends", "convert")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="posefast",
+        description="Human pose estimation with PoseNet: fast decoding, pluggable backends.",
+        epilog="example: posefast predict photo.jpg --render out.png",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"{__name__}.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: returns 0 on success, 1 if any input failed, 2 for usage errors."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

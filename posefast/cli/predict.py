@@ -1,0 +1,6 @@
+"""`posefast predict` (placeholder until its issue lands)."""
+
+
+def add_parser(sub):
+    p = sub.add_parser("predict", help="(not yet implemented)")
+    p.set_defaults(func=lambda args: 2)

@@ -1,0 +1,62 @@
+"""The result type: one person's pose."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .skeleton import KEYPOINT_NAMES, NUM_KEYPOINTS
+
+
+@dataclass(frozen=True, eq=False)
+class Pose:
+    """One detected person.
+
+    Attributes:
+        score: pose confidence in [0, 1].
+        keypoints: float32 array of shape (17, 3); row k is keypoint k of
+            ``KEYPOINT_NAMES`` and its columns are x, y (pixels; of the network
+            input when returned by the decoders, of the original image when
+            returned by ``PoseEstimator``) and the keypoint score in [0, 1].
+    """
+
+    score: float
+    keypoints: np.ndarray
+
+    def __post_init__(self) -> None:
+        kp = np.asarray(self.keypoints, dtype=np.float32)
+        if kp.shape != (NUM_KEYPOINTS, 3):
+            raise ValueError(
+                f"Pose.keypoints must have shape ({NUM_KEYPOINTS}, 3), got {kp.shape}"
+            )
+        object.__setattr__(self, "keypoints", kp)
+        object.__setattr__(self, "score", float(self.score))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form: ``{"score": s, "keypoints": [{"part", "x", "y", "score"}, ...]}``."""
+        return {
+            "score": self.score,
+            "keypoints": [
+                {"part": name, "x": float(x), "y": float(y), "score": float(s)}
+                for name, (x, y, s) in zip(KEYPOINT_NAMES, self.keypoints.tolist())
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Pose":
+        """Inverse of :meth:`to_dict`."""
+        kps = data["keypoints"]
+        arr = np.array([[k["x"], k["y"], k["score"]] for k in kps], dtype=np.float32)
+        return cls(score=data["score"], keypoints=arr)
+
+    def transformed(self, scale_x: float, scale_y: float,
+                    shift_x: float = 0.0, shift_y: float = 0.0) -> "Pose":
+        """A copy with x' = x * scale_x + shift_x and y' = y * scale_y + shift_y (pixels)."""
+        kp = self.keypoints.copy()
+        kp[:, 0] = kp[:, 0] * scale_x + shift_x
+        kp[:, 1] = kp[:, 1] * scale_y + shift_y
+        return Pose(self.score, kp)
+
+    def __repr__(self) -> str:
+        return f"Pose(score={self.score:.3f}, keypoints=<17x3 float32>)"
