@@ -1,6 +1,7 @@
 """The estimator: images in, poses in original-image pixels out."""
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Iterator, Sequence
@@ -67,7 +68,9 @@ class PoseEstimator:
             **dict(config.backend_options),
         )
         self.input_spec = self._backend.input_spec
-        self._decoder_args = {k: v for k, v in asdict(config.decoder).items()}
+        self._decoder_args = asdict(config.decoder)
+        #: Seconds spent in the backend's ``run`` so far (the network alone), for profiling.
+        self.run_seconds = 0.0
 
     # -- the two steps, separately usable so that a pipeline can overlap them --
 
@@ -88,7 +91,9 @@ class PoseEstimator:
         if not prepared:
             return []
         batch = np.stack([p.array for p in prepared])
+        t0 = time.perf_counter()
         outputs = self._backend.run(batch)
+        self.run_seconds += time.perf_counter() - t0
         decoded = decode_outputs(outputs, **self._decoder_args)
         return [[_to_original(pose, p) for pose in poses] for poses, p in zip(decoded, prepared)]
 

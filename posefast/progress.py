@@ -61,9 +61,16 @@ class Progress:
             self.stream.flush()
 
 
-def summary(stats: RunStats, skipped: int) -> str:
-    """One line: done, failed, skipped, seconds and images/s."""
+def summary(stats: RunStats, skipped: int, workers: int) -> str:
+    """One line: done, failed, skipped, seconds, images/s, and the workers' share of
+    time in the network (what is left is loading, pre-processing, decoding, start-up
+    and waiting)."""
     n = stats.done + stats.failed
     rate = n / stats.seconds if stats.seconds > 0 else 0.0
-    return (f"done {stats.done}, failed {stats.failed}, skipped {skipped} "
+    line = (f"done {stats.done}, failed {stats.failed}, skipped {skipped} "
             f"in {stats.seconds:.1f} s ({rate:.1f} images/s)")
+    if stats.seconds > 0 and stats.infer_seconds > 0:
+        share = stats.infer_seconds / (workers * stats.seconds)
+        line += (f"; {workers} worker{'s' if workers != 1 else ''}, "
+                 f"{share:.0%} of their time in the network")
+    return line

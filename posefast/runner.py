@@ -14,6 +14,7 @@ is out, so records are emitted in input order whatever the number of workers.
 """
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 import os
 import queue
@@ -60,7 +61,7 @@ class RunStats:
     done: int = 0
     failed: int = 0
     seconds: float = 0.0
-    infer_seconds: float = 0.0   # in the network and decoder, summed over workers
+    infer_seconds: float = 0.0   # in the backend's run (the network), summed over workers
     prepare_seconds: float = 0.0  # loading and pre-processing, summed over workers
     restarts: int = 0
 
@@ -109,13 +110,13 @@ def _worker_main(conn: Connection, config: Config, max_pixels: int) -> None:
             if isinstance(item, Exception):
                 conn.send(("result", seq, None, None, None, _reason(item), prep_s, 0.0))
                 continue
-            t0 = time.perf_counter()
+            before = estimator.run_seconds
             try:
                 poses = estimator.infer([item])[0]
                 error = None
             except Exception as exc:
                 poses, error = [], f"inference failed: {type(exc).__name__}: {exc}"
-            infer_s = time.perf_counter() - t0
+            infer_s = estimator.run_seconds - before
             packed = [(p.score, p.keypoints) for p in poses]
             conn.send(("result", seq, item.width, item.height, packed, error, prep_s, infer_s))
     except (BrokenPipeError, EOFError, OSError):
@@ -172,8 +173,10 @@ class Runner:
         start = time.perf_counter()
         graceful = False
         try:
-            self._workers = [self._spawn() for _ in range(self.n_workers)]
-            self._loop(iter(tasks))
+            first = next(iter(tasks := iter(tasks)), None)
+            if first is not None:  # no workers to start when there is nothing to do
+                self._workers = [self._spawn() for _ in range(self.n_workers)]
+                self._loop(itertools.chain([first], tasks))
             graceful = True
         finally:
             self.stats.seconds = time.perf_counter() - start

@@ -121,7 +121,7 @@ def main(args: argparse.Namespace) -> int:
     elif args.format == "jsonl":
         writer.close()
     if not args.quiet:
-        print(f"posefast run: {summary(stats, skipped[0])}", file=sys.stderr)
+        print(f"posefast run: {summary(stats, skipped[0], workers)}", file=sys.stderr)
     if interrupted:
         if args.format == "jsonl" and args.output != "-":
             print(f"posefast run: interrupted; {args.output} holds every record written so far; "
