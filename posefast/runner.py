@@ -231,11 +231,14 @@ class Runner:
 
     def _service(self, worker: _Worker) -> None:
         gone = False
+        messages = []
         try:
             while worker.conn.poll():
-                self._handle(worker, worker.conn.recv())
+                messages.append(worker.conn.recv())
         except (EOFError, OSError):
             gone = True  # its end of the pipe closed: it exited or was killed
+        for msg in messages:  # outside the try: a failing sink is not a dead worker
+            self._handle(worker, msg)
         if gone or not worker.process.is_alive():
             self._replace(worker)
 

@@ -237,3 +237,26 @@ def test_every_command_explains_itself_with_an_example():
     for name in ("predict", "run"):
         text = sub.choices[name].format_help()
         assert "example" in text and f"posefast {name}" in text
+
+
+def test_a_progress_bar_on_a_terminal(shared_data, tmp_path):
+    pty = pytest.importorskip("pty")
+    leader, follower = pty.openpty()
+    job = subprocess.Popen([sys.executable, "-m", "posefast", "run", str(IMAGES / "standing.png"),
+                            str(IMAGES / "sitting.png"), "--output", str(tmp_path / "o.jsonl"), "--workers", "1",
+                            *FAST], stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the job closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    assert job.wait(timeout=60) == 0
+    text = seen.decode()
+    assert "\r2/2 [" in text and "images/s ETA" in text
+    assert "done 2, failed 0, skipped 0" in text

@@ -112,6 +112,9 @@ def main(args: argparse.Namespace) -> int:
         stats = runner.stats
     except WorkerStartError as exc:
         return fail(str(exc), 1)
+    except BrokenPipeError:  # stdout's reader went away (`posefast run ... | head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
         progress.update(runner.stats, force=True)
