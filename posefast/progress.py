@@ -73,4 +73,6 @@ def summary(stats: RunStats, skipped: int, workers: int) -> str:
         share = stats.infer_seconds / (workers * stats.seconds)
         line += (f"; {workers} worker{'s' if workers != 1 else ''}, "
                  f"{share:.0%} of their time in the network")
+    if stats.restarts:
+        line += f"; {stats.restarts} worker process(es) died and were replaced"
     return line
