@@ -254,6 +254,9 @@ class Runner:
             self.stats.prepare_seconds += prep_s
             self.stats.infer_seconds += infer_s
             if error is not None:
+                name = task.source if task.frame is None else f"{task.source} frame {task.frame}"
+                if not error.startswith(task.source):  # every error names its input
+                    error = f"{name}: {error}"
                 record = error_record(task.source, task.frame, error)
             else:
                 poses = [Pose(score, kp) for score, kp in packed]
