@@ -16,6 +16,7 @@ from PIL import Image
 
 from posefast.cli import build_parser
 
+from pipeline_ready import pipeline  # noqa: F401  (a fixture)
 from conftest import IMAGES, MODEL_353, MODEL_481
 from test_inputs import make_video
 
@@ -51,7 +52,7 @@ def wait_for_lines(path, n, proc, timeout=60):
 
 # -- predict -----------------------------------------------------------------------
 
-def test_predict_prints_one_record_per_image_and_renders(shared_data, tmp_path):
+def test_predict_prints_one_record_per_image_and_renders(pipeline, tmp_path):
     out = tmp_path / "drawn.png"
     r = posefast("predict", IMAGES / "couple.jpg", IMAGES / "no_person.jpg", IMAGES / "standing.png",
                  "--model", MODEL_481, "--render", out)
@@ -68,7 +69,7 @@ def test_predict_prints_one_record_per_image_and_renders(shared_data, tmp_path):
     assert Image.open(tmp_path / "drawn-0.png").format == "PNG"
 
 
-def test_predict_marks_bad_files_and_exits_1(shared_data, tmp_path):
+def test_predict_marks_bad_files_and_exits_1(pipeline, tmp_path):
     empty = tmp_path / "empty.jpg"
     empty.write_bytes(b"")
     out = tmp_path / "poses.json"
@@ -83,7 +84,7 @@ def test_predict_marks_bad_files_and_exits_1(shared_data, tmp_path):
 # -- run -----------------------------------------------------------------------------
 
 @pytest.fixture
-def mixed_folder(shared_data, tmp_path):
+def mixed_folder(pipeline, tmp_path):
     """The shared images plus an empty, a truncated and a non-image file, in subfolders."""
     folder = tmp_path / "photos"
     (folder / "more").mkdir(parents=True)
@@ -133,7 +134,7 @@ def _list_of(tmp_path, n):
 
 
 @pytest.mark.parametrize("how", ["kill", "interrupt"])
-def test_an_interrupted_job_resumes_with_every_record_exactly_once(shared_data, tmp_path, how):
+def test_an_interrupted_job_resumes_with_every_record_exactly_once(pipeline, tmp_path, how):
     lst, expected = _list_of(tmp_path, 30)
     out = tmp_path / "out.jsonl"
     job = start("run", f"@{lst}", "--output", out, "--workers", 2, *FAST)
@@ -152,7 +153,7 @@ def test_an_interrupted_job_resumes_with_every_record_exactly_once(shared_data, 
     assert f"done {30 - first}, failed 0, skipped {first} " in r.stderr
 
 
-def test_a_killed_worker_loses_nothing(shared_data, tmp_path):
+def test_a_killed_worker_loses_nothing(pipeline, tmp_path):
     if not Path("/proc/self/task").is_dir():
         pytest.skip("finding the worker processes needs Linux's /proc")
     lst, expected = _list_of(tmp_path, 60)
@@ -172,7 +173,7 @@ def test_a_killed_worker_loses_nothing(shared_data, tmp_path):
     assert "1 worker process(es) died and were replaced" in job.stderr.read()
 
 
-def test_video_frames(shared_data, tmp_path):
+def test_video_frames(pipeline, tmp_path):
     video = make_video(tmp_path / "clip.mp4", [IMAGES / n for n in FRAMES[1:4]], repeat=2)
     out = tmp_path / "out.jsonl"
     r = posefast("run", video, "--every", 2, "--output", out, "--model", MODEL_481, "--workers", 1)
@@ -183,7 +184,7 @@ def test_video_frames(shared_data, tmp_path):
     assert [len(rec["poses"]) for rec in got] == [1, 1, 1]
 
 
-def test_a_corrupt_video_is_an_error_record(shared_data, tmp_path):
+def test_a_corrupt_video_is_an_error_record(pipeline, tmp_path):
     pytest.importorskip("av")
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\0\0\0\x18ftypmp42" + os.urandom(3000))
@@ -195,7 +196,7 @@ def test_a_corrupt_video_is_an_error_record(shared_data, tmp_path):
     assert got[1]["error"] is None
 
 
-def test_coco_output_loads_in_pycocotools(shared_data, tmp_path):
+def test_coco_output_loads_in_pycocotools(pipeline, tmp_path):
     coco_mod = pytest.importorskip("pycocotools.coco")
     out = tmp_path / "results.json"
     r = posefast("run", IMAGES / "couple.jpg", IMAGES / "standing.png", "--format", "coco",
@@ -224,7 +225,7 @@ def test_coco_output_loads_in_pycocotools(shared_data, tmp_path):
     (["predict", "{img}", "--render", "out.txt"], "--render"),
     (["predict"], "required"),
 ])
-def test_usage_errors_exit_2_and_say_why(shared_data, tmp_path, args, message):
+def test_usage_errors_exit_2_and_say_why(pipeline, tmp_path, args, message):
     args = [a.replace("{img}", str(IMAGES / "standing.png")) for a in args]
     r = posefast(*args, cwd=tmp_path)
     assert r.returncode == 2, (r.stdout, r.stderr)
@@ -240,7 +241,7 @@ def test_every_command_explains_itself_with_an_example():
         assert "example" in text and f"posefast {name}" in text
 
 
-def test_a_progress_bar_on_a_terminal(shared_data, tmp_path):
+def test_a_progress_bar_on_a_terminal(pipeline, tmp_path):
     pty = pytest.importorskip("pty")
     leader, follower = pty.openpty()
     job = subprocess.Popen([sys.executable, "-m", "posefast", "run", str(IMAGES / "standing.png"),

@@ -8,6 +8,7 @@ from PIL import Image
 from posefast import PoseEstimator
 from posefast.images import ImageLoadError
 
+from pipeline_ready import pipeline  # noqa: F401  (a fixture)
 from conftest import IMAGES, MODEL_481
 
 PEOPLE = {
@@ -22,7 +23,7 @@ PEOPLE = {
 
 
 @pytest.fixture(scope="module")
-def estimator(shared_data):
+def estimator(pipeline):
     with PoseEstimator(model=str(MODEL_481), backend="tflite") as est:
         yield est
 
@@ -56,7 +57,7 @@ def test_keypoints_are_in_original_image_pixels(found):
         assert (ankles[:, 1] > 750).all()
 
 
-def test_letterbox_finds_the_same_keypoints_as_stretch(shared_data, found):
+def test_letterbox_finds_the_same_keypoints_as_stretch(pipeline, found):
     # couple.jpg is wider than the input (3:2 against 4:3), so letterboxing pads
     # 40 input rows above and below; a wrong padding or scale would move every
     # keypoint by tens of pixels.
@@ -81,7 +82,7 @@ def test_paths_pil_images_and_arrays_give_the_same_poses(estimator, found):
         np.testing.assert_allclose(pose.keypoints, found["standing.png"][0].keypoints, atol=1e-4)
 
 
-def test_single_pose_mode_gives_one_pose(shared_data):
+def test_single_pose_mode_gives_one_pose(pipeline):
     with PoseEstimator(model=str(MODEL_481), backend="tflite", mode="single") as est:
         poses = est.estimate(IMAGES / "standing_far.png")
     assert len(poses) == 1 and poses[0].score > 0.5
