@@ -15,7 +15,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="posefast",
         description="Human pose estimation with PoseNet: fast decoding, pluggable backends.",
-        epilog="example: posefast predict photo.jpg --render out.png",
+        epilog="examples:\n"
+               "  posefast predict photo.jpg --render out.png   # poses of one image, drawn\n"
+               "  posefast run photos/ --output poses.jsonl     # a whole folder, in parallel\n"
+               "  posefast COMMAND --help                       # each command's options",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -1,6 +1,97 @@
-"""`posefast predict` (placeholder until its issue lands)."""
+"""``posefast predict``: poses of a few images, as a JSON array, optionally drawn."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .options import CONFIG_HELP, UsageError, add_config_options, check_usable, config_from_args, fail
+
+EXAMPLES = """\
+examples:
+  posefast predict photo.jpg
+  posefast predict a.jpg b.png --output poses.json
+  posefast predict photo.jpg --render photo_poses.png
+  posefast predict photo.jpg --mode single --model posenet_mobilenet_v1_075_353_481_quant
+
+Prints a JSON array with one record per image, in the order given, in the record
+format of `posefast run`: {"source", "frame": null, "width", "height", "poses", "error"}.
+Keypoints are pixels of the original image. Exit status: 0 if every image was
+posed, 1 if any could not be read, 2 for usage errors.
+"""
 
 
-def add_parser(sub):
-    p = sub.add_parser("predict", help="(not yet implemented)")
-    p.set_defaults(func=lambda args: 2)
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "predict", help="pose a few images and print the poses as JSON",
+        description="Find the human poses in each IMAGE and print them as a JSON array.",
+        epilog=EXAMPLES + "\n" + CONFIG_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the JSON here instead of stdout")
+    p.add_argument("--render", metavar="OUT.png",
+                   help="draw the poses over the image and save it (with several images: "
+                        "OUT-<n>.png for the n-th, counting from 0)")
+    p.add_argument("--render-threshold", type=float, default=0.3, metavar="S",
+                   help="hide keypoints scoring below S when rendering (default 0.3)")
+    add_config_options(p)
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..estimator import PoseEstimator
+    from ..images import ImageLoadError
+    from ..records import error_record, make_record
+
+    try:
+        config = config_from_args(args)
+        check_usable(config)
+    except UsageError as exc:
+        return fail(str(exc))
+    if args.render and Path(args.render).suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
+        return fail(f"--render {args.render!r}: expected a .png (or .jpg/.webp) file name")
+
+    records = []
+    with PoseEstimator(config=config) as estimator:
+        for index, path in enumerate(args.images):
+            try:
+                prepared = estimator.prepare(path)
+            except ImageLoadError as exc:
+                records.append(error_record(path, None, str(exc)))
+                continue
+            poses = estimator.infer([prepared])[0]
+            records.append(make_record(path, None, prepared.width, prepared.height, poses))
+            if args.render:
+                _render(path, poses, _render_path(args.render, index, len(args.images)),
+                        args.render_threshold)
+
+    # One record per line: readable, and each line is a record as `posefast run` writes it.
+    text = "[\n" + ",\n".join(json.dumps(r) for r in records) + "\n]"
+    if args.output:
+        try:
+            Path(args.output).write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            return fail(f"cannot write {args.output}: {exc.strerror or exc}")
+    else:
+        sys.stdout.write(text + "\n")
+    for r in records:
+        if r["error"]:
+            print(f"posefast: {r['error']}", file=sys.stderr)
+    return 1 if any(r["error"] for r in records) else 0
+
+
+def _render_path(template: str, index: int, count: int) -> str:
+    if count == 1:
+        return template
+    p = Path(template)
+    return str(p.with_name(f"{p.stem}-{index}{p.suffix}"))
+
+
+def _render(path: str, poses, out: str, threshold: float) -> None:
+    from ..images import load_image
+    from ..render import draw_poses
+
+    image = load_image(path).image  # full resolution: the drawing is for people
+    draw_poses(image, poses, min_score=threshold).save(out)

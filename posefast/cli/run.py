@@ -1,6 +1,192 @@
-"""`posefast run` (placeholder until its issue lands)."""
+"""``posefast run``: the batch job over many images and video frames."""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections import Counter
+from typing import Iterator
+
+from .options import (CONFIG_HELP, UsageError, add_config_options, check_usable,
+                      config_from_args, fail, positive_int)
+
+EXAMPLES = """\
+examples:
+  posefast run photos/ --output poses.jsonl
+  posefast run 'shots/**/*.jpg' @more.txt clip.mp4 --every 5 --output poses.jsonl
+  posefast run photos/ --output poses.jsonl --resume      # finish an interrupted job
+  posefast run val2017/ --format coco --output results.json
+
+INPUT is an image, a video (every --every-th frame), a folder (searched recursively
+for images, in sorted path order), a glob pattern, or @FILE listing INPUTs one per
+line. Writes one JSON line per image or frame, in input order, each flushed as soon
+as it is done: {"source", "frame" (null for images), "width", "height", "poses",
+"error" (null unless that input failed)}. A bad input gets an error record and the
+job goes on. Exit status: 0 if every input was posed, 1 if any failed, 2 for usage
+errors, 130 if interrupted (rerun with --resume to finish).
+"""
 
 
-def add_parser(sub):
-    p = sub.add_parser("run", help="(not yet implemented)")
-    p.set_defaults(func=lambda args: 2)
+def default_workers() -> int:
+    """The number of cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run", help="pose many images, folders and videos in parallel, to JSON Lines or COCO",
+        description="Find the human poses in every INPUT, over several worker processes, "
+                    "writing one record per image or video frame.",
+        epilog=EXAMPLES + "\n" + CONFIG_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="image, video, folder, glob pattern or @list.txt")
+    p.add_argument("-o", "--output", metavar="FILE", default="-",
+                   help="where the records go (default: stdout)")
+    p.add_argument("--format", choices=("jsonl", "coco"), default="jsonl",
+                   help="jsonl: one record per line (default); coco: COCO keypoint results "
+                        "JSON, written at the end")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the records already in --output and pose only the inputs "
+                        "missing from it (jsonl only)")
+    p.add_argument("-j", "--workers", type=positive_int, default=None, metavar="N",
+                   help=f"worker processes, each with its own backend (default: the number "
+                        f"of cores, {default_workers()} here)")
+    p.add_argument("--every", type=positive_int, default=1, metavar="N",
+                   help="pose every N-th frame of videos (default 1: every frame)")
+    p.add_argument("--max-pixels", type=positive_int, default=None, metavar="N",
+                   help="refuse images with more pixels than N (default 100000000)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no summary line at the end")
+    add_config_options(p)
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..images import DEFAULT_MAX_PIXELS
+    from ..inputs import InputError, expand_inputs, video_support
+    from ..output import CocoWriter, JsonlWriter, OutputError, read_done
+    from ..progress import Progress, summary
+    from ..runner import Runner, WorkerStartError
+
+    if args.resume and args.format != "jsonl":
+        return fail("--resume works with --format jsonl only (COCO results do not say "
+                    "which images were done)")
+    if args.resume and args.output == "-":
+        return fail("--resume needs --output FILE (the file to complete)")
+    try:
+        sources = expand_inputs(args.inputs)
+        if any(s.kind == "video" for s in sources) and not video_support():
+            raise UsageError("reading videos needs PyAV: pip install 'posefast[video]'")
+        config = config_from_args(args)
+        check_usable(config)
+    except (InputError, UsageError) as exc:
+        return fail(str(exc))
+    workers = args.workers or default_workers()
+
+    done_before = read_done(args.output) if args.resume else Counter()
+    skipped = [0]
+    try:
+        writer = (JsonlWriter(args.output, append=args.resume) if args.format == "jsonl"
+                  else CocoWriter(args.output))
+    except OutputError as exc:
+        return fail(str(exc))
+    total = _count(sources, args.every)
+    if total is not None:
+        total = max(0, total - sum(done_before.values()))
+    progress = Progress(sys.stderr, total, enabled=sys.stderr.isatty())
+    runner = Runner(_per_worker(config, workers), workers=workers,
+                    max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
+                    emit=writer.write, on_progress=progress.update)
+
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    interrupted = False
+    try:
+        stats = runner.run(_tasks(sources, args.every, done_before, skipped))
+    except KeyboardInterrupt:
+        interrupted = True
+        stats = runner.stats
+    except WorkerStartError as exc:
+        return fail(str(exc), 1)
+    except BrokenPipeError:  # stdout's reader went away (`posefast run ... | head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        progress.update(runner.stats, force=True)
+        progress.close()
+    if not interrupted:
+        writer.close()  # COCO results are written only for a whole job
+    elif args.format == "jsonl":
+        writer.close()
+    if not args.quiet:
+        print(f"posefast run: {summary(stats, skipped[0], workers)}", file=sys.stderr)
+    if interrupted:
+        if args.format == "jsonl" and args.output != "-":
+            print(f"posefast run: interrupted; {args.output} holds every record written so far; "
+                  f"run the same command with --resume to finish", file=sys.stderr)
+        return 130
+    return 1 if stats.failed else 0
+
+
+def _interrupt(signum, frame):  # SIGTERM: stop like Ctrl-C, leaving a resumable file
+    raise KeyboardInterrupt
+
+
+def _per_worker(config, workers: int):
+    """The config each worker uses: the cores shared out between the workers."""
+    from dataclasses import replace
+
+    from ..registry import get_backend_class
+
+    options = dict(config.backend_options)
+    threads_option = getattr(get_backend_class(config.backend), "threads_option", None)
+    if threads_option and threads_option not in options:
+        options[threads_option] = max(1, default_workers() // workers)
+    return replace(config, backend_options=options)
+
+
+def _count(sources, every: int) -> int | None:
+    from ..inputs import count_frames
+
+    total = 0
+    for s in sources:
+        if s.kind == "image":
+            total += 1
+        else:
+            n = count_frames(s.path, every)
+            if n is None:
+                return None
+            total += n
+    return total
+
+
+def _tasks(sources, every: int, done: Counter, skipped: list[int]) -> Iterator:
+    """The runner's tasks in input order, leaving out those already ``done`` (counted,
+    so that an input listed twice is posed twice)."""
+    from ..inputs import VideoError, iter_frames
+    from ..runner import Task
+
+    def fresh(key) -> bool:
+        if done[key] > 0:
+            done[key] -= 1
+            skipped[0] += 1
+            return False
+        return True
+
+    for s in sources:
+        if s.kind == "image":
+            if fresh((s.path, None)):
+                yield Task(s.path, None, s.path)
+            continue
+        try:
+            for index, frame in iter_frames(s.path, every):
+                if fresh((s.path, index)):
+                    yield Task(s.path, index, frame)
+        except VideoError as exc:
+            if fresh((s.path, None)):
+                yield Task(s.path, None, None, error=str(exc))

@@ -1,0 +1,149 @@
+"""The estimator: images in, poses in original-image pixels out."""
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from .config import Config, load_config
+from .decode import decode_outputs
+from .images import DEFAULT_MAX_PIXELS, ImageInput, describe, load_image
+from .models import resolve_model
+from .pose import Pose
+from .preprocess import Transform, target_size, to_input
+from .registry import create_backend
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One image ready for the network: ``array`` is (H, W, 3) in the backend's
+    input dtype; ``transform`` maps its pixels back to the original ``width`` x
+    ``height`` image."""
+
+    array: np.ndarray
+    transform: Transform
+    width: int
+    height: int
+    source: str
+
+
+class PoseEstimator:
+    """Finds human poses in images with a PoseNet model on a pluggable backend.
+
+    Configuration follows ``posefast.config.load_config``: keyword arguments here
+    are the highest layer, then environment variables (``POSEFAST_BACKEND``, ...),
+    then a TOML file (``config_file``, ``POSEFAST_CONFIG`` or ``posefast.toml``),
+    then the defaults. ``options`` are the keys of Config and DecoderConfig:
+    ``backend_options``, ``input_size`` (height, width), ``resize``
+    (``"stretch"`` or ``"letterbox"``), ``mode`` (``"multi"`` or ``"single"``),
+    ``max_detections``, ``score_threshold``, ``nms_radius``, ``refine_steps``.
+
+    Example::
+
+        with PoseEstimator(model="posenet_mobilenet_v1_075_481_641_quant") as est:
+            for pose in est.estimate("photo.jpg"):
+                print(pose.score, pose.keypoints[0])  # nose x, y (pixels of photo.jpg), score
+
+    Keypoints are in pixels of the original image (x right, y down, pixel centres).
+    One estimator is not safe to use from several threads at once; make one each.
+    """
+
+    def __init__(self, model: str | None = None, backend: str | None = None, *,
+                 config: Config | None = None, config_file: str | None = None,
+                 max_pixels: int = DEFAULT_MAX_PIXELS, **options: Any) -> None:
+        if config is None:
+            config = load_config(api={"model": model, "backend": backend, **options},
+                                 config_file=config_file)
+        elif model is not None or backend is not None or options or config_file is not None:
+            raise ValueError("pass either config= or model/backend/options, not both")
+        self.config = config
+        self.max_pixels = max_pixels
+        model_path = resolve_model(config.model)
+        self._backend = create_backend(
+            config.backend, str(model_path),
+            input_size=tuple(config.input_size) if config.input_size else None,
+            **dict(config.backend_options),
+        )
+        self.input_spec = self._backend.input_spec
+        self._decoder_args = asdict(config.decoder)
+        #: Seconds spent in the backend's ``run`` so far (the network alone), for profiling.
+        self.run_seconds = 0.0
+
+    # -- the two steps, separately usable so that a pipeline can overlap them --
+
+    def prepare(self, image: ImageInput) -> Prepared:
+        """Load and pre-process one image (safe to run in another thread than ``infer``).
+
+        Raises ``posefast.images.ImageLoadError`` naming the file for unreadable input.
+        """
+        loaded = load_image(image, max_pixels=self.max_pixels,
+                            target_size=self._draft_size)
+        array, transform = to_input(loaded.image, loaded.width, loaded.height,
+                                    self.input_spec, self.config.resize)
+        return Prepared(array, transform, loaded.width, loaded.height, loaded.source)
+
+    def infer(self, prepared: Sequence[Prepared]) -> list[list[Pose]]:
+        """Run the network on prepared images and decode: one list of poses per image,
+        best first, keypoints in original-image pixels."""
+        if not prepared:
+            return []
+        batch = np.stack([p.array for p in prepared])
+        t0 = time.perf_counter()
+        outputs = self._backend.run(batch)
+        self.run_seconds += time.perf_counter() - t0
+        decoded = decode_outputs(outputs, **self._decoder_args)
+        return [[_to_original(pose, p) for pose in poses] for poses, p in zip(decoded, prepared)]
+
+    # -- the public conveniences --
+
+    def estimate(self, image: ImageInput) -> list[Pose]:
+        """The poses in one image (path, PIL image or (H, W, 3) uint8 RGB array), best first."""
+        return self.infer([self.prepare(image)])[0]
+
+    def estimate_batch(self, images: Iterable[ImageInput]) -> list[list[Pose]]:
+        """The poses in each image, in order; the next image is loaded while one runs."""
+        return list(self.iter_estimate(images))
+
+    def iter_estimate(self, images: Iterable[ImageInput]) -> Iterator[list[Pose]]:
+        """Like ``estimate_batch``, yielding each image's poses as soon as they are ready."""
+        with ThreadPoolExecutor(1, thread_name_prefix="posefast-prepare") as pool:
+            it = iter(images)
+            pending = None
+            for image in it:
+                pending = pool.submit(self.prepare, image)
+                break
+            while pending is not None:
+                prepared = pending.result()
+                pending = None
+                for image in it:
+                    pending = pool.submit(self.prepare, image)
+                    break
+                yield self.infer([prepared])[0]
+
+    def close(self) -> None:
+        """Release the backend."""
+        self._backend.close()
+
+    def __enter__(self) -> "PoseEstimator":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _draft_size(self, width: int, height: int) -> tuple[int, int]:
+        return target_size(width, height, self.input_spec, self.config.resize)
+
+
+def _to_original(pose: Pose, prepared: Prepared) -> Pose:
+    out = prepared.transform.pose(pose)
+    kp = out.keypoints
+    # Letterbox padding maps outside the image; keep every keypoint on it.
+    np.clip(kp[:, 0], 0, prepared.width - 1, out=kp[:, 0])
+    np.clip(kp[:, 1], 0, prepared.height - 1, out=kp[:, 1])
+    return out
+
+
+__all__ = ["PoseEstimator", "Prepared", "target_size"]

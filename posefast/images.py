@@ -1,0 +1,184 @@
+"""Loading images as RGB, safely, and no larger than needed.
+
+An image is a path, a PIL image or an (H, W, 3) uint8 RGB array. Files are decoded
+with Pillow; JPEGs larger than the size they will be resized to are decoded at
+reduced scale (Pillow's draft mode: the JPEG decoder skips the fine DCT
+coefficients), which is several times cheaper than decoding in full and shrinking.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Union
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+#: File extensions treated as images when a folder is expanded (lower case).
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+)
+
+#: Images with more pixels than this are refused rather than decoded (decompression
+#: bombs: a small file that expands to gigabytes). 100 megapixels is 300 MB as RGB.
+DEFAULT_MAX_PIXELS = 100_000_000
+
+ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray]
+#: (width, height) an image will be resized to, or a function of its (width, height) giving it.
+TargetSize = Union[tuple[int, int], Callable[[int, int], tuple[int, int]], None]
+
+
+class ImageLoadError(ValueError):
+    """An input could not be read as an image; the message names it and says why."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """An RGB image ready to resize.
+
+    ``image`` may be smaller than the original when it was decoded at reduced
+    scale; ``width`` and ``height`` are always the ORIGINAL size in pixels, the
+    frame keypoints are reported in.
+    """
+
+    image: Image.Image  # mode "RGB"
+    width: int
+    height: int
+    source: str
+
+
+def describe(image: ImageInput) -> str:
+    """A short name for an image input, for records and error messages."""
+    if isinstance(image, (str, os.PathLike)):
+        return os.fspath(image)
+    if isinstance(image, Image.Image):
+        return getattr(image, "filename", "") or "<PIL image>"
+    return "<array>"
+
+
+def load_image(image: ImageInput, *, target_size: TargetSize = None,
+               max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """Load ``image`` as RGB.
+
+    Args:
+        image: a path, a PIL image, or an (H, W, 3) uint8 RGB array (not copied
+            more than Pillow needs).
+        target_size: (width, height) in pixels the image will be resized to, or
+            a function of the image's (width, height) returning it; a JPEG file
+            larger than that in both directions is decoded at the smallest
+            reduced scale (1/2, 1/4, 1/8) that is still at least that large.
+        max_pixels: refuse images with more pixels than this.
+
+    Raises:
+        ImageLoadError: naming the input and the reason (missing, empty, not an
+            image, corrupt or truncated, too large).
+        ValueError: an array of the wrong shape or dtype.
+    """
+    if isinstance(image, np.ndarray):
+        return _from_array(image, max_pixels)
+    if isinstance(image, Image.Image):
+        _check_size(describe(image), image.width, image.height, max_pixels)
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        return LoadedImage(rgb, image.width, image.height, describe(image))
+    if isinstance(image, (str, os.PathLike)):
+        return _from_file(Path(image), target_size, max_pixels)
+    raise TypeError(
+        f"image must be a path, a PIL.Image.Image or an (H, W, 3) uint8 array, "
+        f"got {type(image).__name__}"
+    )
+
+
+def _from_array(array: np.ndarray, max_pixels: int) -> LoadedImage:
+    if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
+        raise ValueError(
+            f"image array must have shape (H, W, 3) and dtype uint8 (RGB), "
+            f"got shape {array.shape} and dtype {array.dtype}"
+        )
+    h, w = array.shape[:2]
+    if h == 0 or w == 0:
+        raise ValueError(f"image array is empty: shape {array.shape}")
+    _check_size("<array>", w, h, max_pixels)
+    return LoadedImage(Image.fromarray(np.ascontiguousarray(array), "RGB"), w, h, "<array>")
+
+
+def _from_file(path: Path, target_size: TargetSize,
+               max_pixels: int) -> LoadedImage:
+    source = os.fspath(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ImageLoadError(source, "no such file") from None
+    except OSError as exc:
+        raise ImageLoadError(source, f"cannot read ({exc.strerror or exc})") from None
+    if path.is_dir():
+        raise ImageLoadError(source, "is a folder, not an image file")
+    if st.st_size == 0:
+        raise ImageLoadError(source, "empty file")
+    try:
+        with warnings.catch_warnings():
+            # Our own pixel limit below is the check; Pillow's warning would be noise.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                width, height = im.size  # from the header; nothing decoded yet
+                _check_size(source, width, height, max_pixels)
+                orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
+                if orientation not in _TRANSPOSE:
+                    orientation = 1
+                if target_size is not None and im.format == "JPEG":
+                    upright = (height, width) if orientation >= 5 else (width, height)
+                    tw, th = target_size(*upright) if callable(target_size) else target_size
+                    tw, th = max(1, tw), max(1, th)
+                    im.draft("RGB", (th, tw) if orientation >= 5 else (tw, th))
+                rgb = im.convert("RGB")  # decodes; raises on corrupt or truncated data
+    except ImageLoadError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageLoadError(source, "not an image Pillow can read") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageLoadError(source, f"image too large to decode safely ({exc})") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        # Pillow reports truncated and corrupt data as OSError ("image file is
+        # truncated", "broken data stream") and some malformed headers as SyntaxError.
+        raise ImageLoadError(source, f"corrupt or truncated image ({exc})") from None
+    if orientation != 1:
+        # Camera photos store pixels sideways with an EXIF tag saying how to turn
+        # them; people (and keypoints) are upright only after turning.
+        rgb = rgb.transpose(_TRANSPOSE[orientation])
+        if orientation >= 5:
+            width, height = height, width
+    return LoadedImage(rgb, width, height, source)
+
+
+_EXIF_ORIENTATION = 0x0112
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _check_size(source: str, width: int, height: int, max_pixels: int) -> None:
+    if width <= 0 or height <= 0:
+        raise ImageLoadError(source, f"image has no pixels ({width}x{height})")
+    if width * height > max_pixels:
+        raise ImageLoadError(
+            source,
+            f"image too large to decode safely: {width}x{height} = {width * height} pixels "
+            f"(limit {max_pixels})",
+        )
+
+
+def is_image_path(path: str | os.PathLike) -> bool:
+    """Whether ``path`` has an image file extension (case-insensitive)."""
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS

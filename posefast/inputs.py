@@ -1,0 +1,168 @@
+"""Turning the command line's INPUT arguments into the list of things to pose.
+
+An INPUT is an image file, a video file, a folder (searched recursively for image
+files, in sorted path order), a glob pattern (``photos/**/*.jpg``), or ``@list.txt``:
+a text file with one INPUT per line (blank lines and lines starting with ``#`` are
+skipped). Order is kept: the order of the arguments, then sorted order inside each.
+"""
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Literal, Sequence
+
+import numpy as np
+
+from .images import is_image_path
+
+VIDEO_EXTENSIONS: frozenset[str] = frozenset(
+    {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
+)
+
+
+class InputError(ValueError):
+    """A command-line INPUT that names nothing (a usage error)."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input file: an image, or a video whose frames are posed."""
+
+    path: str
+    kind: Literal["image", "video"]
+
+
+def is_video_path(path: str | os.PathLike) -> bool:
+    """Whether ``path`` has a video file extension (case-insensitive)."""
+    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+
+
+def expand_inputs(inputs: Sequence[str]) -> list[Source]:
+    """Every image and video the INPUT arguments name, in order.
+
+    A file named explicitly is kept whatever its extension (if it is not an image
+    it yields an error record later); folders contribute only files with an image
+    extension. Raises InputError for an argument that names nothing.
+    """
+    sources: list[Source] = []
+    for arg in inputs:
+        if arg.startswith("@"):
+            sources.extend(_expand_list(arg[1:]))
+        else:
+            found = _expand_one(arg)
+            if found is None:
+                raise InputError(f"input {arg!r}: no such file or folder, and no file matches it")
+            sources.extend(found)
+    return sources
+
+
+def _expand_list(list_path: str) -> list[Source]:
+    try:
+        text = Path(list_path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"input list {list_path!r}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"input list {list_path!r}: not a UTF-8 text file") from None
+    sources: list[Source] = []
+    for line in text.splitlines():
+        entry = line.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        # An entry of a list that names nothing becomes an error record, not a
+        # usage error: lists are often made elsewhere and may be stale.
+        sources.extend(_expand_one(entry) or [_file(entry)])
+    return sources
+
+
+def _expand_one(arg: str) -> list[Source] | None:
+    path = Path(arg)
+    if path.is_dir():
+        return _expand_folder(path)
+    if path.exists():
+        return [_file(arg)]
+    if glob.has_magic(arg):
+        matches = sorted(glob.glob(arg, recursive=True))
+        if not matches:
+            return None
+        found: list[Source] = []
+        for m in matches:
+            found.extend(_expand_folder(Path(m)) if os.path.isdir(m) else [_file(m)])
+        return found
+    return None
+
+
+def _expand_folder(folder: Path) -> list[Source]:
+    files = []
+    for root, dirs, names in os.walk(folder):
+        dirs.sort()
+        files.extend(os.path.join(root, n) for n in names if is_image_path(n))
+    return [Source(f, "image") for f in sorted(files)]
+
+
+def _file(path: str) -> Source:
+    return Source(path, "video" if is_video_path(path) else "image")
+
+
+# -- video frames --------------------------------------------------------------
+
+class VideoError(Exception):
+    """A video could not be opened or decoded; the message names it and says why."""
+
+
+def _av():
+    try:
+        import av  # PyAV: FFmpeg's decoders, as wheels for every platform
+    except ImportError:
+        raise VideoError("reading videos needs PyAV: pip install 'posefast[video]'") from None
+    return av
+
+
+def video_support() -> bool:
+    """Whether videos can be read here (PyAV is installed)."""
+    try:
+        _av()
+    except VideoError:
+        return False
+    return True
+
+
+def count_frames(path: str, every: int = 1) -> int | None:
+    """How many frames ``iter_frames`` will yield, from the container's header (None if unknown)."""
+    try:
+        av = _av()
+        with av.open(path) as container:
+            frames = container.streams.video[0].frames
+    except Exception:
+        return None
+    return (frames + every - 1) // every if frames else None
+
+
+def iter_frames(path: str, every: int = 1) -> Iterator[tuple[int, np.ndarray]]:
+    """(frame index, (H, W, 3) uint8 RGB array) for every ``every``-th frame, from frame 0.
+
+    The index counts every frame of the video's first video stream. Raises
+    VideoError naming the file on a file that is not a readable video, or on
+    corrupt data part-way (after the frames decoded before it).
+    """
+    if every < 1:
+        raise ValueError(f"every must be >= 1, got {every}")
+    av = _av()
+    try:
+        container = av.open(path)
+    except Exception as exc:  # PyAV raises its own FFmpegError subclasses and OSError
+        raise VideoError(f"{path}: not a readable video ({exc})") from None
+    with container:
+        if not container.streams.video:
+            raise VideoError(f"{path}: has no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"  # decode with FFmpeg's frame threads
+        index = 0
+        try:
+            for frame in container.decode(stream):
+                if index % every == 0:
+                    yield index, frame.to_ndarray(format="rgb24")
+                index += 1
+        except av.FFmpegError as exc:
+            raise VideoError(f"{path}: video data corrupt at frame {index} ({exc})") from None

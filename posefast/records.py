@@ -1,0 +1,43 @@
+"""The result record of one image or video frame, as ``predict`` and ``run`` write it.
+
+One record is a plain JSON object::
+
+    {"source": "photos/a.jpg", "frame": null, "width": 640, "height": 480,
+     "poses": [{"score": 0.71, "keypoints": [{"part": "nose", "x": 312.5, "y": 80.1,
+                                              "score": 0.93}, ...]}, ...],
+     "error": null}
+
+``frame`` is the frame index in a video (0-based, counting every frame of the
+file) or null for an image; ``width``/``height`` are the original image size in
+pixels (null when the input could not be read) and keypoints are pixels of it;
+``error`` is null unless the input failed, then it names the file and the reason
+and ``poses`` is empty.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from .pose import Pose
+
+
+def make_record(source: str, frame: int | None, width: int | None, height: int | None,
+                poses: Sequence[Pose] = (), error: str | None = None) -> dict[str, Any]:
+    """A record in the documented key order."""
+    return {
+        "source": source,
+        "frame": frame,
+        "width": width,
+        "height": height,
+        "poses": [p.to_dict() for p in poses],
+        "error": error,
+    }
+
+
+def error_record(source: str, frame: int | None, reason: str) -> dict[str, Any]:
+    """The record of an input that failed: no size, no poses, and why."""
+    return make_record(source, frame, None, None, (), reason)
+
+
+def record_key(record: dict[str, Any]) -> tuple[str, int | None]:
+    """What identifies a record's input: (source, frame)."""
+    return record["source"], record["frame"]

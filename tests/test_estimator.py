@@ -1,0 +1,102 @@
+"""The estimator with the real models on the shared images."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from posefast import PoseEstimator
+from posefast.images import ImageLoadError
+
+from pipeline_ready import pipeline  # noqa: F401  (a fixture)
+from conftest import IMAGES, MODEL_481
+
+PEOPLE = {
+    "couple.jpg": 2,
+    "kneeling.png": 1,
+    "sitting.png": 1,
+    "standing.png": 1,
+    "standing_doorway.png": 1,
+    "standing_far.png": 1,
+    "no_person.jpg": 0,
+}
+
+
+@pytest.fixture(scope="module")
+def estimator(pipeline):
+    with PoseEstimator(model=str(MODEL_481), backend="tflite") as est:
+        yield est
+
+
+@pytest.fixture(scope="module")
+def found(estimator):
+    """Poses per shared image with the default settings, in one batch call."""
+    names = sorted(PEOPLE)
+    return dict(zip(names, estimator.estimate_batch([IMAGES / n for n in names])))
+
+
+@pytest.mark.parametrize("name", sorted(PEOPLE))
+def test_finds_every_person_and_no_one_else(found, name):
+    assert len(found[name]) == PEOPLE[name]
+
+
+def test_keypoints_are_in_original_image_pixels(found):
+    for name, poses in found.items():
+        width, height = Image.open(IMAGES / name).size
+        for pose in poses:
+            kp = pose.keypoints
+            assert (kp[:, 0] >= 0).all() and (kp[:, 0] <= width - 1).all()
+            assert (kp[:, 1] >= 0).all() and (kp[:, 1] <= height - 1).all()
+            assert 0 <= pose.score <= 1
+    # couple.jpg (1920x1278): the man is left of the woman, their heads in the upper
+    # third; both walk on the snow, feet in the lower half.
+    man, woman = sorted(found["couple.jpg"], key=lambda p: p.keypoints[0, 0])
+    for pose, (x_lo, x_hi) in ((man, (650, 900)), (woman, (950, 1200))):
+        nose, ankles = pose.keypoints[0], pose.keypoints[15:17]
+        assert x_lo < nose[0] < x_hi and 250 < nose[1] < 450
+        assert (ankles[:, 1] > 750).all()
+
+
+def test_letterbox_finds_the_same_keypoints_as_stretch(pipeline, found):
+    # couple.jpg is wider than the input (3:2 against 4:3), so letterboxing pads
+    # 40 input rows above and below; a wrong padding or scale would move every
+    # keypoint by tens of pixels.
+    with PoseEstimator(model=str(MODEL_481), backend="tflite", resize="letterbox") as est:
+        boxed = est.estimate(IMAGES / "couple.jpg")
+    stretched = found["couple.jpg"]
+    assert len(boxed) == len(stretched) == 2
+    for a in stretched:
+        b = min(boxed, key=lambda p: np.abs(p.keypoints[:, :2] - a.keypoints[:, :2]).sum())
+        sure = (a.keypoints[:, 2] > 0.7) & (b.keypoints[:, 2] > 0.7)
+        assert sure.sum() >= 8
+        dist = np.linalg.norm(a.keypoints[sure, :2] - b.keypoints[sure, :2], axis=1)
+        assert np.median(dist) < 12, dist  # pixels of a 1920-wide image
+
+
+def test_paths_pil_images_and_arrays_give_the_same_poses(estimator, found):
+    path = IMAGES / "standing.png"
+    pil = Image.open(path)
+    array = np.asarray(pil.convert("RGB"))
+    for image in (pil, array):
+        (pose,) = estimator.estimate(image)
+        np.testing.assert_allclose(pose.keypoints, found["standing.png"][0].keypoints, atol=1e-4)
+
+
+def test_single_pose_mode_gives_one_pose(pipeline):
+    with PoseEstimator(model=str(MODEL_481), backend="tflite", mode="single") as est:
+        poses = est.estimate(IMAGES / "standing_far.png")
+    assert len(poses) == 1 and poses[0].score > 0.5
+
+
+def test_unreadable_images_raise_naming_the_file(estimator, tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 50)
+    with pytest.raises(ImageLoadError, match="bad.png"):
+        estimator.estimate(bad)
+
+
+def test_results_convert_to_plain_dicts(found):
+    d = found["standing.png"][0].to_dict()
+    assert set(d) == {"score", "keypoints"} and len(d["keypoints"]) == 17
+    assert d["keypoints"][0]["part"] == "nose"
+    assert set(d["keypoints"][0]) == {"part", "x", "y", "score"}

@@ -1,0 +1,84 @@
+"""Expanding INPUT arguments, and reading video frames."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from posefast.inputs import InputError, Source, VideoError, expand_inputs, iter_frames
+
+from conftest import IMAGES
+
+
+def _touch(path, content=b"x"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return str(path)
+
+
+def test_folders_are_searched_recursively_for_images_in_sorted_order(tmp_path):
+    b = _touch(tmp_path / "d" / "b.JPG")
+    a = _touch(tmp_path / "d" / "a.png")
+    c = _touch(tmp_path / "d" / "sub" / "c.jpeg")
+    _touch(tmp_path / "d" / "notes.txt")
+    _touch(tmp_path / "d" / "clip.mp4")  # folders contribute images only
+    assert expand_inputs([str(tmp_path / "d")]) == [Source(a, "image"), Source(b, "image"),
+                                                    Source(c, "image")]
+
+
+def test_files_globs_and_lists_keep_the_order_given(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _touch(tmp_path / "x1.png"), _touch(tmp_path / "x2.png"), _touch(tmp_path / "v.mp4")
+    _touch(tmp_path / "odd.txt")
+    (tmp_path / "list.txt").write_text("# a comment\n\nx2.png\n  v.mp4  \nmissing.png\nx*.png\n")
+    got = expand_inputs(["odd.txt", "x*.png", "@list.txt"])
+    assert got == [Source("odd.txt", "image"), Source("x1.png", "image"), Source("x2.png", "image"),
+                   Source("x2.png", "image"), Source("v.mp4", "video"),
+                   Source("missing.png", "image"),  # a stale list entry: an error record later
+                   Source("x1.png", "image"), Source("x2.png", "image")]
+
+
+def test_arguments_naming_nothing_are_usage_errors(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match="'nothing.jpg': no such file"):
+        expand_inputs(["nothing.jpg"])
+    with pytest.raises(InputError, match="no such file"):
+        expand_inputs(["none*.jpg"])
+    with pytest.raises(InputError, match="input list 'absent.txt'"):
+        expand_inputs(["@absent.txt"])
+
+
+def make_video(path, images, *, repeat=1, fps=5):
+    """Encode 640x480 images as an MPEG-4 video, each shown ``repeat`` frames."""
+    av = pytest.importorskip("av")
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 640, 480, "yuv420p"
+        for image in images:
+            rgb = np.asarray(Image.open(image).convert("RGB").resize((640, 480)))
+            for _ in range(repeat):
+                for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                    container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return str(path)
+
+
+def test_every_nth_frame_of_a_video(tmp_path, shared_data):
+    frames = sorted(IMAGES.glob("*.png"))[:3]
+    video = make_video(tmp_path / "clip.mp4", frames, repeat=2)
+    got = list(iter_frames(video, every=2))
+    assert [i for i, _ in got] == [0, 2, 4]
+    for (i, frame), source in zip(got, frames):
+        assert frame.shape == (480, 640, 3) and frame.dtype == np.uint8
+        original = np.asarray(Image.open(source).convert("RGB"), dtype=np.float64)
+        assert np.abs(frame - original).mean() < 12  # the same picture, through a lossy codec
+
+
+def test_unreadable_videos_name_the_file(tmp_path):
+    pytest.importorskip("av")
+    bad = _touch(tmp_path / "bad.mp4", os.urandom(2000))
+    with pytest.raises(VideoError, match="bad.mp4"):
+        list(iter_frames(bad))
