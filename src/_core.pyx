@@ -1,0 +1,339 @@
+"""The compiled decoding core: argument checks, then kernels that run without the GIL.
+
+Tensors are read in place (see tensor.pxd): any strides, HWC or CHW, float16/32/64,
+or ``Quantized`` uint8/int8 read as integers. Positions inside the kernels are grid
+cells; results are pixels of the network input, x before y.
+"""
+from libc.math cimport log, isfinite, ceil, INFINITY
+from libc.stdlib cimport malloc, free
+cimport numpy as cnp
+import numpy as np
+
+from tensor cimport Tensor, Frame, DT_U8, DT_I8, DT_F16, DT_F32, DT_F64
+from multi cimport MultiParams, MultiWork, work_alloc, work_free, decode_multi_frame
+from single cimport decode_single_frame
+
+from posefast.pose import Pose
+from posefast.quantized import Quantized
+
+cnp.import_array()
+
+cdef enum:
+    HEATMAP_C = 17
+    OFFSET_C = 34
+    DISPLACEMENT_C = 32
+
+# Dimensions of a parsed tensor: batch size, grid height and width, channels.
+ctypedef struct Dims:
+    Py_ssize_t n, h, w, c
+    Py_ssize_t sn           # byte stride between frames
+
+
+cdef str _layout_shape(bint chw, object h, object w, object c):
+    if chw:
+        return f"({c}, {h}, {w})"
+    return f"({h}, {w}, {c})"
+
+
+cdef int _parse(object obj, str name, bint chw, bint batch, Tensor* t, Dims* d) except -1:
+    """Fill t and d from an ndarray or Quantized without copying its data."""
+    cdef cnp.ndarray arr
+    cdef int typenum, nd
+    cdef cnp.npy_intp* shape
+    cdef cnp.npy_intp* strides
+    cdef int off
+    cdef object scale, zp
+    if isinstance(obj, Quantized):
+        arr_obj, scale, zp = obj
+        if not isinstance(arr_obj, cnp.ndarray):
+            raise ValueError(f"{name}: Quantized.array must be a numpy array, got {type(arr_obj).__name__}")
+        arr = arr_obj
+        typenum = cnp.PyArray_TYPE(arr)
+        if typenum == cnp.NPY_UINT8:
+            t.dtype = DT_U8
+        elif typenum == cnp.NPY_INT8:
+            t.dtype = DT_I8
+        else:
+            raise ValueError(f"{name}: Quantized.array must be uint8 or int8, got {arr.dtype}")
+        t.scale = float(scale)
+        if not (isfinite(t.scale) and t.scale > 0):
+            raise ValueError(f"{name}: Quantized.scale must be a finite number > 0, got {scale!r}")
+        if isinstance(zp, float) and not float(zp).is_integer():
+            raise ValueError(f"{name}: Quantized.zero_point must be an integer, got {zp!r}")
+        t.zero_point = int(zp)
+    elif isinstance(obj, cnp.ndarray):
+        arr = obj
+        typenum = cnp.PyArray_TYPE(arr)
+        if typenum == cnp.NPY_FLOAT32:
+            t.dtype = DT_F32
+        elif typenum == cnp.NPY_FLOAT64:
+            t.dtype = DT_F64
+        elif typenum == cnp.NPY_FLOAT16:
+            t.dtype = DT_F16
+        else:
+            raise ValueError(
+                f"{name} must be float16, float32 or float64 (or a Quantized uint8/int8 "
+                f"tensor), got {arr.dtype}")
+        t.scale = 1.0
+        t.zero_point = 0.0
+    else:
+        raise ValueError(f"{name} must be a numpy array or a posefast.Quantized, got {type(obj).__name__}")
+    if not cnp.PyArray_ISNOTSWAPPED(arr) or not cnp.PyArray_ISALIGNED(arr):
+        raise ValueError(f"{name} must be aligned and in native byte order")
+    nd = cnp.PyArray_NDIM(arr)
+    shape = cnp.PyArray_DIMS(arr)
+    strides = cnp.PyArray_STRIDES(arr)
+    if nd == 4 and (batch or shape[0] == 1):
+        d.n = shape[0]
+        d.sn = strides[0]
+        off = 1
+    elif nd == 3:
+        d.n = 1
+        d.sn = 0
+        off = 0
+    else:
+        what = "(N, C, H, W) or (C, H, W)" if chw else "(N, H, W, C) or (H, W, C)"
+        if not batch:
+            what = "(C, H, W) or (1, C, H, W)" if chw else "(H, W, C) or (1, H, W, C)"
+        raise ValueError(f"{name} must have shape {what}, got {tuple((<object>arr).shape)}")
+    if chw:
+        d.c = shape[off]
+        d.h = shape[off + 1]
+        d.w = shape[off + 2]
+        t.sc = strides[off]
+        t.sy = strides[off + 1]
+        t.sx = strides[off + 2]
+    else:
+        d.h = shape[off]
+        d.w = shape[off + 1]
+        d.c = shape[off + 2]
+        t.sy = strides[off]
+        t.sx = strides[off + 1]
+        t.sc = strides[off + 2]
+    t.data = <const char*>cnp.PyArray_DATA(arr)
+    return 0
+
+
+cdef int _parse_frame(object heatmaps, object offsets, object fwd, object bwd,
+                      object output_stride, object layout, bint batch,
+                      Frame* f, Dims* dims) except -1:
+    """Parse and cross-check the tensors of one call (fwd/bwd None for single-pose)."""
+    cdef bint chw
+    cdef Dims d
+    cdef Tensor* targets[3]
+    cdef int i
+    if layout == "hwc":
+        chw = False
+    elif layout == "chw":
+        chw = True
+    else:
+        raise ValueError(f"layout must be 'hwc' or 'chw', got {layout!r}")
+    if isinstance(output_stride, bool) or not isinstance(output_stride, (int, np.integer)) \
+            or output_stride <= 0:
+        raise ValueError(f"output_stride must be a positive integer, got {output_stride!r}")
+    f.stride = <double>output_stride
+    _parse(heatmaps, "heatmaps", chw, batch, &f.heatmaps, dims)
+    if dims.c != HEATMAP_C:
+        raise ValueError(
+            f"heatmaps must have {HEATMAP_C} channels "
+            f"{_layout_shape(chw, 'H', 'W', HEATMAP_C)}, got {_shape_of(heatmaps)}")
+    if dims.h < 1 or dims.w < 1:
+        raise ValueError(f"heatmaps must have a grid of at least 1x1 cells, got {_shape_of(heatmaps)}")
+    f.height = dims.h
+    f.width = dims.w
+    names = ("offsets", "displacements_fwd", "displacements_bwd")
+    targets[0] = &f.offsets
+    targets[1] = &f.fwd
+    targets[2] = &f.bwd
+    for i, obj in enumerate((offsets, fwd, bwd)):
+        if obj is None:
+            continue
+        channels = OFFSET_C if i == 0 else DISPLACEMENT_C
+        _parse(obj, names[i], chw, batch, targets[i], &d)
+        if d.c != channels or d.h != dims.h or d.w != dims.w or d.n != dims.n:
+            raise ValueError(
+                f"{names[i]} must have {channels} channels "
+                f"{_layout_shape(chw, 'H', 'W', channels)} matching heatmaps "
+                f"{_shape_of(heatmaps)}, got {_shape_of(obj)}")
+    return 0
+
+
+cdef object _shape_of(object obj):
+    if isinstance(obj, Quantized):
+        obj = obj[0]
+    return tuple(obj.shape)
+
+
+cdef double _key_threshold(const Tensor* hm, double logit_thr):
+    """The smallest raw heatmap value whose logit reaches logit_thr (see scan_typed)."""
+    cdef double lo, hi, q
+    if hm.dtype != DT_U8 and hm.dtype != DT_I8:
+        return logit_thr
+    lo, hi = (0.0, 255.0) if hm.dtype == DT_U8 else (-128.0, 127.0)
+    if logit_thr == -INFINITY:
+        return lo
+    if logit_thr == INFINITY:
+        return hi + 1.0
+    q = ceil(logit_thr / hm.scale + hm.zero_point)
+    if q < lo:
+        q = lo
+    if q > hi + 1.0:
+        q = hi + 1.0
+    # settle rounding so that exactly the q with (q - zp) * scale >= logit_thr pass
+    while q > lo and (q - 1.0 - hm.zero_point) * hm.scale >= logit_thr:
+        q -= 1.0
+    while q <= hi and (q - hm.zero_point) * hm.scale < logit_thr:
+        q += 1.0
+    return q
+
+
+cdef inline void _advance(Frame* f, const Frame* first, Py_ssize_t i,
+                          const Py_ssize_t* sn) noexcept nogil:
+    f.heatmaps.data = first.heatmaps.data + i * sn[0]
+    f.offsets.data = first.offsets.data + i * sn[1]
+    f.fwd.data = first.fwd.data + i * sn[2]
+    f.bwd.data = first.bwd.data + i * sn[3]
+
+
+cdef int _frame_strides(object heatmaps, object offsets, object fwd, object bwd,
+                        Py_ssize_t* sn) except -1:
+    cdef int i
+    for i, obj in enumerate((heatmaps, offsets, fwd, bwd)):
+        if obj is None:
+            sn[i] = 0
+            continue
+        arr = obj[0] if isinstance(obj, Quantized) else obj
+        sn[i] = arr.strides[0] if arr.ndim == 4 else 0
+    return 0
+
+
+cdef object _multi(object heatmaps, object offsets, object displacements_fwd,
+                   object displacements_bwd, object output_stride, object max_detections,
+                   object score_threshold, object nms_radius, object refine_steps,
+                   object layout, bint batch):
+    cdef Frame first, f
+    cdef Dims dims
+    cdef MultiParams p
+    cdef MultiWork w
+    cdef Py_ssize_t sn[4]
+    cdef Py_ssize_t i, j, n, m
+    cdef double thr, radius
+    cdef cnp.ndarray kp_arr, score_arr, count_arr
+    cdef float* kp
+    cdef double* sc
+    cdef Py_ssize_t* counts
+    cdef bint failed = False
+    _parse_frame(heatmaps, offsets, displacements_fwd, displacements_bwd, output_stride,
+                 layout, batch, &first, &dims)
+    if isinstance(max_detections, bool) or not isinstance(max_detections, (int, np.integer)) \
+            or max_detections < 0:
+        raise ValueError(f"max_detections must be an integer >= 0, got {max_detections!r}")
+    if isinstance(refine_steps, bool) or not isinstance(refine_steps, (int, np.integer)) \
+            or not 0 <= refine_steps <= 1000:
+        raise ValueError(f"refine_steps must be an integer in [0, 1000], got {refine_steps!r}")
+    thr = score_threshold
+    if not 0.0 <= thr <= 1.0:
+        raise ValueError(f"score_threshold must be in [0, 1], got {score_threshold!r}")
+    radius = nms_radius
+    if not (radius >= 0.0 and isfinite(radius)):
+        raise ValueError(f"nms_radius must be a finite number >= 0 (pixels), got {nms_radius!r}")
+    p.max_detections = max_detections
+    p.refine_steps = refine_steps
+    p.score_threshold = thr
+    p.nms_r2 = radius * radius
+    if thr <= 0.0:
+        p.key_threshold = _key_threshold(&first.heatmaps, -INFINITY)
+    elif thr >= 1.0:
+        p.key_threshold = _key_threshold(&first.heatmaps, INFINITY)
+    else:
+        p.key_threshold = _key_threshold(&first.heatmaps, log(thr / (1.0 - thr)))
+    _frame_strides(heatmaps, offsets, displacements_fwd, displacements_bwd, sn)
+    n = dims.n
+    m = max_detections if max_detections > 0 else 1
+    kp_arr = np.empty((n, m, 17, 3), dtype=np.float32)
+    score_arr = np.empty((n, m), dtype=np.float64)
+    count_arr = np.empty(n, dtype=np.intp)
+    kp = <float*>cnp.PyArray_DATA(kp_arr)
+    sc = <double*>cnp.PyArray_DATA(score_arr)
+    counts = <Py_ssize_t*>cnp.PyArray_DATA(count_arr)
+    with nogil:
+        if work_alloc(&w, p.max_detections) < 0:
+            failed = True
+        else:
+            f = first
+            for i in range(n):
+                _advance(&f, &first, i, sn)
+                counts[i] = decode_multi_frame(&f, &p, &w, kp + i * m * 51, sc + i * m)
+                if counts[i] < 0:
+                    failed = True
+                    break
+        work_free(&w)
+    if failed:
+        raise MemoryError("posefast: out of memory while decoding")
+    out = []
+    for i in range(n):
+        frame_kp = kp_arr[i]
+        out.append([Pose(sc[i * m + j], frame_kp[j]) for j in range(counts[i])])
+    return out if batch else out[0]
+
+
+cdef object _single(object heatmaps, object offsets, object output_stride, object layout,
+                    bint batch):
+    cdef Frame first, f
+    cdef Dims dims
+    cdef Py_ssize_t sn[4]
+    cdef Py_ssize_t i, n
+    cdef cnp.ndarray kp_arr, score_arr
+    cdef float* kp
+    cdef double* sc
+    _parse_frame(heatmaps, offsets, None, None, output_stride, layout, batch, &first, &dims)
+    _frame_strides(heatmaps, offsets, None, None, sn)
+    n = dims.n
+    kp_arr = np.empty((n, 17, 3), dtype=np.float32)
+    score_arr = np.empty(n, dtype=np.float64)
+    kp = <float*>cnp.PyArray_DATA(kp_arr)
+    sc = <double*>cnp.PyArray_DATA(score_arr)
+    with nogil:
+        f = first
+        for i in range(n):
+            _advance(&f, &first, i, sn)
+            sc[i] = decode_single_frame(&f, kp + i * 51)
+    if batch:
+        return [Pose(sc[i], kp_arr[i]) for i in range(n)]
+    return Pose(sc[0], kp_arr[0])
+
+
+def decode_single_pose(heatmaps, offsets, output_stride, *, layout="hwc"):
+    """Decode the single best pose: per keypoint the cell with the highest logit.
+
+    heatmaps: (H, W, 17) logits; offsets: (H, W, 34) pixels, channels [dy x17, dx x17];
+    (C, H, W) with ``layout="chw"``; a leading batch dimension of 1 is accepted. Each
+    tensor is a float16/32/64 ndarray (any strides) or a ``Quantized`` uint8/int8.
+    Keypoint k is at cell * output_stride + offset (pixels of the network input,
+    clamped to it), with score sigmoid(logit); the pose score is the mean keypoint
+    score. Equal logits: the first cell in row-major order wins.
+    """
+    return _single(heatmaps, offsets, output_stride, layout, False)
+
+
+def decode_single_pose_batch(heatmaps, offsets, output_stride, *, layout="hwc"):
+    """``decode_single_pose`` for every frame of (N, H, W, C) / (N, C, H, W) tensors in
+    one call, without the GIL; returns one Pose per frame."""
+    return _single(heatmaps, offsets, output_stride, layout, True)
+
+
+def decode_multiple_poses(heatmaps, offsets, displacements_fwd, displacements_bwd,
+                          output_stride, max_detections=10, score_threshold=0.5,
+                          nms_radius=20.0, refine_steps=5, *, layout="hwc"):
+    """Decode up to ``max_detections`` poses, best first (see ``posefast.decode``)."""
+    return _multi(heatmaps, offsets, displacements_fwd, displacements_bwd, output_stride,
+                  max_detections, score_threshold, nms_radius, refine_steps, layout, False)
+
+
+def decode_multiple_poses_batch(heatmaps, offsets, displacements_fwd, displacements_bwd,
+                                output_stride, max_detections=10, score_threshold=0.5,
+                                nms_radius=20.0, refine_steps=5, *, layout="hwc"):
+    """``decode_multiple_poses`` for every frame of (N, H, W, C) / (N, C, H, W) tensors
+    in one call, without the GIL; returns one list of poses per frame."""
+    return _multi(heatmaps, offsets, displacements_fwd, displacements_bwd, output_stride,
+                  max_detections, score_threshold, nms_radius, refine_steps, layout, True)

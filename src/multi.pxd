@@ -1,0 +1,107 @@
+# Multi-pose decoding of one frame, candidates -> pose walks -> soft keypoint NMS.
+from libc.stdlib cimport malloc, free
+from tensor cimport Frame, value_at
+from geometry cimport clamp, sigmoid, within
+from candidates cimport (Cand, CandBuf, STACK_CANDS, scan_candidates, heapify, heap_pop,
+                         cand_release)
+from pose_walk cimport walk_pose
+from rescore cimport rescore
+
+ctypedef struct MultiParams:
+    Py_ssize_t max_detections
+    double key_threshold    # threshold on raw heatmap keys (see candidates.scan_typed)
+    double score_threshold  # on pose scores, 0..1
+    double nms_r2           # nms_radius squared, pixels^2
+    int refine_steps
+
+# Work space for max_detections poses, allocated once per call and reused per frame.
+ctypedef struct MultiWork:
+    double* poses           # max_detections * 17 * (y, x, score)
+    double* pose_scores     # max_detections
+    Py_ssize_t* order       # max_detections
+    Py_ssize_t* rank        # max_detections
+    double* final           # max_detections
+
+cdef inline int work_alloc(MultiWork* w, Py_ssize_t n) noexcept nogil:
+    if n < 1:
+        n = 1
+    w.poses = <double*>malloc(n * 51 * sizeof(double))
+    w.pose_scores = <double*>malloc(n * sizeof(double))
+    w.order = <Py_ssize_t*>malloc(n * sizeof(Py_ssize_t))
+    w.rank = <Py_ssize_t*>malloc(n * sizeof(Py_ssize_t))
+    w.final = <double*>malloc(n * sizeof(double))
+    if (w.poses == NULL or w.pose_scores == NULL or w.order == NULL or w.rank == NULL
+            or w.final == NULL):
+        return -1
+    return 0
+
+cdef inline void work_free(MultiWork* w) noexcept nogil:
+    free(w.poses)
+    free(w.pose_scores)
+    free(w.order)
+    free(w.rank)
+    free(w.final)
+
+# Decodes one frame. Writes up to max_detections poses, best first, into out_kp
+# (n x 17 x (x, y, score), pixels) and out_scores; returns how many, or -1 when out
+# of memory.
+cdef inline Py_ssize_t decode_multi_frame(const Frame* f, const MultiParams* p, MultiWork* w,
+                                          float* out_kp, double* out_scores) noexcept nogil:
+    cdef Cand local[STACK_CANDS]
+    cdef CandBuf buf
+    cdef Cand c
+    cdef Py_ssize_t n_heap, n_poses = 0, i, j, k, n_final
+    cdef double hi_y = f.height - 1, hi_x = f.width - 1, stride = f.stride
+    cdef double ry, rx, total
+    cdef double ys[17]
+    cdef double xs[17]
+    cdef double logits[17]
+    cdef double* pose
+    cdef const double* q
+    cdef bint near
+    buf.items = local
+    buf.n = 0
+    buf.cap = STACK_CANDS
+    buf.owned = False
+    if p.max_detections <= 0:
+        return 0
+    if scan_candidates(&f.heatmaps, f.height, f.width, p.key_threshold, &buf) < 0:
+        cand_release(&buf)
+        return -1
+    n_heap = buf.n
+    heapify(buf.items, n_heap)
+    while n_heap > 0 and n_poses < p.max_detections:
+        heap_pop(buf.items, &n_heap, &c)
+        ry = clamp(c.y + value_at(&f.offsets, c.y, c.x, c.k) / stride, hi_y)
+        rx = clamp(c.x + value_at(&f.offsets, c.y, c.x, 17 + c.k) / stride, hi_x)
+        near = False
+        for j in range(n_poses):
+            q = w.poses + j * 51 + 3 * c.k
+            if within(ry, rx, q[0], q[1], stride, p.nms_r2):
+                near = True
+                break
+        if near:
+            continue
+        walk_pose(f, c.k, ry, rx, p.refine_steps, ys, xs, logits)
+        pose = w.poses + n_poses * 51
+        total = 0.0
+        for k in range(17):
+            pose[3 * k] = ys[k]
+            pose[3 * k + 1] = xs[k]
+            pose[3 * k + 2] = sigmoid(logits[k])
+            total += pose[3 * k + 2]
+        total = total / 17.0
+        if total >= p.score_threshold:
+            w.pose_scores[n_poses] = total
+            n_poses += 1
+    cand_release(&buf)
+    n_final = rescore(w.poses, w.pose_scores, n_poses, stride, p.nms_r2, p.score_threshold,
+                      w.order, w.rank, w.final)
+    for i in range(n_final):
+        pose = w.poses + w.rank[i] * 51
+        out_scores[i] = w.final[i]
+        for k in range(17):
+            out_kp[i * 51 + 3 * k] = <float>(pose[3 * k + 1] * stride)
+            out_kp[i * 51 + 3 * k + 1] = <float>(pose[3 * k] * stride)
+            out_kp[i * 51 + 3 * k + 2] = <float>pose[3 * k + 2]
+    return n_final

@@ -1,0 +1,254 @@
+"""Known answers from synthetic heatmaps, every input dtype and layout, batches, threads,
+and bad arguments."""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import posefast
+from posefast import ModelOutputs, Quantized
+from posefast.decode import decode_multiple_poses_batch, decode_outputs, decode_single_pose_batch
+
+STRIDE = 16
+H, W = 20, 24
+# two people: keypoint cells (y, x) of a small upright figure, nose at the top
+FIGURE = np.array([(2, 4), (1, 3), (1, 5), (1, 2), (1, 6), (4, 2), (4, 6), (6, 1), (6, 7),
+                   (8, 1), (8, 7), (9, 3), (9, 5), (12, 3), (12, 5), (15, 3), (15, 5)])
+PEOPLE = [(FIGURE + (1, 1), 4.0), (FIGURE + (2, 13), 2.0)]  # (cells, logit of every keypoint)
+
+
+def synthetic(people=PEOPLE):
+    """HWC float32 tensors holding the given people exactly: peaks at their cells, zero
+    short offsets, and displacements that point exactly along each person's edges inside
+    the columns that person occupies."""
+    hm = np.full((H, W, 17), -8.0, np.float32)
+    off = np.zeros((H, W, 34), np.float32)
+    fwd = np.zeros((H, W, 32), np.float32)
+    bwd = np.zeros((H, W, 32), np.float32)
+    for cells, logit in people:
+        x0, x1 = cells[:, 1].min() - 1, cells[:, 1].max() + 2
+        for k, (y, x) in enumerate(cells):
+            hm[y, x, k] = logit
+        for e, (p, c) in enumerate(posefast.SKELETON):
+            d = (cells[c] - cells[p]) * STRIDE
+            fwd[:, x0:x1, e], fwd[:, x0:x1, 16 + e] = d
+            bwd[:, x0:x1, e], bwd[:, x0:x1, 16 + e] = -d
+    return hm, off, fwd, bwd
+
+
+def sigmoid(v):
+    return 1 / (1 + np.exp(-v))
+
+
+def expected_keypoints(cells, logit):
+    return np.column_stack([cells[:, 1] * STRIDE, cells[:, 0] * STRIDE,
+                            np.full(17, sigmoid(logit))]).astype(np.float32)
+
+
+def test_synthetic_people_are_found_exactly():
+    poses = posefast.decode_multiple_poses(*synthetic(), STRIDE, max_detections=5,
+                                           score_threshold=0.5, nms_radius=20.0)
+    assert len(poses) == 2
+    for pose, (cells, logit) in zip(poses, PEOPLE):  # the higher logit comes first
+        assert pose.score == pytest.approx(sigmoid(logit), abs=1e-6)
+        np.testing.assert_allclose(pose.keypoints, expected_keypoints(cells, logit), atol=1e-4)
+
+
+def test_max_detections_and_threshold_limit_the_result():
+    tensors = synthetic()
+    assert len(posefast.decode_multiple_poses(*tensors, STRIDE, max_detections=1)) == 1
+    assert len(posefast.decode_multiple_poses(*tensors, STRIDE, max_detections=0)) == 0
+    # sigmoid(2) = 0.88 < 0.9 < sigmoid(4) = 0.98: only the first person stays
+    assert len(posefast.decode_multiple_poses(*tensors, STRIDE, score_threshold=0.9)) == 1
+
+
+def test_empty_heatmaps_give_no_poses():
+    hm, off, fwd, bwd = synthetic(people=[])
+    assert posefast.decode_multiple_poses(hm, off, fwd, bwd, STRIDE) == []
+
+
+def test_single_pose_known_answer():
+    hm, off, _, _ = synthetic()
+    off[..., :17], off[..., 17:] = 3.0, -2.0
+    pose = posefast.decode_single_pose(hm, off, STRIDE)
+    cells, logit = PEOPLE[0]
+    want = expected_keypoints(cells, logit) + np.array([-2.0, 3.0, 0.0], np.float32)
+    np.testing.assert_allclose(pose.keypoints, want, atol=1e-5)
+    assert pose.score == pytest.approx(sigmoid(logit), abs=1e-6)
+
+
+def quantize(t, dtype):
+    info = np.iinfo(dtype)
+    scale = max(float(np.abs(t).max()), 1.0) / 127  # symmetric around the zero point
+    zp = 0 if dtype == np.int8 else 128
+    return Quantized(np.clip(np.round(t / scale) + zp, info.min, info.max).astype(dtype), scale, zp)
+
+
+def as_input(t, kind):
+    if kind in ("uint8", "int8"):
+        return quantize(t, np.dtype(kind).type)
+    return t.astype(kind)
+
+
+@pytest.mark.parametrize("kind", ["float16", "float32", "float64", "uint8", "int8"])
+def test_every_dtype_decodes_the_synthetic_people(kind):
+    tensors = [as_input(t, kind) for t in synthetic()]
+    poses = posefast.decode_multiple_poses(*tensors, STRIDE, nms_radius=20.0)
+    assert len(poses) == 2
+    # quantisation steps (~1.4 px for displacements) add up along the skeleton
+    tol = 3.0 if kind in ("uint8", "int8") else 0.05
+    for pose, (cells, logit) in zip(poses, PEOPLE):
+        np.testing.assert_allclose(pose.keypoints[:, :2], expected_keypoints(cells, logit)[:, :2],
+                                   atol=tol)
+    single = posefast.decode_single_pose(tensors[0], tensors[1], STRIDE)
+    np.testing.assert_allclose(single.keypoints[:, :2],
+                               expected_keypoints(*PEOPLE[0])[:, :2], atol=tol)
+
+
+def same(a, b):
+    assert len(a) == len(b)
+    for p, q in zip(a, b):
+        assert p.score == q.score
+        np.testing.assert_array_equal(p.keypoints, q.keypoints)
+
+
+@pytest.mark.parametrize("kind", ["float32", "uint8"])
+def test_chw_and_views_read_in_place_give_the_same_poses(kind):
+    rng = np.random.default_rng(3)
+    hm, off, fwd, bwd = synthetic()
+    hm = hm + rng.normal(0, 0.5, hm.shape).astype(np.float32)
+    tensors = [as_input(t, kind) for t in (hm, off, fwd, bwd)]
+    want = posefast.decode_multiple_poses(*tensors, STRIDE, 10, 0.3, 10.0)
+    assert want
+
+    def chw(t):  # a transposed view, not a copy
+        if isinstance(t, Quantized):
+            return t._replace(array=t.array.transpose(2, 0, 1))
+        return t.transpose(2, 0, 1)
+
+    same(posefast.decode_multiple_poses(*map(chw, tensors), STRIDE, 10, 0.3, 10.0,
+                                        layout="chw"), want)
+    same([posefast.decode_single_pose(chw(tensors[0]), chw(tensors[1]), STRIDE, layout="chw")],
+         [posefast.decode_single_pose(tensors[0], tensors[1], STRIDE)])
+
+    def padded(t):  # channels and columns interleaved with junk: a strided view
+        arr = t.array if isinstance(t, Quantized) else t
+        big = np.zeros((arr.shape[0], arr.shape[1] * 2, arr.shape[2] * 3), arr.dtype)
+        big[:, ::2, 1::3] = arr
+        view = big[:, ::2, 1::3]
+        return t._replace(array=view) if isinstance(t, Quantized) else view
+
+    same(posefast.decode_multiple_poses(*map(padded, tensors), STRIDE, 10, 0.3, 10.0), want)
+    batched = [t._replace(array=t.array[None]) if isinstance(t, Quantized) else t[None]
+               for t in tensors]
+    same(posefast.decode_multiple_poses(*batched, STRIDE, 10, 0.3, 10.0), want)
+
+
+def frames(n, seed=0):
+    rng = np.random.default_rng(seed)
+    hm, off, fwd, bwd = synthetic()
+    hms = np.stack([hm + rng.normal(0, 1.0, hm.shape).astype(np.float32) for _ in range(n)])
+    return hms, np.stack([off] * n), np.stack([fwd] * n), np.stack([bwd] * n)
+
+
+def test_batch_equals_per_frame():
+    hms, offs, fwds, bwds = frames(4)
+    batch = decode_multiple_poses_batch(hms, offs, fwds, bwds, STRIDE, 10, 0.3, 10.0)
+    assert len(batch) == 4
+    for i in range(4):
+        same(batch[i], posefast.decode_multiple_poses(hms[i], offs[i], fwds[i], bwds[i],
+                                                      STRIDE, 10, 0.3, 10.0))
+    singles = decode_single_pose_batch(hms, offs, STRIDE)
+    for i in range(4):
+        same([singles[i]], [posefast.decode_single_pose(hms[i], offs[i], STRIDE)])
+    chw = [t.transpose(0, 3, 1, 2) for t in (hms, offs, fwds, bwds)]
+    out = ModelOutputs(*chw, output_stride=STRIDE, layout="chw")
+    got = decode_outputs(out, max_detections=10, score_threshold=0.3, nms_radius=10.0)
+    for a, b in zip(got, batch):
+        same(a, b)
+    got = decode_outputs(out, mode="single")
+    assert [len(g) for g in got] == [1] * 4
+    same([g[0] for g in got], singles)
+
+
+def test_threads_give_identical_results():
+    hms, offs, fwds, bwds = frames(8, seed=1)
+    want = [posefast.decode_multiple_poses(hms[i], offs[i], fwds[i], bwds[i], STRIDE, 10, 0.3)
+            for i in range(8)]
+
+    def work(i):
+        return posefast.decode_multiple_poses(hms[i], offs[i], fwds[i], bwds[i], STRIDE, 10, 0.3)
+
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(5):
+            for got, exp in zip(pool.map(work, range(8)), want):
+                same(got, exp)
+
+
+def test_memory_stays_flat_over_many_calls():
+    tracemalloc = pytest.importorskip("tracemalloc")
+    tensors = synthetic()
+    for _ in range(200):
+        posefast.decode_multiple_poses(*tensors, STRIDE)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for _ in range(5000):
+        posefast.decode_multiple_poses(*tensors, STRIDE)
+        posefast.decode_single_pose(tensors[0], tensors[1], STRIDE)
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert after - before < 64 * 1024
+
+
+GOOD = dict(zip(("heatmaps", "offsets", "displacements_fwd", "displacements_bwd"), synthetic()))
+
+
+def call(**changes):
+    kw = dict(GOOD, output_stride=STRIDE)
+    kw.update(changes)
+    return posefast.decode_multiple_poses(**kw)
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(offsets=np.zeros((H, W, 30), np.float32)),
+     rf"offsets must have 34 channels \(H, W, 34\) matching heatmaps \({H}, {W}, 17\), "
+     rf"got \({H}, {W}, 30\)"),
+    (dict(displacements_fwd=np.zeros((H, W + 1, 32), np.float32)), "displacements_fwd must"),
+    (dict(displacements_bwd=np.zeros((H, W, 34), np.float32)), "displacements_bwd must"),
+    (dict(heatmaps=np.zeros((H, W, 16), np.float32)), r"heatmaps must have 17 channels"),
+    (dict(heatmaps=np.zeros((0, W, 17), np.float32)), r"heatmaps must have a grid"),
+    (dict(heatmaps=np.zeros((2, H, W, 17), np.float32)), r"heatmaps must have shape"),
+    (dict(heatmaps=np.zeros((W, 17), np.float32)), r"heatmaps must have shape"),
+    (dict(heatmaps=np.zeros((H, W, 17), np.int32)), r"heatmaps must be float16"),
+    (dict(heatmaps=np.zeros((H, W, 17), np.uint8)), r"heatmaps must be float16"),
+    (dict(heatmaps=[[0.0]]), r"heatmaps must be a numpy array"),
+    (dict(offsets=Quantized(np.zeros((H, W, 34), np.float32), 1.0, 0)),
+     r"offsets: Quantized.array must be uint8 or int8"),
+    (dict(offsets=Quantized(np.zeros((H, W, 34), np.uint8), 0.0, 0)),
+     r"offsets: Quantized.scale must be"),
+    (dict(offsets=Quantized(np.zeros((H, W, 34), np.uint8), float("nan"), 0)),
+     r"offsets: Quantized.scale must be"),
+    (dict(offsets=np.zeros((H, W, 34), ">f4")), r"offsets must be aligned and in native"),
+    (dict(output_stride=0), r"output_stride must be a positive integer"),
+    (dict(output_stride=16.5), r"output_stride must be a positive integer"),
+    (dict(max_detections=-1), r"max_detections must be"),
+    (dict(score_threshold=1.5), r"score_threshold must be in \[0, 1\]"),
+    (dict(score_threshold=float("nan")), r"score_threshold must be in \[0, 1\]"),
+    (dict(nms_radius=-1.0), r"nms_radius must be"),
+    (dict(nms_radius=float("inf")), r"nms_radius must be"),
+    (dict(refine_steps=-1), r"refine_steps must be"),
+    (dict(layout="nhwc"), r"layout must be 'hwc' or 'chw'"),
+])
+def test_bad_arguments_raise_value_error_naming_them(changes, message):
+    with pytest.raises(ValueError, match=message):
+        call(**changes)
+
+
+def test_bad_mode_and_single_pose_arguments():
+    out = ModelOutputs(*(t[None] for t in synthetic()), output_stride=STRIDE)
+    with pytest.raises(ValueError, match="mode must be 'multi' or 'single'"):
+        decode_outputs(out, mode="both")
+    with pytest.raises(ValueError, match=r"offsets must have 34 channels \(34, H, W\)"):
+        posefast.decode_single_pose(np.zeros((17, 3, 4)), np.zeros((30, 3, 4)), 16, layout="chw")

@@ -1,0 +1,90 @@
+"""The Cython core against the plain NumPy reference (tests/reference.py), on random
+tensors and on the real model's outputs for the shared images."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import posefast
+from posefast import Quantized
+
+import reference
+from conftest import IMAGES, MODEL_481
+from posenet_outputs import run_posenet
+
+MULTI_ARGS = dict(max_detections=20, score_threshold=0.2, nms_radius=10.0, refine_steps=5)
+
+
+def assert_same(poses, ref):
+    assert len(poses) == len(ref), f"{len(poses)} poses, reference {len(ref)}"
+    for pose, (score, kps) in zip(poses, ref):
+        assert pose.score == pytest.approx(score, abs=1e-5)
+        np.testing.assert_allclose(pose.keypoints[:, :2], kps[:, :2], rtol=1e-6, atol=1e-4)
+        np.testing.assert_allclose(pose.keypoints[:, 2], kps[:, 2], atol=1e-5)
+
+
+def random_outputs(rng, h, w, dtype=np.float32):
+    # smooth-ish blobs of high logits so that poses pass the threshold
+    hm = rng.normal(-3.0, 2.5, (h, w, 17))
+    off = rng.normal(0.0, 12.0, (h, w, 34))
+    mid = rng.normal(0.0, 30.0, (h, w, 64))
+    return hm.astype(dtype), off.astype(dtype), mid.astype(dtype)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_multi_matches_reference_on_random_tensors(seed):
+    rng = np.random.default_rng(seed)
+    h, w = (int(v) for v in rng.integers(1, 14, 2))
+    hm, off, mid = random_outputs(rng, h, w)
+    args = dict(max_detections=int(rng.integers(1, 15)),
+                score_threshold=float(rng.uniform(0.05, 0.6)),
+                nms_radius=float(rng.uniform(0.0, 40.0)), refine_steps=int(rng.integers(0, 4)))
+    poses = posefast.decode_multiple_poses(hm, off, mid[..., :32], mid[..., 32:], 8, **args)
+    assert_same(poses, reference.multiple_poses(hm, off, mid[..., :32], mid[..., 32:], 8, **args))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_multi_matches_reference_on_quantized_tensors_with_ties(seed):
+    # few distinct uint8 values: many equal logits, so tie-breaking is exercised
+    rng = np.random.default_rng(100 + seed)
+    h, w = 9, 11
+    hm = Quantized(rng.integers(120, 136, (h, w, 17)).astype(np.uint8), 0.25, 128)
+    off = Quantized(rng.integers(0, 256, (h, w, 34)).astype(np.uint8), 0.1, 128)
+    mid = rng.integers(0, 256, (h, w, 64)).astype(np.uint8)
+    fwd, bwd = Quantized(mid[..., :32], 0.7, 117), Quantized(mid[..., 32:], 0.7, 117)
+    args = dict(max_detections=12, score_threshold=0.3, nms_radius=12.0, refine_steps=2)
+    poses = posefast.decode_multiple_poses(hm, off, fwd, bwd, 16, **args)
+    assert poses
+    assert_same(poses, reference.multiple_poses(hm, off, fwd, bwd, 16, **args))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_single_matches_reference_on_random_tensors(seed):
+    rng = np.random.default_rng(200 + seed)
+    h, w = (int(v) for v in rng.integers(1, 14, 2))
+    hm, off, _ = random_outputs(rng, h, w)
+    pose = posefast.decode_single_pose(hm, off, 16)
+    assert_same([pose], [reference.single_pose(hm, off, 16)])
+
+
+@pytest.mark.parametrize("image", ["couple.jpg", "standing.png", "kneeling.png", "no_person.jpg"])
+def test_real_outputs_match_reference(shared_data, image):
+    out = run_posenet(MODEL_481, IMAGES / image)
+    hm, off, fwd, bwd = out["heatmaps"], out["offsets"], out["fwd"], out["bwd"]
+    poses = posefast.decode_multiple_poses(hm, off, fwd, bwd, 16, **MULTI_ARGS)
+    assert_same(poses, reference.multiple_poses(hm, off, fwd, bwd, 16, **MULTI_ARGS))
+    assert_same([posefast.decode_single_pose(hm, off, 16)], [reference.single_pose(hm, off, 16)])
+
+
+def test_real_couple_finds_the_two_people(shared_data):
+    out = run_posenet(MODEL_481, IMAGES / "couple.jpg")
+    poses = posefast.decode_multiple_poses(out["heatmaps"], out["offsets"], out["fwd"],
+                                           out["bwd"], 16, **MULTI_ARGS)
+    confident = [p for p in poses if p.score > 0.5]
+    assert len(confident) == 2
+    # two people side by side: their noses are apart horizontally, inside the 641x481 input
+    noses = sorted(p.keypoints[0, 0] for p in confident)
+    assert noses[1] - noses[0] > 30
+    for p in poses:
+        assert np.all((p.keypoints[:, 0] >= 0) & (p.keypoints[:, 0] <= 640))
+        assert np.all((p.keypoints[:, 1] >= 0) & (p.keypoints[:, 1] <= 480))

@@ -1,0 +1,52 @@
+"""Property test: whatever the tensors hold (NaN, inf, huge offsets, 1x1 grids, nothing
+above threshold), the decoders return poses with finite coordinates inside the input,
+or an empty list, and never crash."""
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
+
+import posefast
+
+SPECIAL = st.sampled_from([np.nan, np.inf, -np.inf, 1e30, -1e30, 0.0, 5.0, -5.0])
+
+
+@st.composite
+def outputs(draw):
+    h = draw(st.integers(1, 6))
+    w = draw(st.integers(1, 6))
+    dtype = draw(st.sampled_from([np.float16, np.float32, np.float64]))
+
+    def tensor(c, scale):
+        base = draw(hnp.arrays(np.float64, (h, w, c), elements=st.floats(-1, 1)))
+        arr = base * scale
+        mask = draw(hnp.arrays(np.bool_, (h, w, c)))
+        specials = draw(hnp.arrays(np.float64, (h, w, c), elements=SPECIAL))
+        with np.errstate(over="ignore"):
+            return np.where(mask, specials, arr).astype(dtype)
+
+    return h, w, tensor(17, 10.0), tensor(34, 1e4), tensor(32, 1e6), tensor(32, 50.0)
+
+
+def assert_inside(pose, h, w, stride):
+    kp = pose.keypoints
+    assert np.all(np.isfinite(kp[:, :2]))
+    assert np.all((kp[:, 0] >= 0) & (kp[:, 0] <= (w - 1) * stride))
+    assert np.all((kp[:, 1] >= 0) & (kp[:, 1] <= (h - 1) * stride))
+
+
+@settings(max_examples=150, deadline=None)
+@given(outputs(), st.floats(0.0, 1.0), st.floats(0.0, 100.0), st.integers(0, 3))
+def test_decoders_stay_inside_the_input(data, threshold, radius, refine):
+    h, w, hm, off, fwd, bwd = data
+    stride = 8
+    poses = posefast.decode_multiple_poses(hm, off, fwd, bwd, stride, 5, threshold, radius,
+                                           refine)
+    assert len(poses) <= 5
+    for pose in poses:
+        assert_inside(pose, h, w, stride)
+        assert threshold <= pose.score <= 1.0
+    single = posefast.decode_single_pose(hm, off, stride)
+    assert_inside(single, h, w, stride)
+    assert 0.0 <= single.score <= 1.0
