@@ -8,7 +8,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from posefast.backend import InputSpec
+from posefast.backend import Backend, InputSpec, ModelOutputs
 
 
 def find_module(*names: str) -> str | None:
@@ -95,3 +95,27 @@ def pixel_input_spec(height: int, width: int, dtype: Any,
     if dtype.kind == "f":
         return InputSpec(height, width, dtype, 1.0 / 127.5, -1.0)
     raise ValueError(f"unsupported model input dtype {dtype} (expected uint8, int8 or float)")
+
+
+class RunnerBackend(Backend):
+    """A backend whose work is done by ``self._runner`` (an object with ``input_spec``,
+    ``run(batch)`` and ``close()``), which it drops when closed."""
+
+    _runner: Any = None
+
+    @property
+    def input_spec(self) -> InputSpec:
+        return self._live().input_spec
+
+    def run(self, batch: np.ndarray) -> ModelOutputs:
+        return self._live().run(batch)
+
+    def _live(self) -> Any:
+        if self._runner is None:
+            raise RuntimeError(f"the {self.name} backend is closed")
+        return self._runner
+
+    def close(self) -> None:
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None

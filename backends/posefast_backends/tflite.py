@@ -11,11 +11,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from posefast.backend import Availability, Backend, InputSpec, ModelOutputs
+from posefast.backend import Availability, InputSpec, ModelOutputs
 from posefast.model_outputs import TensorInfo, find_posenet_outputs
 
-from ._common import (check_batch, check_input_size, check_model_path, check_options,
-                      check_threads, find_module, pixel_input_spec)
+from ._common import (RunnerBackend, check_batch, check_input_size, check_model_path,
+                      check_options, check_threads, find_module, pixel_input_spec)
 
 #: Where an Interpreter can come from, best first: (module, what to install).
 RUNTIMES = (
@@ -42,7 +42,7 @@ def runtime_availability() -> Availability:
     return Availability(True, f"using {name}")
 
 
-def _quantization(detail: dict) -> tuple[float, int] | None:
+def quantization(detail: dict) -> tuple[float, int] | None:
     scale, zero_point = detail.get("quantization", (0.0, 0))
     return (float(scale), int(zero_point)) if scale else None
 
@@ -89,11 +89,11 @@ class InterpreterRunner:
         outputs = self.interpreter.get_output_details()
         # Output shapes may be stale until the first invoke; build() checks the real ones.
         self.outputs = find_posenet_outputs(
-            [TensorInfo(d["name"], tuple(int(v) for v in d["shape"]), _quantization(d))
+            [TensorInfo(d["name"], tuple(int(v) for v in d["shape"]), quantization(d))
              for d in outputs], layout="hwc", model=str(model_path))
         self.output_indices = [d["index"] for d in outputs]
         self.input_spec: InputSpec = pixel_input_spec(height, width, detail["dtype"],
-                                                      _quantization(detail))
+                                                      quantization(detail))
 
     def run(self, batch: np.ndarray) -> ModelOutputs:
         """Run each image of ``batch`` (N, H, W, 3); the outputs are arrays this object
@@ -118,7 +118,7 @@ class InterpreterRunner:
         self.interpreter = None
 
 
-class TFLiteBackend(Backend):
+class TFLiteBackend(RunnerBackend):
     """TF Lite on the CPU with XNNPACK.
 
     Options: ``num_threads`` (int >= 1; default: the runtime's choice).
@@ -139,22 +139,5 @@ class TFLiteBackend(Backend):
                  **options: Any) -> None:
         check_options(self.name, options, self.options)
         path = check_model_path(model_path, (".tflite",))
-        self._runner: InterpreterRunner | None = InterpreterRunner(
+        self._runner = InterpreterRunner(
             path, check_input_size(input_size), check_threads(options.get("num_threads")))
-
-    @property
-    def input_spec(self) -> InputSpec:
-        return self._live().input_spec
-
-    def run(self, batch: np.ndarray) -> ModelOutputs:
-        return self._live().run(batch)
-
-    def _live(self) -> InterpreterRunner:
-        if self._runner is None:
-            raise RuntimeError(f"the {self.name} backend is closed")
-        return self._runner
-
-    def close(self) -> None:
-        if self._runner is not None:
-            self._runner.close()
-            self._runner = None
