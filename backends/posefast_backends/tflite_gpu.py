@@ -65,6 +65,11 @@ def _vulkan_drivers() -> list[str]:
     return sorted({f for d in dirs for f in glob.glob(os.path.join(d, "*.json"))})
 
 
+def _gpu_devices() -> list[str]:
+    """GPU device nodes on Linux (DRM render nodes, NVIDIA devices)."""
+    return glob.glob("/dev/dri/renderD*") + glob.glob("/dev/nvidia[0-9]*")
+
+
 def gpu_problem() -> str | None:
     """Why the GPU accelerator cannot work here, or None when it seems usable.
 
@@ -81,7 +86,7 @@ def gpu_problem() -> str | None:
         if not _vulkan_drivers():
             return ("no Vulkan driver found: the Vulkan loader is installed but no driver "
                     f"(ICD manifest in {', '.join(ICD_DIRS[:2])} or VK_DRIVER_FILES)")
-        if not (glob.glob("/dev/dri/renderD*") or glob.glob("/dev/nvidia[0-9]*")):
+        if not _gpu_devices():
             return "no GPU adapter: no GPU device (/dev/dri/renderD*, /dev/nvidia*) is present"
     return None
 
@@ -112,7 +117,7 @@ class CompiledModelRunner:
             if gpu:
                 raise GpuUnavailableError(
                     f"tflite-gpu: the GPU accelerator could not compile {model_path} (no usable "
-                    f"GPU adapter?): {str(exc).strip()}. Remedy: {REMEDY}") from None
+                    f"GPU adapter?): {' '.join(str(exc).split())}. Remedy: {REMEDY}") from None
             raise ValueError(f"cannot load {str(model_path)!r} as a TF Lite model: {exc}") from None
         self.signature = next(iter(self.model.get_signature_list()))
         names = self.model.get_signature_list()[self.signature]
