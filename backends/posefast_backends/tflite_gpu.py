@@ -1,0 +1,225 @@
+"""The ``tflite-gpu`` backend: TF Lite on the GPU.
+
+Two ways onto a GPU:
+
+- default: ai-edge-litert's ``CompiledModel`` with the GPU hardware accelerator (its
+  wheel ships a WebGPU accelerator, which drives the GPU through Vulkan on Linux);
+- option ``delegate="/path/libdelegate.so"`` (with ``delegate_options``): an external
+  TF Lite delegate loaded by path into the Interpreter -- GPU delegates built for a
+  board, or vendor accelerators, ship this way.
+
+Where no GPU can be used, creation fails with ``GpuUnavailableError`` naming the cause
+and the remedy; ``fallback="cpu"`` runs on the CPU instead (with a warning).
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import glob
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from posefast.backend import Availability, InputSpec, ModelOutputs
+from posefast.model_outputs import PoseNetOutputs, TensorInfo, find_posenet_outputs
+
+from ._common import (RunnerBackend, check_batch, check_input_size, check_model_path,
+                      check_options, check_threads, find_module, pixel_input_spec)
+from .tflite import INSTALL_HINT, InterpreterRunner, quantization, runtime_module
+
+REMEDY = ('install the GPU driver with its Vulkan support and the Vulkan loader (on Debian/Ubuntu '
+          '`apt install libvulkan1 mesa-vulkan-drivers`, or the NVIDIA driver with its Vulkan ICD), '
+          'or pass the option fallback="cpu" to run on the CPU, or use the "tflite" backend')
+# Where Vulkan drivers (ICDs) register themselves on Linux.
+ICD_DIRS = ("/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d", "/usr/local/share/vulkan/icd.d",
+            "/usr/local/etc/vulkan/icd.d")
+
+
+class GpuUnavailableError(RuntimeError):
+    """No GPU can run the model here; the message names the cause and the remedy."""
+
+
+def _vulkan_loader() -> str | None:
+    """The Vulkan loader library that can be opened, or None."""
+    names = {"win32": ("vulkan-1.dll",), "darwin": ("libvulkan.1.dylib", "libMoltenVK.dylib")}
+    for name in names.get(sys.platform, ("libvulkan.so.1", "libvulkan.so")):
+        try:
+            ctypes.CDLL(name)
+            return name
+        except OSError:
+            continue
+    return ctypes.util.find_library("vulkan")
+
+
+def _vulkan_drivers() -> list[str]:
+    """Vulkan driver manifests (ICDs) the loader will find on Linux."""
+    for variable in ("VK_DRIVER_FILES", "VK_ICD_FILENAMES"):
+        if os.environ.get(variable):
+            return [p for p in os.environ[variable].split(os.pathsep) if os.path.exists(p)]
+    data_dirs = os.environ.get("XDG_DATA_DIRS", "").split(os.pathsep)
+    dirs = list(ICD_DIRS) + [os.path.join(d, "vulkan", "icd.d") for d in data_dirs if d]
+    return sorted({f for d in dirs for f in glob.glob(os.path.join(d, "*.json"))})
+
+
+def _gpu_devices() -> list[str]:
+    """GPU device nodes on Linux (DRM render nodes, NVIDIA devices)."""
+    return glob.glob("/dev/dri/renderD*") + glob.glob("/dev/nvidia[0-9]*")
+
+
+def gpu_problem() -> str | None:
+    """Why the GPU accelerator cannot work here, or None when it seems usable.
+
+    Checks what can be checked without creating a model: ai-edge-litert, and on
+    Linux a Vulkan loader, a Vulkan driver and a GPU device node.
+    """
+    if find_module("ai_edge_litert.compiled_model") is None:
+        return f"module ai_edge_litert is not installed ({INSTALL_HINT})"
+    if sys.platform == "darwin":
+        return None  # WebGPU runs on Metal there
+    if _vulkan_loader() is None:
+        return "no Vulkan driver found: the Vulkan loader (libvulkan.so.1) is not installed"
+    if sys.platform.startswith("linux"):
+        if not _vulkan_drivers():
+            return ("no Vulkan driver found: the Vulkan loader is installed but no driver "
+                    f"(ICD manifest in {', '.join(ICD_DIRS[:2])} or VK_DRIVER_FILES)")
+        if not _gpu_devices():
+            return "no GPU adapter: no GPU device (/dev/dri/renderD*, /dev/nvidia*) is present"
+    return None
+
+
+class CompiledModelRunner:
+    """ai-edge-litert's CompiledModel on the chosen hardware accelerator."""
+
+    def __init__(self, model_path: Path, input_size: tuple[int, int] | None,
+                 num_threads: int | None, gpu: bool) -> None:
+        from ai_edge_litert.compiled_model import CompiledModel
+        from ai_edge_litert.cpu_options import CpuOptions
+        from ai_edge_litert.hardware_accelerator import HardwareAccelerator
+        from ai_edge_litert.options import Options
+
+        # The CompiledModel API does not report quantisation: read it from the Interpreter.
+        described = runtime_module().Interpreter(model_path=str(model_path))
+        in_detail = described.get_input_details()[0]
+        out_quant = {d["name"]: quantization(d) for d in described.get_output_details()}
+        del described
+        accelerators = HardwareAccelerator.CPU
+        if gpu:  # the CPU takes any operator the GPU cannot run
+            accelerators = HardwareAccelerator.GPU | HardwareAccelerator.CPU
+        options = Options(hardware_accelerators=accelerators,
+                          cpu_options=CpuOptions(num_threads=num_threads or 1))
+        try:
+            self.model = CompiledModel.from_file(str(model_path), options=options)
+        except RuntimeError as exc:
+            if gpu:
+                raise GpuUnavailableError(
+                    f"tflite-gpu: the GPU accelerator could not compile {model_path} (no usable "
+                    f"GPU adapter?): {' '.join(str(exc).split())}. Remedy: {REMEDY}") from None
+            raise ValueError(f"cannot load {str(model_path)!r} as a TF Lite model: {exc}") from None
+        self.signature = next(iter(self.model.get_signature_list()))
+        names = self.model.get_signature_list()[self.signature]
+        model_hw = tuple(int(v) for v in in_detail["shape"][1:3])
+        height, width = input_size or model_hw
+        if (height, width) != model_hw:
+            try:
+                self.model.resize_input_tensor(0, [1, height, width, 3], strict=False)
+            except RuntimeError as exc:
+                raise ValueError(f"the LiteRT CompiledModel cannot resize the input of "
+                                 f"{model_path} to {height}x{width}: {exc}") from None
+        self.output_names = list(names["outputs"])
+        details = self.model.get_output_tensor_details(self.signature)
+        self.outputs: PoseNetOutputs = find_posenet_outputs(
+            [TensorInfo(n, tuple(details[n]["shape"]), out_quant.get(n)) for n in self.output_names],
+            layout="hwc", model=str(model_path))
+        self.input_spec: InputSpec = pixel_input_spec(height, width, in_detail["dtype"],
+                                                      quantization(in_detail))
+        self.inputs = self.model.create_input_buffers(0)
+        self.buffers = self.model.create_output_buffers(0)
+
+    def run(self, batch: np.ndarray) -> ModelOutputs:
+        batch = check_batch(batch, self.input_spec)
+        details = self.model.get_output_tensor_details(self.signature)
+        shapes = [tuple(details[n]["shape"]) for n in self.output_names]
+        dtypes = [np.dtype(details[n]["dtype"]) for n in self.output_names]
+        stacked = [np.empty((batch.shape[0],) + s[1:], d) for s, d in zip(shapes, dtypes)]
+        for n in range(batch.shape[0]):
+            self.inputs[0].write(batch[n:n + 1])
+            self.model.run_by_index(0, self.inputs, self.buffers)
+            for out, buffer in zip(stacked, self.buffers):  # read() copies into a new array
+                out[n] = buffer.read(out[n].size, out.dtype).reshape(out.shape[1:])
+        return self.outputs.build(stacked, (self.input_spec.height, self.input_spec.width))
+
+    def close(self) -> None:
+        self.inputs = self.buffers = []
+        self.model = None
+
+
+class TFLiteGpuBackend(RunnerBackend):
+    """TF Lite on the GPU (LiteRT's GPU accelerator, or an external delegate by path).
+
+    Options: ``fallback`` (None or "cpu": run on the CPU, with a warning, where no GPU
+    can be used), ``delegate`` (path of an external TF Lite delegate library),
+    ``delegate_options`` (dict of strings for it), ``num_threads`` (CPU threads for
+    operators left to the CPU, and for the fallback).
+    """
+
+    name = "tflite-gpu"
+    threads_option = "num_threads"
+    options = ("fallback", "delegate", "delegate_options", "num_threads")
+
+    @classmethod
+    def availability(cls) -> Availability:
+        problem = gpu_problem()
+        if problem:
+            return Availability(False, f"{problem}; remedy: {REMEDY}")
+        return Availability(True, "a GPU seems usable (Vulkan loader, driver and device found); "
+                                  "creating the backend confirms it")
+
+    def __init__(self, model_path: str, *, input_size: tuple[int, int] | None = None,
+                 **options: Any) -> None:
+        check_options(self.name, options, self.options)
+        fallback = options.get("fallback")
+        if fallback not in (None, "cpu"):
+            raise ValueError(f"fallback must be 'cpu' or None, got {fallback!r}")
+        path = check_model_path(model_path, (".tflite",))
+        size = check_input_size(input_size)
+        threads = check_threads(options.get("num_threads"))
+        delegate = options.get("delegate")
+        self.device = "gpu"
+        try:
+            if delegate is not None:
+                self._runner = InterpreterRunner(
+                    path, size, threads, [self._load_delegate(delegate, options)])
+                self.device = f"delegate {delegate}"
+            else:
+                problem = gpu_problem()
+                if problem:
+                    raise GpuUnavailableError(f"tflite-gpu cannot use a GPU here: {problem}. "
+                                              f"Remedy: {REMEDY}")
+                self._runner = CompiledModelRunner(path, size, threads, gpu=True)
+        except GpuUnavailableError as exc:
+            if fallback != "cpu":
+                raise
+            warnings.warn(f"{exc} -- running on the CPU instead (fallback='cpu')",
+                          RuntimeWarning, stacklevel=2)
+            self._runner = CompiledModelRunner(path, size, threads, gpu=False)
+            self.device = "cpu (fallback)"
+
+    @staticmethod
+    def _load_delegate(library: Any, options: dict) -> Any:
+        delegate_options = options.get("delegate_options") or {}
+        if not isinstance(delegate_options, dict):
+            raise ValueError(f"delegate_options must be a table of strings, got {delegate_options!r}")
+        try:
+            # open it first: a library that fails to open inside load_delegate leaves a
+            # half-made Delegate whose __del__ raises
+            ctypes.CDLL(str(library))
+            return runtime_module().load_delegate(str(library), delegate_options)
+        except (OSError, ValueError, RuntimeError, AttributeError) as exc:
+            raise GpuUnavailableError(
+                f"tflite-gpu cannot load the delegate library {str(library)!r}: {exc}. Remedy: "
+                f"check the path and that the library was built for this TF Lite runtime, or "
+                f"pass fallback=\"cpu\"") from None

@@ -1,0 +1,153 @@
+"""TF Lite PoseNet -> ONNX, for the ``onnx`` backend (extra ``convert``).
+
+tflite2onnx translates the graph (its outputs match TF Lite's after dequantisation).
+Two things are added on top, so the ONNX model behaves like the TF Lite one:
+
+- **Any input size.** tflite2onnx writes the padding of every convolution as explicit
+  numbers for the model's one input size. Where those numbers are TF's "same" padding
+  (all PoseNet convolutions), they become ``auto_pad=SAME_UPPER`` -- the same rule at
+  every size -- and the batch, height and width become symbolic dimensions. A model with
+  other padding, or shape-dependent operators, keeps its fixed size (reported).
+- **Input normalisation.** The ONNX model takes float input; when it quantises that
+  input right away (uint8 TF Lite models do), its scale and zero point are recorded in
+  the model's metadata as ``posefast.input_scale`` / ``posefast.input_offset`` so that
+  the backend feeds exactly the values the TF Lite model saw.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+INSTALL_HINT = 'pip install "posefast[convert]" (tflite2onnx and onnx)'
+#: Metadata keys the onnx backend reads: pixels p are fed as p * scale + offset.
+META_SCALE = "posefast.input_scale"
+META_OFFSET = "posefast.input_offset"
+#: The TF Lite model's own input size "HEIGHTxWIDTH": the default of a dynamic-size model.
+META_SIZE = "posefast.input_size"
+# Operators that work at any spatial size once convolutions pad by rule.
+_SIZE_FREE_OPS = {"Conv", "QuantizeLinear", "DequantizeLinear", "Concat", "Relu", "Clip",
+                  "Add", "Mul", "Sigmoid", "Identity"}
+
+
+@dataclass(frozen=True)
+class ConversionReport:
+    """What ``convert_tflite_to_onnx`` wrote."""
+
+    output: Path
+    dynamic_size: bool  # the ONNX model accepts any batch and input size
+    note: str  # why the size stayed fixed, or ""
+    input_scale: float | None
+    input_offset: float | None
+
+
+def _require(module: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(f"converting needs the {module} package: {INSTALL_HINT}") from exc
+
+
+def convert_tflite_to_onnx(source: str | os.PathLike, target: str | os.PathLike, *,
+                           dynamic_size: bool = True) -> ConversionReport:
+    """Convert the TF Lite model ``source`` into the ONNX model ``target``.
+
+    ``dynamic_size``: make batch, height and width symbolic where the graph allows it.
+    Raises FileNotFoundError / ValueError naming the file for missing or invalid input.
+    """
+    source, target = Path(source), Path(target)
+    if not source.is_file():
+        raise FileNotFoundError(f"model file not found: {str(source)!r} (expected a .tflite file)")
+    tflite2onnx = _require("tflite2onnx")
+    onnx = _require("onnx")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        tflite2onnx.convert(str(source), str(target))
+    except Exception as exc:  # tflite2onnx raises assorted errors on bad input
+        raise ValueError(f"tflite2onnx cannot convert {str(source)!r}: "
+                         f"{type(exc).__name__}: {exc}") from exc
+    model = onnx.load(str(target))
+    scale, offset = _input_normalisation(model, onnx)
+    dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    note = ""
+    if dynamic_size:
+        note = _make_size_dynamic(model, onnx)
+    if scale is not None:
+        for key, value in ((META_SCALE, scale), (META_OFFSET, offset)):
+            entry = model.metadata_props.add()
+            entry.key, entry.value = key, repr(value)
+    if len(dims) == 4 and all(dims):
+        entry = model.metadata_props.add()
+        entry.key, entry.value = META_SIZE, f"{dims[2]}x{dims[3]}"  # NCHW
+    onnx.checker.check_model(model)
+    onnx.save(model, str(target))
+    return ConversionReport(target, dynamic_size and not note, note, scale, offset)
+
+
+def _initializer_scalar(model: Any, onnx: Any, name: str) -> float | None:
+    for init in model.graph.initializer:
+        if init.name == name:
+            values = onnx.numpy_helper.to_array(init).reshape(-1)
+            return float(values[0]) if values.size == 1 else None
+    return None
+
+
+def _input_normalisation(model: Any, onnx: Any) -> tuple[float | None, float | None]:
+    """(scale, offset) feeding pixels exactly as the quantised input expects, or Nones."""
+    name = model.graph.input[0].name
+    for node in model.graph.node:
+        if node.op_type == "QuantizeLinear" and node.input[0] == name and len(node.input) == 3:
+            scale = _initializer_scalar(model, onnx, node.input[1])
+            zero_point = _initializer_scalar(model, onnx, node.input[2])
+            if scale and zero_point is not None:
+                # q = round(real / scale) + zp must be the pixel p itself
+                return scale, -zero_point * scale
+    return None, None
+
+
+def _same_upper_pads(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
+    out = -(-size // stride)
+    total = max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def _make_size_dynamic(model: Any, onnx: Any) -> str:
+    """Rewrite ``model`` to accept any batch/height/width; returns why not, or ""."""
+    others = sorted({n.op_type for n in model.graph.node} - _SIZE_FREE_OPS)
+    if others:
+        return f"operators {', '.join(others)} may depend on the input size"
+    inferred = onnx.shape_inference.infer_shapes(model)
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in list(inferred.graph.value_info) + list(inferred.graph.input)}
+    for node in model.graph.node:
+        if node.op_type != "Conv":
+            continue
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+            continue
+        shape = shapes.get(node.input[0])
+        if not shape or len(shape) != 4:
+            return f"no shape known for the input of convolution {node.name or node.output[0]!r}"
+        kernel = attrs.get("kernel_shape") or [1, 1]
+        strides = attrs.get("strides", [1, 1])
+        dilations = attrs.get("dilations", [1, 1])
+        pads = list(attrs.get("pads", [0, 0, 0, 0]))
+        same = [_same_upper_pads(shape[2 + i], kernel[i], strides[i], dilations[i]) for i in (0, 1)]
+        if pads != [same[0][0], same[1][0], same[0][1], same[1][1]]:
+            return f"convolution {node.output[0]!r} does not pad the 'same' way"
+        for attr in [a for a in node.attribute if a.name in ("pads", "auto_pad")]:
+            node.attribute.remove(attr)
+        node.attribute.append(onnx.helper.make_attribute("auto_pad", "SAME_UPPER"))
+    # NCHW everywhere (tflite2onnx transposes): dims 2 and 3 are the spatial ones.
+    for values, prefix in ((model.graph.input, ""), (model.graph.output, "grid_")):
+        for value in values:
+            dims = value.type.tensor_type.shape.dim
+            if len(dims) == 4:
+                dims[0].dim_param = "batch"
+                dims[2].dim_param = prefix + "height"
+                dims[3].dim_param = prefix + "width"
+    del model.graph.value_info[:]
+    return ""
