@@ -9,6 +9,7 @@ from libc.stdlib cimport malloc, free
 cimport numpy as cnp
 import numpy as np
 
+from libc.stdint cimport uint8_t, int8_t, uint16_t
 from tensor cimport Tensor, Frame, DT_U8, DT_I8, DT_F16, DT_F32, DT_F64
 from multi cimport MultiParams, MultiWork, work_alloc, work_free, decode_multi_frame
 from single cimport decode_single_frame
@@ -28,6 +29,16 @@ ctypedef struct Dims:
     Py_ssize_t n, h, w, c
     Py_ssize_t sn           # byte stride between frames
 
+# One call's tensors: the first frame, the byte step to each next frame (heatmaps,
+# offsets, fwd, bwd) and the grid.
+ctypedef struct Call:
+    Frame first
+    Py_ssize_t sn[4]
+    Py_ssize_t n
+
+cdef object _new_pose = Pose.__new__
+cdef object _integer = (int, np.integer)
+
 
 cdef str _layout_shape(bint chw, object h, object w, object c):
     if chw:
@@ -38,12 +49,25 @@ cdef str _layout_shape(bint chw, object h, object w, object c):
 cdef int _parse(object obj, str name, bint chw, bint batch, Tensor* t, Dims* d) except -1:
     """Fill t and d from an ndarray or Quantized without copying its data."""
     cdef cnp.ndarray arr
-    cdef int typenum, nd
+    cdef int typenum, nd, off
     cdef cnp.npy_intp* shape
     cdef cnp.npy_intp* strides
-    cdef int off
-    cdef object scale, zp
-    if isinstance(obj, Quantized):
+    if isinstance(obj, cnp.ndarray):
+        arr = obj
+        typenum = cnp.PyArray_TYPE(arr)
+        if typenum == cnp.NPY_FLOAT32:
+            t.dtype = DT_F32
+        elif typenum == cnp.NPY_FLOAT64:
+            t.dtype = DT_F64
+        elif typenum == cnp.NPY_FLOAT16:
+            t.dtype = DT_F16
+        else:
+            raise ValueError(
+                f"{name} must be float16, float32 or float64 (or a Quantized uint8/int8 "
+                f"tensor), got {arr.dtype}")
+        t.scale = 1.0
+        t.zero_point = 0.0
+    elif isinstance(obj, Quantized):
         arr_obj, scale, zp = obj
         if not isinstance(arr_obj, cnp.ndarray):
             raise ValueError(f"{name}: Quantized.array must be a numpy array, got {type(arr_obj).__name__}")
@@ -61,21 +85,6 @@ cdef int _parse(object obj, str name, bint chw, bint batch, Tensor* t, Dims* d) 
         if isinstance(zp, float) and not float(zp).is_integer():
             raise ValueError(f"{name}: Quantized.zero_point must be an integer, got {zp!r}")
         t.zero_point = int(zp)
-    elif isinstance(obj, cnp.ndarray):
-        arr = obj
-        typenum = cnp.PyArray_TYPE(arr)
-        if typenum == cnp.NPY_FLOAT32:
-            t.dtype = DT_F32
-        elif typenum == cnp.NPY_FLOAT64:
-            t.dtype = DT_F64
-        elif typenum == cnp.NPY_FLOAT16:
-            t.dtype = DT_F16
-        else:
-            raise ValueError(
-                f"{name} must be float16, float32 or float64 (or a Quantized uint8/int8 "
-                f"tensor), got {arr.dtype}")
-        t.scale = 1.0
-        t.zero_point = 0.0
     else:
         raise ValueError(f"{name} must be a numpy array or a posefast.Quantized, got {type(obj).__name__}")
     if not cnp.PyArray_ISNOTSWAPPED(arr) or not cnp.PyArray_ISALIGNED(arr):
@@ -114,25 +123,36 @@ cdef int _parse(object obj, str name, bint chw, bint batch, Tensor* t, Dims* d) 
     return 0
 
 
-cdef int _parse_frame(object heatmaps, object offsets, object fwd, object bwd,
-                      object output_stride, object layout, bint batch,
-                      Frame* f, Dims* dims) except -1:
+cdef int _parse_other(object obj, str name, Py_ssize_t channels, bint chw, bint batch,
+                      object heatmaps, const Dims* dims, Tensor* t, Py_ssize_t* sn) except -1:
+    cdef Dims d
+    _parse(obj, name, chw, batch, t, &d)
+    if d.c != channels or d.h != dims.h or d.w != dims.w or d.n != dims.n:
+        raise ValueError(
+            f"{name} must have {channels} channels "
+            f"{_layout_shape(chw, 'H', 'W', channels)} matching heatmaps "
+            f"{_shape_of(heatmaps)}, got {_shape_of(obj)}")
+    sn[0] = d.sn
+    return 0
+
+
+cdef int _parse_call(object heatmaps, object offsets, object fwd, object bwd,
+                     object output_stride, object layout, bint batch, Call* call) except -1:
     """Parse and cross-check the tensors of one call (fwd/bwd None for single-pose)."""
     cdef bint chw
-    cdef Dims d
-    cdef Tensor* targets[3]
-    cdef int i
+    cdef Dims dims
+    cdef Frame* f = &call.first
     if layout == "hwc":
         chw = False
     elif layout == "chw":
         chw = True
     else:
         raise ValueError(f"layout must be 'hwc' or 'chw', got {layout!r}")
-    if isinstance(output_stride, bool) or not isinstance(output_stride, (int, np.integer)) \
+    if isinstance(output_stride, bool) or not isinstance(output_stride, _integer) \
             or output_stride <= 0:
         raise ValueError(f"output_stride must be a positive integer, got {output_stride!r}")
     f.stride = <double>output_stride
-    _parse(heatmaps, "heatmaps", chw, batch, &f.heatmaps, dims)
+    _parse(heatmaps, "heatmaps", chw, batch, &f.heatmaps, &dims)
     if dims.c != HEATMAP_C:
         raise ValueError(
             f"heatmaps must have {HEATMAP_C} channels "
@@ -141,21 +161,33 @@ cdef int _parse_frame(object heatmaps, object offsets, object fwd, object bwd,
         raise ValueError(f"heatmaps must have a grid of at least 1x1 cells, got {_shape_of(heatmaps)}")
     f.height = dims.h
     f.width = dims.w
-    names = ("offsets", "displacements_fwd", "displacements_bwd")
-    targets[0] = &f.offsets
-    targets[1] = &f.fwd
-    targets[2] = &f.bwd
-    for i, obj in enumerate((offsets, fwd, bwd)):
-        if obj is None:
-            continue
-        channels = OFFSET_C if i == 0 else DISPLACEMENT_C
-        _parse(obj, names[i], chw, batch, targets[i], &d)
-        if d.c != channels or d.h != dims.h or d.w != dims.w or d.n != dims.n:
-            raise ValueError(
-                f"{names[i]} must have {channels} channels "
-                f"{_layout_shape(chw, 'H', 'W', channels)} matching heatmaps "
-                f"{_shape_of(heatmaps)}, got {_shape_of(obj)}")
+    call.n = dims.n
+    call.sn[0] = dims.sn
+    _parse_other(offsets, "offsets", OFFSET_C, chw, batch, heatmaps, &dims, &f.offsets, &call.sn[1])
+    if fwd is None:
+        f.fwd = f.offsets  # unused by single-pose decoding; keeps the frame well-formed
+        f.bwd = f.offsets
+        call.sn[2] = call.sn[3] = call.sn[1]
+    else:
+        _parse_other(fwd, "displacements_fwd", DISPLACEMENT_C, chw, batch, heatmaps, &dims,
+                     &f.fwd, &call.sn[2])
+        _parse_other(bwd, "displacements_bwd", DISPLACEMENT_C, chw, batch, heatmaps, &dims,
+                     &f.bwd, &call.sn[3])
     return 0
+
+
+cdef bint _mixed(const Frame* f):
+    cdef int d = f.heatmaps.dtype
+    return f.offsets.dtype != d or f.fwd.dtype != d or f.bwd.dtype != d
+
+
+cdef object _as_float64(object t):
+    """A tensor of another element type than its companions, as float64 (a copy: the
+    kernels are compiled per element type, and mixed inputs are rare)."""
+    if isinstance(t, Quantized):
+        arr, scale, zp = t
+        return (arr.astype(np.float64) - float(zp)) * float(scale)
+    return t.astype(np.float64)
 
 
 cdef object _shape_of(object obj):
@@ -165,7 +197,8 @@ cdef object _shape_of(object obj):
 
 
 cdef double _key_threshold(const Tensor* hm, double logit_thr):
-    """The smallest raw heatmap value whose logit reaches logit_thr (see scan_typed)."""
+    """The smallest raw heatmap value whose logit reaches logit_thr (see
+    candidates.scan_candidates)."""
     cdef double lo, hi, q
     if hm.dtype != DT_U8 and hm.dtype != DT_I8:
         return logit_thr
@@ -187,48 +220,76 @@ cdef double _key_threshold(const Tensor* hm, double logit_thr):
     return q
 
 
-cdef inline void _advance(Frame* f, const Frame* first, Py_ssize_t i,
-                          const Py_ssize_t* sn) noexcept nogil:
-    f.heatmaps.data = first.heatmaps.data + i * sn[0]
-    f.offsets.data = first.offsets.data + i * sn[1]
-    f.fwd.data = first.fwd.data + i * sn[2]
-    f.bwd.data = first.bwd.data + i * sn[3]
+cdef inline void _advance(Frame* f, const Call* call, Py_ssize_t i) noexcept nogil:
+    f.heatmaps.data = call.first.heatmaps.data + i * call.sn[0]
+    f.offsets.data = call.first.offsets.data + i * call.sn[1]
+    f.fwd.data = call.first.fwd.data + i * call.sn[2]
+    f.bwd.data = call.first.bwd.data + i * call.sn[3]
 
 
-cdef int _frame_strides(object heatmaps, object offsets, object fwd, object bwd,
-                        Py_ssize_t* sn) except -1:
-    cdef int i
-    for i, obj in enumerate((heatmaps, offsets, fwd, bwd)):
-        if obj is None:
-            sn[i] = 0
-            continue
-        arr = obj[0] if isinstance(obj, Quantized) else obj
-        sn[i] = arr.strides[0] if arr.ndim == 4 else 0
-    return 0
+cdef Py_ssize_t _multi_frame(const Frame* f, const MultiParams* p, MultiWork* w,
+                             float* kp, double* sc) noexcept nogil:
+    """decode_multi_frame compiled for the frame's element type."""
+    cdef int dt = f.heatmaps.dtype
+    if dt == DT_U8:
+        return decode_multi_frame(f, <uint8_t*>NULL, p, w, kp, sc)
+    elif dt == DT_F32:
+        return decode_multi_frame(f, <float*>NULL, p, w, kp, sc)
+    elif dt == DT_I8:
+        return decode_multi_frame(f, <int8_t*>NULL, p, w, kp, sc)
+    elif dt == DT_F16:
+        return decode_multi_frame(f, <uint16_t*>NULL, p, w, kp, sc)
+    else:
+        return decode_multi_frame(f, <double*>NULL, p, w, kp, sc)
+
+
+cdef double _single_frame(const Frame* f, float* kp) noexcept nogil:
+    """decode_single_frame compiled for the frame's element type."""
+    cdef int dt = f.heatmaps.dtype
+    if dt == DT_U8:
+        return decode_single_frame(f, <uint8_t*>NULL, kp)
+    elif dt == DT_F32:
+        return decode_single_frame(f, <float*>NULL, kp)
+    elif dt == DT_I8:
+        return decode_single_frame(f, <int8_t*>NULL, kp)
+    elif dt == DT_F16:
+        return decode_single_frame(f, <uint16_t*>NULL, kp)
+    else:
+        return decode_single_frame(f, <double*>NULL, kp)
+
+
+cdef inline object _pose(double score, object keypoints):
+    # Pose's own constructor validates and converts its arguments (about 3 us); the
+    # kernels' results are already a float32 (17, 3) array and a float.
+    cdef object pose = _new_pose(Pose)
+    cdef dict d = pose.__dict__
+    d["score"] = score
+    d["keypoints"] = keypoints
+    return pose
 
 
 cdef object _multi(object heatmaps, object offsets, object displacements_fwd,
                    object displacements_bwd, object output_stride, object max_detections,
                    object score_threshold, object nms_radius, object refine_steps,
                    object layout, bint batch):
-    cdef Frame first, f
-    cdef Dims dims
+    cdef Call call
+    cdef Frame f
     cdef MultiParams p
     cdef MultiWork w
-    cdef Py_ssize_t sn[4]
     cdef Py_ssize_t i, j, n, m
     cdef double thr, radius
-    cdef cnp.ndarray kp_arr, score_arr, count_arr
+    cdef cnp.ndarray kp_arr
     cdef float* kp
-    cdef double* sc
-    cdef Py_ssize_t* counts
+    cdef double* sc = NULL
+    cdef Py_ssize_t* counts = NULL
     cdef bint failed = False
-    _parse_frame(heatmaps, offsets, displacements_fwd, displacements_bwd, output_stride,
-                 layout, batch, &first, &dims)
-    if isinstance(max_detections, bool) or not isinstance(max_detections, (int, np.integer)) \
+    cdef cnp.npy_intp dims[4]
+    _parse_call(heatmaps, offsets, displacements_fwd, displacements_bwd, output_stride,
+                layout, batch, &call)
+    if isinstance(max_detections, bool) or not isinstance(max_detections, _integer) \
             or max_detections < 0:
         raise ValueError(f"max_detections must be an integer >= 0, got {max_detections!r}")
-    if isinstance(refine_steps, bool) or not isinstance(refine_steps, (int, np.integer)) \
+    if isinstance(refine_steps, bool) or not isinstance(refine_steps, _integer) \
             or not 0 <= refine_steps <= 1000:
         raise ValueError(f"refine_steps must be an integer in [0, 1000], got {refine_steps!r}")
     thr = score_threshold
@@ -237,70 +298,94 @@ cdef object _multi(object heatmaps, object offsets, object displacements_fwd,
     radius = nms_radius
     if not (radius >= 0.0 and isfinite(radius)):
         raise ValueError(f"nms_radius must be a finite number >= 0 (pixels), got {nms_radius!r}")
+    if _mixed(&call.first):
+        return _multi(_as_float64(heatmaps), _as_float64(offsets),
+                      _as_float64(displacements_fwd), _as_float64(displacements_bwd),
+                      output_stride, max_detections, score_threshold, nms_radius,
+                      refine_steps, layout, batch)
     p.max_detections = max_detections
     p.refine_steps = refine_steps
     p.score_threshold = thr
     p.nms_r2 = radius * radius
     if thr <= 0.0:
-        p.key_threshold = _key_threshold(&first.heatmaps, -INFINITY)
+        p.key_threshold = _key_threshold(&call.first.heatmaps, -INFINITY)
     elif thr >= 1.0:
-        p.key_threshold = _key_threshold(&first.heatmaps, INFINITY)
+        p.key_threshold = _key_threshold(&call.first.heatmaps, INFINITY)
     else:
-        p.key_threshold = _key_threshold(&first.heatmaps, log(thr / (1.0 - thr)))
-    _frame_strides(heatmaps, offsets, displacements_fwd, displacements_bwd, sn)
-    n = dims.n
+        p.key_threshold = _key_threshold(&call.first.heatmaps, log(thr / (1.0 - thr)))
+    n = call.n
     m = max_detections if max_detections > 0 else 1
-    kp_arr = np.empty((n, m, 17, 3), dtype=np.float32)
-    score_arr = np.empty((n, m), dtype=np.float64)
-    count_arr = np.empty(n, dtype=np.intp)
+    dims[0] = n
+    dims[1] = m
+    dims[2] = 17
+    dims[3] = 3
+    kp_arr = cnp.PyArray_EMPTY(4, dims, cnp.NPY_FLOAT32, 0)
     kp = <float*>cnp.PyArray_DATA(kp_arr)
-    sc = <double*>cnp.PyArray_DATA(score_arr)
-    counts = <Py_ssize_t*>cnp.PyArray_DATA(count_arr)
     with nogil:
-        if work_alloc(&w, p.max_detections) < 0:
+        failed = work_alloc(&w, p.max_detections) < 0  # frees cleanly even when it fails
+        sc = <double*>malloc(n * m * sizeof(double))
+        counts = <Py_ssize_t*>malloc(n * sizeof(Py_ssize_t))
+        if failed or sc == NULL or counts == NULL:
             failed = True
         else:
-            f = first
+            f = call.first
             for i in range(n):
-                _advance(&f, &first, i, sn)
-                counts[i] = decode_multi_frame(&f, &p, &w, kp + i * m * 51, sc + i * m)
+                _advance(&f, &call, i)
+                counts[i] = _multi_frame(&f, &p, &w, kp + i * m * 51, sc + i * m)
                 if counts[i] < 0:
                     failed = True
                     break
         work_free(&w)
-    if failed:
-        raise MemoryError("posefast: out of memory while decoding")
-    out = []
-    for i in range(n):
-        frame_kp = kp_arr[i]
-        out.append([Pose(sc[i * m + j], frame_kp[j]) for j in range(counts[i])])
+    try:
+        if failed:
+            raise MemoryError("posefast: out of memory while decoding")
+        out = []
+        for i in range(n):
+            frame_kp = kp_arr[i]
+            out.append([_pose(sc[i * m + j], frame_kp[j]) for j in range(counts[i])])
+    finally:
+        free(sc)
+        free(counts)
     return out if batch else out[0]
 
 
 cdef object _single(object heatmaps, object offsets, object output_stride, object layout,
                     bint batch):
-    cdef Frame first, f
-    cdef Dims dims
-    cdef Py_ssize_t sn[4]
+    cdef Call call
+    cdef Frame f
     cdef Py_ssize_t i, n
-    cdef cnp.ndarray kp_arr, score_arr
+    cdef cnp.ndarray kp_arr
     cdef float* kp
+    cdef double one
     cdef double* sc
-    _parse_frame(heatmaps, offsets, None, None, output_stride, layout, batch, &first, &dims)
-    _frame_strides(heatmaps, offsets, None, None, sn)
-    n = dims.n
-    kp_arr = np.empty((n, 17, 3), dtype=np.float32)
-    score_arr = np.empty(n, dtype=np.float64)
+    cdef cnp.npy_intp dims[3]
+    _parse_call(heatmaps, offsets, None, None, output_stride, layout, batch, &call)
+    if call.first.offsets.dtype != call.first.heatmaps.dtype:
+        return _single(_as_float64(heatmaps), _as_float64(offsets), output_stride, layout, batch)
+    n = call.n
+    dims[0] = n
+    dims[1] = 17
+    dims[2] = 3
+    if not batch:
+        kp_arr = cnp.PyArray_EMPTY(2, &dims[1], cnp.NPY_FLOAT32, 0)
+        kp = <float*>cnp.PyArray_DATA(kp_arr)
+        with nogil:
+            one = _single_frame(&call.first, kp)
+        return _pose(one, kp_arr)
+    kp_arr = cnp.PyArray_EMPTY(3, dims, cnp.NPY_FLOAT32, 0)
     kp = <float*>cnp.PyArray_DATA(kp_arr)
-    sc = <double*>cnp.PyArray_DATA(score_arr)
-    with nogil:
-        f = first
-        for i in range(n):
-            _advance(&f, &first, i, sn)
-            sc[i] = decode_single_frame(&f, kp + i * 51)
-    if batch:
-        return [Pose(sc[i], kp_arr[i]) for i in range(n)]
-    return Pose(sc[0], kp_arr[0])
+    sc = <double*>malloc(n * sizeof(double))
+    if sc == NULL:
+        raise MemoryError("posefast: out of memory while decoding")
+    try:
+        with nogil:
+            f = call.first
+            for i in range(n):
+                _advance(&f, &call, i)
+                sc[i] = _single_frame(&f, kp + i * 51)
+        return [_pose(sc[i], kp_arr[i]) for i in range(n)]
+    finally:
+        free(sc)
 
 
 def decode_single_pose(heatmaps, offsets, output_stride, *, layout="hwc"):

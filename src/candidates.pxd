@@ -1,9 +1,19 @@
 # Step 1 of multi-pose decoding, the candidate roots (local maxima of each keypoint's
 # heatmap at or above the threshold) and the max-heap they are taken from.
-from libc.stdint cimport uint8_t, int8_t, uint16_t
+from libc.stdint cimport uint8_t, int8_t, uint16_t, uint32_t
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memcpy
-from tensor cimport Tensor, posefast_half_to_float, DT_U8, DT_I8, DT_F16, DT_F32
+from libc.math cimport INFINITY
+from tensor cimport Tensor, raw_t, load
+
+cdef extern from "dense_scan.h":
+    uint32_t posefast_mask32_u8(const uint8_t* p, uint8_t thr) noexcept nogil
+    uint32_t posefast_mask32_i8(const int8_t* p, int8_t thr) noexcept nogil
+    uint32_t posefast_mask32_f32(const float* p, float thr) noexcept nogil
+    uint32_t posefast_mask32_f64(const double* p, double thr) noexcept nogil
+    int posefast_lowest_bit(uint32_t m) noexcept nogil
+    uint32_t posefast_cell_maxima_u8(const uint8_t* p, Py_ssize_t sy, uint8_t thr) noexcept nogil
+    float posefast_float_at_least(double t) noexcept nogil
 
 ctypedef struct Cand:
     double score            # the logit at the cell
@@ -17,19 +27,6 @@ ctypedef struct CandBuf:
     Cand* items
     Py_ssize_t n, cap
     bint owned              # items was malloc'd (it starts on the caller's stack)
-
-ctypedef fused raw_t:
-    uint8_t
-    int8_t
-    uint16_t                # float16 bits
-    float
-    double
-
-cdef inline double key_of(raw_t v) noexcept nogil:
-    if raw_t is uint16_t:
-        return posefast_half_to_float(v)
-    else:
-        return <double>v
 
 cdef inline int cand_push(CandBuf* buf, double score, Py_ssize_t order, int y, int x, int k) noexcept nogil:
     cdef Cand* grown
@@ -58,55 +55,214 @@ cdef inline void cand_release(CandBuf* buf) noexcept nogil:
         free(buf.items)
         buf.owned = False
 
-# Scan the heatmap of one frame with its element type known at compile time.
-# Comparisons are made on raw keys (integers for quantised input): for scale > 0
-# they order as the logits do, and key_thr is the smallest key whose logit
-# reaches the threshold. A neighbour that is NaN never suppresses a cell.
-cdef inline int scan_typed(const raw_t* data, const Tensor* hm, Py_ssize_t height,
-                           Py_ssize_t width, double key_thr, CandBuf* buf) noexcept nogil:
-    cdef const char* base = <const char*>data
-    cdef const char* cell
-    cdef Py_ssize_t sy = hm.sy, sx = hm.sx, sc = hm.sc
-    cdef Py_ssize_t y, x, k, yy, xx, ylo, yhi, xlo, xhi
-    cdef double v
-    cdef bint is_max
-    for y in range(height):
-        ylo = y - 1 if y > 0 else 0
-        yhi = y + 2 if y + 2 <= height else height
-        for x in range(width):
-            cell = base + y * sy + x * sx
-            for k in range(17):
-                v = key_of((<const raw_t*>(cell + k * sc))[0])
-                if not (v >= key_thr):
-                    continue
-                xlo = x - 1 if x > 0 else 0
-                xhi = x + 2 if x + 2 <= width else width
-                is_max = True
-                for yy in range(ylo, yhi):
-                    for xx in range(xlo, xhi):
-                        if key_of((<const raw_t*>(base + yy * sy + xx * sx + k * sc))[0]) > v:
-                            is_max = False
-                            break
-                    if not is_max:
-                        break
-                if is_max:
-                    if cand_push(buf, (v - hm.zero_point) * hm.scale,
-                                 (y * width + x) * 17 + k, <int>y, <int>x, <int>k) < 0:
-                        return -1
+# Comparisons are made on raw stored values ("keys": integers for quantised input): for
+# scale > 0 they order as the logits do. A neighbour that is NaN never suppresses a cell.
+cdef inline bint local_max(const Tensor* hm, raw_t* tag, Py_ssize_t y, Py_ssize_t x,
+                           Py_ssize_t k, double v, Py_ssize_t height, Py_ssize_t width) noexcept nogil:
+    cdef Py_ssize_t yy, xx
+    cdef Py_ssize_t ylo = y - 1 if y > 0 else 0
+    cdef Py_ssize_t yhi = y + 2 if y + 2 <= height else height
+    cdef Py_ssize_t xlo = x - 1 if x > 0 else 0
+    cdef Py_ssize_t xhi = x + 2 if x + 2 <= width else width
+    cdef const char* base = hm.data + k * hm.sc
+    cdef const char* c
+    cdef double m = -INFINITY, a
+    cdef Py_ssize_t sy = hm.sy, sx = hm.sx
+    if 0 < y < height - 1 and 0 < x < width - 1:
+        # inside the grid: the maximum of the 8 neighbours without branches (most cells
+        # that pass the threshold are not maxima, and an early exit mispredicts)
+        c = base + y * sy + x * sx
+        a = load(c - sy - sx, tag); m = a if a > m else m
+        a = load(c - sy, tag); m = a if a > m else m
+        a = load(c - sy + sx, tag); m = a if a > m else m
+        a = load(c - sx, tag); m = a if a > m else m
+        a = load(c + sx, tag); m = a if a > m else m
+        a = load(c + sy - sx, tag); m = a if a > m else m
+        a = load(c + sy, tag); m = a if a > m else m
+        a = load(c + sy + sx, tag); m = a if a > m else m
+        return not (m > v)
+    for yy in range(ylo, yhi):
+        for xx in range(xlo, xhi):
+            if load(base + yy * hm.sy + xx * hm.sx, tag) > v:
+                return False
+    return True
+
+cdef inline int consider(CandBuf* buf, const Tensor* hm, raw_t* tag, Py_ssize_t y,
+                         Py_ssize_t x, Py_ssize_t k, Py_ssize_t height, Py_ssize_t width) noexcept nogil:
+    cdef double v = load(hm.data + y * hm.sy + x * hm.sx + k * hm.sc, tag)
+    if not local_max(hm, tag, y, x, k, v, height, width):
+        return 0
+    return cand_push(buf, (v - hm.zero_point) * hm.scale, (y * width + x) * 17 + k,
+                     <int>y, <int>x, <int>k)
+
+# Bit j set where key j of the 32 at p is >= thr (thr already in the keys' type, see
+# key_in_type).
+cdef inline uint32_t mask32(const char* p, raw_t* tag, raw_t thr) noexcept nogil:
+    cdef uint32_t m = 0
+    cdef int j
+    if raw_t is uint8_t:
+        return posefast_mask32_u8(<const uint8_t*>p, thr)
+    elif raw_t is int8_t:
+        return posefast_mask32_i8(<const int8_t*>p, thr)
+    elif raw_t is float:
+        return posefast_mask32_f32(<const float*>p, thr)
+    elif raw_t is double:
+        return posefast_mask32_f64(<const double*>p, thr)
+    else:
+        for j in range(32):
+            if load(p + j * sizeof(raw_t), tag) >= load(<const char*>&thr, tag):
+                m |= (<uint32_t>1) << j
+        return m
+
+# Calls consider() for every key >= thr in the run of n keys at p: one HWC row y0
+# (channels = 17: key i is cell i // 17, keypoint i % 17) or rows of keypoint k0's CHW
+# plane from row y0 (channels = 1: key i is cell (y0 + i // width, i % width)).
+cdef inline int scan_run(CandBuf* buf, const Tensor* hm, raw_t* tag, const char* p,
+                         Py_ssize_t n, raw_t thr, Py_ssize_t y0, Py_ssize_t k0,
+                         Py_ssize_t channels, Py_ssize_t height, Py_ssize_t width) noexcept nogil:
+    cdef Py_ssize_t b, i
+    cdef int r
+    cdef uint32_t m
+    cdef raw_t tail[32]
+    cdef int j
+    b = 0
+    while b < n:
+        if b + 32 <= n:
+            m = mask32(p + b * sizeof(raw_t), tag, thr)
+        else:  # the last, partial block: copy it so no read goes past the run
+            for j in range(32):
+                tail[j] = (<const raw_t*>p)[b + j] if b + j < n else thr
+            m = mask32(<const char*>tail, tag, thr) & ((<uint32_t>1 << (n - b)) - 1)
+        while m:
+            i = b + posefast_lowest_bit(m)
+            m &= m - 1
+            if channels == 17:  # a row of HWC cells: y is y0 (divisions by constants are cheap)
+                r = consider(buf, hm, tag, y0, i // 17, k0 + i % 17, height, width)
+            else:               # runs of a CHW plane
+                r = consider(buf, hm, tag, y0 + i // width, i % width, k0, height, width)
+            if r < 0:
+                return -1
+        b += 32
     return 0
 
-cdef inline int scan_candidates(const Tensor* hm, Py_ssize_t height, Py_ssize_t width,
-                                double key_thr, CandBuf* buf) noexcept nogil:
-    if hm.dtype == DT_U8:
-        return scan_typed(<const uint8_t*>hm.data, hm, height, width, key_thr, buf)
-    elif hm.dtype == DT_I8:
-        return scan_typed(<const int8_t*>hm.data, hm, height, width, key_thr, buf)
-    elif hm.dtype == DT_F16:
-        return scan_typed(<const uint16_t*>hm.data, hm, height, width, key_thr, buf)
-    elif hm.dtype == DT_F32:
-        return scan_typed(<const float*>hm.data, hm, height, width, key_thr, buf)
+# Candidates of a dense HWC uint8 heatmap (cells 17 bytes apart, rows sy bytes apart):
+# rows whose cells are back to back (sy = 17 * width) are scanned as one run, 32 keys per
+# test; a cell with any key >= thr is examined whole, 17 keypoints at once
+# (posefast_cell_maxima_u8) where it has all 8 neighbours, border cells key by key.
+cdef inline int scan_hwc_u8(CandBuf* buf, const Tensor* hm, uint8_t thr,
+                            Py_ssize_t height, Py_ssize_t width) noexcept nogil:
+    cdef Py_ssize_t row_len = width * 17
+    cdef Py_ssize_t rows = height if hm.sy == row_len else 1
+    cdef Py_ssize_t y0, y, n, b, i, row_end, c, x, last, k
+    cdef const uint8_t* run
+    cdef const uint8_t* row
+    cdef uint32_t m, maxima
+    cdef uint8_t* tag = NULL
+    cdef int j
+    y0 = 0
+    while y0 < height:
+        run = <const uint8_t*>(hm.data + y0 * hm.sy)
+        n = rows * row_len
+        y = y0
+        row_end = row_len
+        last = -1
+        b = 0
+        while b < n:
+            if b + 32 <= n:
+                m = posefast_mask32_u8(run + b, thr)
+            else:
+                m = 0
+                for j in range(n - b):
+                    if run[b + j] >= thr:
+                        m |= (<uint32_t>1) << j
+            while m:
+                i = b + posefast_lowest_bit(m)
+                m &= m - 1
+                c = i // 17             # cell index in the run
+                if c == last:
+                    continue            # that cell was examined whole already
+                last = c
+                while i >= row_end:
+                    y += 1
+                    row_end += row_len
+                x = c - (y - y0) * width
+                row = run + (y - y0) * row_len
+                if 0 < y < height - 1 and 0 < x < width - 1:
+                    maxima = posefast_cell_maxima_u8(row + x * 17, hm.sy, thr)
+                    while maxima:
+                        k = posefast_lowest_bit(maxima)
+                        maxima &= maxima - 1
+                        if cand_push(buf, (row[x * 17 + k] - hm.zero_point) * hm.scale,
+                                     (y * width + x) * 17 + k, <int>y, <int>x, <int>k) < 0:
+                            return -1
+                else:
+                    for k in range(17):
+                        if row[x * 17 + k] >= thr:
+                            if consider(buf, hm, tag, y, x, k, height, width) < 0:
+                                return -1
+            b += 32
+        y0 += rows
+    return 0
+
+# thr as a key of the tensor's type, such that key >= thr exactly when the key's logit
+# reaches the threshold; False when no key can.
+cdef inline bint key_in_type(double key_thr, raw_t* tag, raw_t* thr) noexcept nogil:
+    cdef float f
+    if raw_t is uint8_t:
+        if key_thr > 255.0:
+            return False
+        thr[0] = <uint8_t>key_thr
+    elif raw_t is int8_t:
+        if key_thr > 127.0:
+            return False
+        thr[0] = <int8_t>key_thr
+    elif raw_t is float:
+        thr[0] = posefast_float_at_least(key_thr)
+    elif raw_t is double:
+        thr[0] = key_thr
     else:
-        return scan_typed(<const double*>hm.data, hm, height, width, key_thr, buf)
+        return False  # float16 keys are compared as doubles (scan_candidates)
+    return True
+
+# Every candidate of one frame into buf. key_thr is the smallest key whose logit
+# reaches the threshold.
+cdef inline int scan_candidates(const Tensor* hm, raw_t* tag, Py_ssize_t height,
+                                Py_ssize_t width, double key_thr, CandBuf* buf) noexcept nogil:
+    cdef Py_ssize_t item = sizeof(raw_t)
+    cdef Py_ssize_t y, x, k, rows
+    cdef const char* cell
+    cdef raw_t thr
+    if raw_t is not uint16_t:
+        if not key_in_type(key_thr, tag, &thr):
+            return 0
+        if raw_t is uint8_t and hm.sc == 1 and hm.sx == 17:
+            return scan_hwc_u8(buf, hm, thr, height, width)
+        if hm.sc == item and hm.sx == 17 * item:
+            # HWC, cells contiguous: each row is one run of width * 17 keys
+            for y in range(height):
+                if scan_run(buf, hm, tag, hm.data + y * hm.sy, width * 17, thr, y, 0, 17,
+                            height, width) < 0:
+                    return -1
+            return 0
+        if hm.sx == item:
+            # CHW: each keypoint's plane is one run, or one run per row
+            rows = height if (hm.sy == width * item or height == 1) else 1
+            for k in range(17):
+                y = 0
+                while y < height:
+                    if scan_run(buf, hm, tag, hm.data + k * hm.sc + y * hm.sy, rows * width,
+                                thr, y, k, 1, height, width) < 0:
+                        return -1
+                    y += rows
+            return 0
+    for y in range(height):
+        for x in range(width):
+            cell = hm.data + y * hm.sy + x * hm.sx
+            for k in range(17):
+                if load(cell + k * hm.sc, tag) >= key_thr:
+                    if consider(buf, hm, tag, y, x, k, height, width) < 0:
+                        return -1
+    return 0
 
 # Max-heap by (score desc, order asc): equal logits come out in scan order.
 cdef inline bint cand_before(const Cand* a, const Cand* b) noexcept nogil:

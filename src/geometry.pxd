@@ -1,29 +1,69 @@
 # Positions in grid cells (y, x), always kept inside [0, H-1] x [0, W-1], and
 # bilinear sampling at such positions.
 from libc.math cimport exp
-from tensor cimport Tensor, value_at
+from libc.stdint cimport uint8_t, int8_t
+from tensor cimport Tensor, raw_t, load, dequantize
 
 # NaN and everything below 0 go to 0, everything above hi to hi, so a position is
 # always finite and on the grid whatever the tensors hold.
+# (Written as selects, which compile to maxsd / minsd without branches.)
 cdef inline double clamp(double v, double hi) noexcept nogil:
-    if not (v > 0.0):
-        return 0.0
-    if v > hi:
-        return hi
-    return v
+    v = v if v > 0.0 else 0.0
+    return v if v < hi else hi
 
-# Bilinear sample of channel c at a clamped position (y in [0, H-1], x in [0, W-1]).
-cdef inline double sample(const Tensor* t, double y, double x, Py_ssize_t c,
-                          Py_ssize_t height, Py_ssize_t width) noexcept nogil:
+# The bilinear footprint of a clamped position (y in [0, H-1], x in [0, W-1]) in one
+# tensor: the byte offset of its top-left cell, the steps to the right and lower
+# neighbours (0 on the last column / row) and the weights.
+ctypedef struct Spot:
+    Py_ssize_t base, dx, dy
+    double wx, wy
+
+cdef inline void locate(const Tensor* t, double y, double x, Py_ssize_t height,
+                        Py_ssize_t width, Spot* s) noexcept nogil:
     cdef Py_ssize_t y0 = <Py_ssize_t>y
     cdef Py_ssize_t x0 = <Py_ssize_t>x
-    cdef Py_ssize_t y1 = y0 + 1 if y0 + 1 < height else y0
-    cdef Py_ssize_t x1 = x0 + 1 if x0 + 1 < width else x0
-    cdef double wy = y - y0
-    cdef double wx = x - x0
-    cdef double top = (1.0 - wx) * value_at(t, y0, x0, c) + wx * value_at(t, y0, x1, c)
-    cdef double bottom = (1.0 - wx) * value_at(t, y1, x0, c) + wx * value_at(t, y1, x1, c)
-    return (1.0 - wy) * top + wy * bottom
+    s.base = y0 * t.sy + x0 * t.sx
+    s.dy = t.sy if y0 + 1 < height else 0
+    s.dx = t.sx if x0 + 1 < width else 0
+    s.wy = y - y0
+    s.wx = x - x0
+
+# The bilinear mix of the keys of channel c (weights sum to 1, so it dequantises as a key).
+cdef inline double mix_keys(const Tensor* t, raw_t* tag, const Spot* s, Py_ssize_t c) noexcept nogil:
+    cdef const char* p = t.data + s.base + c * t.sc
+    cdef double top = (1.0 - s.wx) * load(p, tag) + s.wx * load(p + s.dx, tag)
+    cdef double bottom = (1.0 - s.wx) * load(p + s.dy, tag) + s.wx * load(p + s.dy + s.dx, tag)
+    return (1.0 - s.wy) * top + s.wy * bottom
+
+cdef inline double mix(const Tensor* t, raw_t* tag, const Spot* s, Py_ssize_t c) noexcept nogil:
+    return dequantize(t, mix_keys(t, tag, s, c), tag)
+
+# A vector in pixels, as keys mixed by mix_keys, in cells: one multiplication for float
+# tensors, and for quantised ones (key - zero_point) * (scale / stride) in one step, as
+# this sits on the decoder's longest dependency chain (see pose_walk).
+ctypedef struct Cells:
+    double zero_point, factor
+
+cdef inline void cells_of(const Tensor* t, raw_t* tag, double stride, Cells* c) noexcept nogil:
+    if raw_t is uint8_t or raw_t is int8_t:
+        c.zero_point = t.zero_point
+        c.factor = t.scale / stride
+    else:
+        c.zero_point = 0.0
+        c.factor = 1.0 / stride
+
+cdef inline double in_cells(double key, const Cells* c, raw_t* tag) noexcept nogil:
+    if raw_t is uint8_t or raw_t is int8_t:
+        return (key - c.zero_point) * c.factor
+    else:
+        return key * c.factor
+
+# Bilinear sample of channel c at a clamped position.
+cdef inline double sample(const Tensor* t, raw_t* tag, double y, double x, Py_ssize_t c,
+                          Py_ssize_t height, Py_ssize_t width) noexcept nogil:
+    cdef Spot s
+    locate(t, y, x, height, width, &s)
+    return mix(t, tag, &s, c)
 
 cdef inline double sigmoid(double v) noexcept nogil:
     return 1.0 / (1.0 + exp(-v))

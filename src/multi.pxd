@@ -1,6 +1,6 @@
 # Multi-pose decoding of one frame, candidates -> pose walks -> soft keypoint NMS.
 from libc.stdlib cimport malloc, free
-from tensor cimport Frame, value_at
+from tensor cimport Frame, raw_t, value_at
 from geometry cimport clamp, sigmoid, within
 from candidates cimport (Cand, CandBuf, STACK_CANDS, scan_candidates, heapify, heap_pop,
                          cand_release)
@@ -45,7 +45,7 @@ cdef inline void work_free(MultiWork* w) noexcept nogil:
 # Decodes one frame. Writes up to max_detections poses, best first, into out_kp
 # (n x 17 x (x, y, score), pixels) and out_scores; returns how many, or -1 when out
 # of memory.
-cdef inline Py_ssize_t decode_multi_frame(const Frame* f, const MultiParams* p, MultiWork* w,
+cdef inline Py_ssize_t decode_multi_frame(const Frame* f, raw_t* tag, const MultiParams* p, MultiWork* w,
                                           float* out_kp, double* out_scores) noexcept nogil:
     cdef Cand local[STACK_CANDS]
     cdef CandBuf buf
@@ -65,15 +65,15 @@ cdef inline Py_ssize_t decode_multi_frame(const Frame* f, const MultiParams* p, 
     buf.owned = False
     if p.max_detections <= 0:
         return 0
-    if scan_candidates(&f.heatmaps, f.height, f.width, p.key_threshold, &buf) < 0:
+    if scan_candidates(&f.heatmaps, tag, f.height, f.width, p.key_threshold, &buf) < 0:
         cand_release(&buf)
         return -1
     n_heap = buf.n
     heapify(buf.items, n_heap)
     while n_heap > 0 and n_poses < p.max_detections:
         heap_pop(buf.items, &n_heap, &c)
-        ry = clamp(c.y + value_at(&f.offsets, c.y, c.x, c.k) / stride, hi_y)
-        rx = clamp(c.x + value_at(&f.offsets, c.y, c.x, 17 + c.k) / stride, hi_x)
+        ry = clamp(c.y + value_at(&f.offsets, tag, c.y, c.x, c.k) / stride, hi_y)
+        rx = clamp(c.x + value_at(&f.offsets, tag, c.y, c.x, 17 + c.k) / stride, hi_x)
         near = False
         for j in range(n_poses):
             q = w.poses + j * 51 + 3 * c.k
@@ -82,7 +82,7 @@ cdef inline Py_ssize_t decode_multi_frame(const Frame* f, const MultiParams* p, 
                 break
         if near:
             continue
-        walk_pose(f, c.k, ry, rx, p.refine_steps, ys, xs, logits)
+        walk_pose(f, tag, c.k, ry, rx, p.refine_steps, ys, xs, logits)
         pose = w.poses + n_poses * 51
         total = 0.0
         for k in range(17):

@@ -1,64 +1,97 @@
 # Step 2 of multi-pose decoding, which grows one pose from its root keypoint along the
 # skeleton, best-scoring keypoint first.
 from libc.math cimport isnan, INFINITY
-from tensor cimport Frame, Tensor
-from geometry cimport clamp, sample
+from tensor cimport Frame, Tensor, raw_t
+from geometry cimport Spot, Cells, cells_of, in_cells, clamp, locate, mix_keys, sample
 
 cdef extern from "skeleton.h":
-    int POSEFAST_NUM_EDGES
-    const int* posefast_edge_parent
-    const int* posefast_edge_child
+    ctypedef struct posefast_neighbour:
+        int edge, target, forward
+    const int* posefast_neighbour_count
+    const posefast_neighbour (*posefast_neighbours)[4]
 
 # Fills ys, xs (cells) and logits (17 each) for the pose rooted at keypoint root_k at
 # (root_y, root_x). The queue holds at most one entry per keypoint (the skeleton is a
 # tree, so each keypoint is reached once); the best logit pops first, NaN counting as
 # -inf and ties going to the lower keypoint id.
-cdef inline void walk_pose(const Frame* f, int root_k, double root_y, double root_x,
-                           int refine_steps, double* ys, double* xs, double* logits) noexcept nogil:
-    cdef int state[17]      # 0 unseen, 1 queued, 2 decoded
+#
+# The refinement steps form one dependent chain per keypoint, so its latency is the
+# decoder's cost: the y and x channels share one bilinear footprint, and pixels become
+# cells by one multiplication that also dequantises (see geometry.Cells).
+cdef inline void walk_pose(const Frame* f, raw_t* tag, int root_k, double root_y,
+                           double root_x, int refine_steps, double* ys, double* xs,
+                           double* logits) noexcept nogil:
+    cdef bint seen[17]
+    cdef int queue[17]      # keypoints waiting to be fixed
+    cdef int queued = 0
+    cdef int grow[4]        # the neighbours being placed, at most 4 (the nose's)
+    cdef int n
     cdef Py_ssize_t height = f.height, width = f.width
-    cdef double hi_y = height - 1, hi_x = width - 1, stride = f.stride
-    cdef int k, s, t, r, edge, step
-    cdef double best, v, ty, tx
+    cdef double hi_y = height - 1, hi_x = width - 1
+    cdef int k, i, s, t, r, edge, pick
+    cdef double best, v, dy, dx
     cdef const Tensor* disp
+    cdef const posefast_neighbour* nb
+    cdef Spot spot
+    cdef Cells off_c, fwd_c, bwd_c
+    cdef const Cells* disp_c
+    cells_of(&f.offsets, tag, f.stride, &off_c)
+    cells_of(&f.fwd, tag, f.stride, &fwd_c)
+    cells_of(&f.bwd, tag, f.stride, &bwd_c)
     for k in range(17):
-        state[k] = 0
+        seen[k] = False
     ys[root_k] = root_y
     xs[root_k] = root_x
-    logits[root_k] = sample(&f.heatmaps, root_y, root_x, root_k, height, width)
-    state[root_k] = 1
-    for step in range(17):
-        s = -1
-        best = -INFINITY
-        for k in range(17):
-            if state[k] == 1:
-                v = logits[k]
-                if isnan(v):
-                    v = -INFINITY
-                if s < 0 or v > best:
-                    s = k
-                    best = v
-        if s < 0:
-            break
-        state[s] = 2
-        for edge in range(16):
-            if posefast_edge_parent[edge] == s:
-                t = posefast_edge_child[edge]
-                disp = &f.fwd
-            elif posefast_edge_child[edge] == s:
-                t = posefast_edge_parent[edge]
-                disp = &f.bwd
+    logits[root_k] = sample(&f.heatmaps, tag, root_y, root_x, root_k, height, width)
+    seen[root_k] = True
+    queue[0] = root_k
+    queued = 1
+    while queued > 0:
+        pick = 0
+        best = logits[queue[0]]
+        if isnan(best):
+            best = -INFINITY
+        for i in range(1, queued):
+            v = logits[queue[i]]
+            if isnan(v):
+                v = -INFINITY
+            if v > best or (v == best and queue[i] < queue[pick]):
+                pick = i
+                best = v
+        s = queue[pick]
+        queued -= 1
+        queue[pick] = queue[queued]
+        # The neighbours' refinement chains are independent of each other: step them in
+        # lockstep so that the CPU overlaps their latencies.
+        n = 0
+        for i in range(posefast_neighbour_count[s]):
+            nb = &posefast_neighbours[s][i]
+            t = nb.target
+            if seen[t]:
+                continue
+            edge = nb.edge
+            if nb.forward:
+                disp, disp_c = &f.fwd, &fwd_c
             else:
-                continue
-            if state[t] != 0:
-                continue
-            ty = clamp(ys[s] + sample(disp, ys[s], xs[s], edge, height, width) / stride, hi_y)
-            tx = clamp(xs[s] + sample(disp, ys[s], xs[s], 16 + edge, height, width) / stride, hi_x)
-            for r in range(refine_steps):
-                v = sample(&f.offsets, ty, tx, t, height, width)
-                tx = clamp(tx + sample(&f.offsets, ty, tx, 17 + t, height, width) / stride, hi_x)
-                ty = clamp(ty + v / stride, hi_y)
-            ys[t] = ty
-            xs[t] = tx
-            logits[t] = sample(&f.heatmaps, ty, tx, t, height, width)
-            state[t] = 1
+                disp, disp_c = &f.bwd, &bwd_c
+            locate(disp, ys[s], xs[s], height, width, &spot)
+            dy = in_cells(mix_keys(disp, tag, &spot, edge), disp_c, tag)
+            dx = in_cells(mix_keys(disp, tag, &spot, 16 + edge), disp_c, tag)
+            ys[t] = clamp(ys[s] + dy, hi_y)
+            xs[t] = clamp(xs[s] + dx, hi_x)
+            seen[t] = True
+            grow[n] = t
+            n += 1
+        for r in range(refine_steps):
+            for i in range(n):
+                t = grow[i]
+                locate(&f.offsets, ys[t], xs[t], height, width, &spot)
+                dy = in_cells(mix_keys(&f.offsets, tag, &spot, t), &off_c, tag)
+                dx = in_cells(mix_keys(&f.offsets, tag, &spot, 17 + t), &off_c, tag)
+                ys[t] = clamp(ys[t] + dy, hi_y)
+                xs[t] = clamp(xs[t] + dx, hi_x)
+        for i in range(n):
+            t = grow[i]
+            logits[t] = sample(&f.heatmaps, tag, ys[t], xs[t], t, height, width)
+            queue[queued] = t
+            queued += 1

@@ -2,6 +2,8 @@
 tensors and on the real model's outputs for the shared images."""
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 
@@ -88,3 +90,55 @@ def test_real_couple_finds_the_two_people(shared_data):
     for p in poses:
         assert np.all((p.keypoints[:, 0] >= 0) & (p.keypoints[:, 0] <= 640))
         assert np.all((p.keypoints[:, 1] >= 0) & (p.keypoints[:, 1] <= 480))
+
+
+def _quantized(rng, shape, dtype, lo, hi, scale, zp):
+    return Quantized(rng.integers(lo, hi, shape).astype(dtype), scale, zp)
+
+
+def _stored(t, how):
+    """The same tensor (H, W, C) stored another way: each selects a different read loop
+    of the core (dense HWC runs, padded rows, dense CHW planes, padded CHW rows)."""
+    arr = t.array if isinstance(t, Quantized) else t
+    h, w, c = arr.shape
+    if how == "hwc":
+        out, layout = np.ascontiguousarray(arr), "hwc"
+    elif how == "hwc-padded-rows":
+        big = np.zeros((h, w + 3, c), arr.dtype)
+        big[:, :w] = arr
+        out, layout = big[:, :w], "hwc"
+    elif how == "chw":
+        out, layout = np.ascontiguousarray(arr.transpose(2, 0, 1)), "chw"
+    else:  # chw-padded-rows
+        big = np.zeros((c, h, w + 5), arr.dtype)
+        big[:, :, :w] = arr.transpose(2, 0, 1)
+        out, layout = big[:, :, :w], "chw"
+    return (t._replace(array=out) if isinstance(t, Quantized) else out), layout
+
+
+@pytest.mark.parametrize("how", ["hwc", "hwc-padded-rows", "chw", "chw-padded-rows"])
+@pytest.mark.parametrize("kind", ["uint8", "int8", "float16", "float32", "float64"])
+def test_every_storage_and_dtype_matches_reference(kind, how):
+    # a grid wider than one 32-key block per row and with rows and planes that end
+    # mid-block, so that the vectorised scans' block edges and tails are crossed
+    rng = np.random.default_rng(zlib.crc32(f"{kind}-{how}".encode()))
+    h, w = 7, 45
+    if kind == "uint8":
+        hm = _quantized(rng, (h, w, 17), np.uint8, 100, 140, 0.25, 128)
+        off = _quantized(rng, (h, w, 34), np.uint8, 0, 256, 0.1, 128)
+        fwd, bwd = (_quantized(rng, (h, w, 32), np.uint8, 0, 256, 0.7, 117) for _ in range(2))
+    elif kind == "int8":
+        hm = _quantized(rng, (h, w, 17), np.int8, -28, 12, 0.25, 0)
+        off = _quantized(rng, (h, w, 34), np.int8, -128, 128, 0.1, 0)
+        fwd, bwd = (_quantized(rng, (h, w, 32), np.int8, -128, 128, 0.7, -11) for _ in range(2))
+    else:
+        hm, off, mid = random_outputs(rng, h, w, np.dtype(kind))
+        fwd, bwd = mid[..., :32], mid[..., 32:]
+    stored = [_stored(t, how) for t in (hm, off, fwd, bwd)]
+    layout = stored[0][1]
+    args = dict(max_detections=15, score_threshold=0.1, nms_radius=12.0, refine_steps=2)
+    poses = posefast.decode_multiple_poses(*(s for s, _ in stored), 16, layout=layout, **args)
+    assert poses
+    assert_same(poses, reference.multiple_poses(hm, off, fwd, bwd, 16, **args))
+    single = posefast.decode_single_pose(stored[0][0], stored[1][0], 16, layout=layout)
+    assert_same([single], [reference.single_pose(hm, off, 16)])

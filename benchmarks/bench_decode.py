@@ -1,0 +1,139 @@
+"""Decoding speed of the Cython core on real PoseNet outputs, against baselines in the same run.
+
+The outputs are those of the shared 481x641 uint8 model for couple.jpg (a 31x41 grid),
+exactly as the runtime emits them (quantised, the mid-range tensor split by views).
+Reported, as medians per call from Python on one core:
+
+- posefast multi-pose (max_detections 20, score_threshold 0.2, nms_radius 10) and
+  single-pose decoding, reading the quantised tensors in place;
+- the same through ``decode_outputs`` on a batch of 8 frames (per frame);
+- the NumPy port in ``benchmarks/numpy_decoder.py`` (dequantise, then decode), the
+  kind of decoder people otherwise use from Python, and the ratio to it;
+- the floor: reading the heatmap once (NumPy's max over the uint8 tensor).
+
+Run: ``python benchmarks/bench_decode.py [--image couple.jpg] [--json]``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import posefast  # noqa: E402
+from posefast import ModelOutputs, Quantized  # noqa: E402
+from numpy_decoder import decode_multi  # noqa: E402
+
+DATA = Path(os.environ.get("POSEFAST_TEST_DATA", HERE.parent.parent / "shared"))
+MODEL = DATA / "models" / "posenet_mobilenet_v1_075_481_641_quant.tflite"
+ARGS = dict(max_detections=20, score_threshold=0.2, nms_radius=10.0, refine_steps=5)
+
+
+def model_outputs(image: Path) -> dict[str, Quantized]:
+    """The model's raw outputs for ``image``, batched (1, 31, 41, C), as Quantized."""
+    from ai_edge_litert.interpreter import Interpreter
+    from PIL import Image
+
+    it = Interpreter(model_path=str(MODEL), num_threads=1)
+    it.allocate_tensors()
+    inp = it.get_input_details()[0]
+    _, h, w, _ = inp["shape"]
+    img = Image.open(image).convert("RGB").resize((int(w), int(h)), Image.BILINEAR)
+    it.set_tensor(inp["index"], np.asarray(img, np.uint8)[None])
+    it.invoke()
+    raw = {d["name"]: (it.get_tensor(d["index"]).copy(), d["quantization"])
+           for d in it.get_output_details()}
+
+    def q(name, arr=None):
+        a, (scale, zp) = raw[name]
+        return Quantized(a if arr is None else arr, float(scale), int(zp))
+
+    mid = raw["float_mid_offsets"][0]
+    return {"heatmaps": q("float_heatmaps"), "offsets": q("float_short_offsets"),
+            "fwd": q("float_mid_offsets", mid[..., :32]),
+            "bwd": q("float_mid_offsets", mid[..., 32:])}
+
+
+def median_us(fn, min_time: float = 1.0, repeat: int = 15) -> float:
+    """Median over ``repeat`` rounds of the mean time per call, in microseconds."""
+    fn()
+    n, t = 1, 0.0
+    while True:  # calls per round so that a round lasts about min_time / repeat
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        t = time.perf_counter() - t0
+        if t >= min_time / repeat:
+            break
+        n *= 2
+    rounds = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        rounds.append((time.perf_counter() - t0) / n)
+    return statistics.median(rounds) * 1e6
+
+
+def deq(t: Quantized) -> np.ndarray:
+    return ((t.array.astype(np.float32) - t.zero_point) * t.scale)[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--image", default="couple.jpg", help="a file in shared/images")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    if not MODEL.is_file():
+        sys.exit(f"model not found: {MODEL} (set POSEFAST_TEST_DATA to the shared folder)")
+
+    o = model_outputs(DATA / "images" / args.image)
+    hm, off, fwd, bwd = o["heatmaps"], o["offsets"], o["fwd"], o["bwd"]
+    poses = posefast.decode_multiple_poses(hm, off, fwd, bwd, 16, **ARGS)
+
+    batch = 8
+    rep = lambda t: Quantized(np.repeat(t.array, batch, axis=0), t.scale, t.zero_point)  # noqa: E731
+    outputs = ModelOutputs(rep(hm), rep(off), rep(fwd), rep(bwd), 16)
+
+    fig = {}
+    fig["multi_us"] = median_us(lambda: posefast.decode_multiple_poses(hm, off, fwd, bwd, 16, **ARGS))
+    fig["single_us"] = median_us(lambda: posefast.decode_single_pose(hm, off, 16))
+    fig["batch8_multi_us_per_frame"] = median_us(
+        lambda: posefast.decode_outputs(outputs, **ARGS)) / batch
+    fig["floor_read_heatmap_us"] = median_us(lambda: hm.array.max())
+
+    def numpy_port():
+        return decode_multi(deq(hm), deq(off), deq(fwd), deq(bwd), 16, **ARGS)
+
+    fig["numpy_port_us"] = median_us(numpy_port, min_time=3.0, repeat=7)
+    fig["numpy_port_ratio"] = fig["numpy_port_us"] / fig["multi_us"]
+    fig["poses"] = len(poses)
+    fig["poses_above_0.5"] = sum(p.score > 0.5 for p in poses)
+    fig["numpy_port_poses"] = len(numpy_port())
+    fig["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+    if args.json:
+        print(json.dumps(fig, indent=2))
+        return 0
+    print(f"{args.image}: 481x641 model, grid {hm.array.shape[1]}x{hm.array.shape[2]}, "
+          f"{fig['poses']} poses ({fig['poses_above_0.5']} above 0.5); {fig['machine']}")
+    print(f"  multi-pose                 {fig['multi_us']:9.1f} us")
+    print(f"  single-pose                {fig['single_us']:9.1f} us")
+    print(f"  multi-pose, batch of 8     {fig['batch8_multi_us_per_frame']:9.1f} us per frame")
+    print(f"  floor (read heatmap once)  {fig['floor_read_heatmap_us']:9.1f} us")
+    print(f"  NumPy port                 {fig['numpy_port_us']:9.1f} us "
+          f"({fig['numpy_port_ratio']:.0f}x posefast; {fig['numpy_port_poses']} poses)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

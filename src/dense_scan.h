@@ -1,0 +1,201 @@
+/* The loops that touch every heatmap value, for frames whose values are dense in
+ * memory (HWC with contiguous cells, or one contiguous plane per keypoint in CHW).
+ * They are written so that the compiler vectorises them (or, for the threshold test,
+ * with SSE2 where the target has it), leaving per-element work to the few elements
+ * that matter. Everything else (strided views, float16) takes the generic loops in
+ * Cython.
+ *
+ * For every element type T there are:
+ *   posefast_mask32_<T>(p, thr): bit j set where p[j] >= thr, for p[0..31];
+ *   posefast_max17_<T>(p, cells, best): the per-keypoint maximum over `cells` cells of
+ *       17 contiguous values (NaN ignored: it never compares greater);
+ *   posefast_first17_<T>(p, cells, best, cell): per keypoint the first cell holding
+ *       best[k] (cell[k] left as it was where no cell does);
+ *   posefast_argmax_<T>(p, n): the first index of the maximum of n values, NaN ignored,
+ *       0 when no value is above -infinity.
+ */
+#ifndef POSEFAST_DENSE_SCAN_H
+#define POSEFAST_DENSE_SCAN_H
+#include <Python.h>  /* Py_ssize_t: the index type of the Cython side */
+#include <stdint.h>
+#include <math.h>
+
+#define POSEFAST_K 17
+
+/* Index of the lowest set bit of a non-zero mask. */
+static inline int posefast_lowest_bit(uint32_t m)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_ctz(m);
+#else
+    int i = 0;
+    while (!(m & 1u)) { m >>= 1; i++; }
+    return i;
+#endif
+}
+
+
+#define POSEFAST_DENSE_SCANS(SUF, T, LOWEST)                                           \
+static inline uint32_t posefast_mask32_##SUF(const T* p, T thr)                      \
+{                                                                                     \
+    uint32_t m = 0;                                                                   \
+    for (int j = 0; j < 32; j++) m |= (uint32_t)(p[j] >= thr) << j;                   \
+    return m;                                                                         \
+}                                                                                     \
+                                                                                      \
+static inline void posefast_max17_##SUF(const T* p, Py_ssize_t cells, T* best)         \
+{                                                                                     \
+    T b[POSEFAST_K];                                                                  \
+    for (int k = 0; k < POSEFAST_K; k++) b[k] = LOWEST;                               \
+    for (Py_ssize_t c = 0; c < cells; c++, p += POSEFAST_K)                            \
+        for (int k = 0; k < POSEFAST_K; k++)                                          \
+            b[k] = p[k] > b[k] ? p[k] : b[k];                                         \
+    for (int k = 0; k < POSEFAST_K; k++) best[k] = b[k];                              \
+}                                                                                     \
+                                                                                      \
+static inline void posefast_first17_##SUF(const T* p, Py_ssize_t cells, const T* best, \
+                                          Py_ssize_t* cell)                            \
+{                                                                                     \
+    int found[POSEFAST_K] = {0};                                                      \
+    int left = POSEFAST_K;                                                            \
+    for (Py_ssize_t c = 0; c < cells && left > 0; c++, p += POSEFAST_K) {              \
+        int any = 0;                                                                  \
+        for (int k = 0; k < POSEFAST_K; k++) any |= (p[k] == best[k]);                \
+        if (!any) continue;                                                           \
+        for (int k = 0; k < POSEFAST_K; k++)                                          \
+            if (!found[k] && p[k] == best[k]) {                                       \
+                found[k] = 1;                                                         \
+                cell[k] = c;                                                          \
+                left--;                                                               \
+            }                                                                         \
+    }                                                                                 \
+}                                                                                     \
+                                                                                      \
+static inline Py_ssize_t posefast_argmax_##SUF(const T* p, Py_ssize_t n)                \
+{                                                                                     \
+    T m = LOWEST;                                                                     \
+    for (Py_ssize_t i = 0; i < n; i++) m = p[i] > m ? p[i] : m;                        \
+    if (!(m > LOWEST)) {                                                              \
+        /* all values LOWEST (or NaN): for integers the first cell holds it */        \
+        return 0;                                                                     \
+    }                                                                                 \
+    for (Py_ssize_t i = 0; i < n; i++)                                                 \
+        if (p[i] == m) return i;                                                      \
+    return 0;                                                                         \
+}
+
+POSEFAST_DENSE_SCANS(u8, uint8_t, 0)
+POSEFAST_DENSE_SCANS(i8, int8_t, -128)
+POSEFAST_DENSE_SCANS(f32, float, -INFINITY)
+POSEFAST_DENSE_SCANS(f64, double, -INFINITY)
+
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+/* The same masks with SSE2 (every x86-64 CPU has it); compilers do not vectorise the
+ * plain loops above into compare + movemask on their own. */
+#define posefast_mask32_u8 posefast_mask32_u8_sse2
+#define posefast_mask32_i8 posefast_mask32_i8_sse2
+#define posefast_mask32_f32 posefast_mask32_f32_sse2
+static inline uint32_t posefast_mask32_u8_sse2(const uint8_t* p, uint8_t thr)
+{
+    __m128i t = _mm_set1_epi8((char)thr);
+    __m128i a = _mm_loadu_si128((const __m128i*)p);
+    __m128i b = _mm_loadu_si128((const __m128i*)(p + 16));
+    /* a >= t exactly where max(a, t) == a (unsigned) */
+    uint32_t lo = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(a, t), a));
+    uint32_t hi = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(b, t), b));
+    return lo | (hi << 16);
+}
+static inline uint32_t posefast_mask32_i8_sse2(const int8_t* p, int8_t thr)
+{
+    __m128i t = _mm_set1_epi8(thr);
+    __m128i a = _mm_loadu_si128((const __m128i*)p);
+    __m128i b = _mm_loadu_si128((const __m128i*)(p + 16));
+    /* a >= t exactly where not t > a (signed) */
+    uint32_t lo = (uint32_t)_mm_movemask_epi8(_mm_cmpgt_epi8(t, a));
+    uint32_t hi = (uint32_t)_mm_movemask_epi8(_mm_cmpgt_epi8(t, b));
+    return ~(lo | (hi << 16));
+}
+static inline uint32_t posefast_mask32_f32_sse2(const float* p, float thr)
+{
+    __m128 t = _mm_set1_ps(thr);
+    uint32_t m = 0;
+    for (int j = 0; j < 8; j++)  /* cmpge is false for NaN, as >= is */
+        m |= (uint32_t)_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(p + 4 * j), t)) << (4 * j);
+    return m;
+}
+
+#define posefast_first17_u8(p, cells, best, cell) \
+    posefast_first17_bytes_sse2((const uint8_t*)(p), cells, (const uint8_t*)(best), cell)
+#define posefast_first17_i8(p, cells, best, cell) \
+    posefast_first17_bytes_sse2((const uint8_t*)(p), cells, (const uint8_t*)(best), cell)
+/* posefast_first17 for 8-bit keys (equality does not care about signedness): one
+ * compare + movemask for keypoints 0..15 per cell, keypoint 16 apart. */
+static inline void posefast_first17_bytes_sse2(const uint8_t* p, Py_ssize_t cells,
+                                               const uint8_t* best, Py_ssize_t* cell)
+{
+    __m128i b = _mm_loadu_si128((const __m128i*)best);
+    uint32_t left = 0x1ffffu;
+    for (Py_ssize_t c = 0; c < cells && left; c++, p += POSEFAST_K) {
+        uint32_t eq = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i*)p), b));
+        eq |= (uint32_t)(p[16] == best[16]) << 16;
+        eq &= left;
+        left &= ~eq;
+        while (eq) {
+            cell[posefast_lowest_bit(eq)] = c;
+            eq &= eq - 1;
+        }
+    }
+}
+#endif
+
+
+/* For the HWC cell at p (17 contiguous uint8 keys; cells 17 bytes apart in a row, rows
+ * sy bytes apart) that is not on the grid's border: bit k set where key k is >= thr and
+ * no smaller than key k of any of the 8 neighbouring cells (a candidate root). */
+static inline uint32_t posefast_cell_maxima_u8(const uint8_t* p, Py_ssize_t sy, uint8_t thr)
+{
+#if defined(__SSE2__) || defined(_M_X64)
+    /* keys 0..15 from p, keys 1..16 from p + 1 (its lane 15 is key 16) */
+    uint32_t bits[2];
+    for (int half = 0; half < 2; half++) {
+        const uint8_t* q = p + half;
+        __m128i v = _mm_loadu_si128((const __m128i*)q);
+        __m128i m = _mm_loadu_si128((const __m128i*)(q - sy - POSEFAST_K));
+        m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i*)(q - sy)));
+        m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i*)(q - sy + POSEFAST_K)));
+        m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i*)(q - POSEFAST_K)));
+        m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i*)(q + POSEFAST_K)));
+        m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i*)(q + sy - POSEFAST_K)));
+        m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i*)(q + sy)));
+        m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i*)(q + sy + POSEFAST_K)));
+        m = _mm_max_epu8(m, _mm_set1_epi8((char)thr));  /* v >= thr and v >= neighbours */
+        bits[half] = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(v, m), v));
+    }
+    return bits[0] | ((bits[1] >> 15) & 1u) << 16;
+#else
+    uint32_t bits = 0;
+    for (int k = 0; k < POSEFAST_K; k++) {
+        const uint8_t* q = p + k;
+        uint8_t m = thr;
+        const Py_ssize_t nb[8] = {-sy - POSEFAST_K, -sy, -sy + POSEFAST_K, -POSEFAST_K,
+                                  POSEFAST_K, sy - POSEFAST_K, sy, sy + POSEFAST_K};
+        for (int j = 0; j < 8; j++) m = q[nb[j]] > m ? q[nb[j]] : m;
+        bits |= (uint32_t)(q[0] >= m) << k;
+    }
+    return bits;
+#endif
+}
+
+/* The smallest float whose value, widened to double, is >= t: comparing floats with it
+ * selects exactly the values a comparison in double would. */
+static inline float posefast_float_at_least(double t)
+{
+    float f;
+    if (t != t) return NAN;
+    if (t > 3.4028234663852886e38) return INFINITY;
+    f = (float)t;
+    if ((double)f < t) f = nextafterf(f, INFINITY);
+    return f;
+}
+#endif
