@@ -157,3 +157,27 @@ def test_convert_help_has_an_example(capsys):
     with pytest.raises(SystemExit):
         cli_main(["convert", "--help"])
     assert "posefast convert posenet_mobilenet_v1_075_481_641_quant.tflite" in capsys.readouterr().out
+
+
+def _conv_model(pads, op="Conv"):
+    weights = onnx.numpy_helper.from_array(np.zeros((4, 3, 3, 3), np.float32), "w")
+    node = (onnx.helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3, 3], pads=pads,
+                                  strides=[2, 2]) if op == "Conv"
+            else onnx.helper.make_node(op, ["x"], ["y"]))
+    out_shape = [1, 4, 16, 16] if op == "Conv" else [1, 3, 33, 33]
+    graph = onnx.helper.make_graph(
+        [node], "g", [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 3, 33, 33])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, out_shape)], [weights])
+    return onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 11)])
+
+
+def test_only_same_padding_becomes_dynamic():
+    from posefast.convert import _make_size_dynamic
+
+    same = _conv_model([1, 1, 1, 1])  # 33 -> 17 at stride 2: TF 'same' pads 1 each side
+    assert _make_size_dynamic(same, onnx) == ""
+    conv = same.graph.node[0]
+    assert [a.s for a in conv.attribute if a.name == "auto_pad"] == [b"SAME_UPPER"]
+    assert same.graph.input[0].type.tensor_type.shape.dim[2].dim_param == "height"
+    assert "does not pad the 'same' way" in _make_size_dynamic(_conv_model([0, 0, 0, 0]), onnx)
+    assert "Reshape may depend" in _make_size_dynamic(_conv_model(None, "Reshape"), onnx)
