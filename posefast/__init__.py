@@ -7,7 +7,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .backend import Availability, Backend, InputSpec, ModelOutputs
-from .decode import decode_multiple_poses, decode_outputs, decode_single_pose
+from .decode import (
+    decode_multiple_poses,
+    decode_multiple_poses_batch,
+    decode_outputs,
+    decode_single_pose,
+    decode_single_pose_batch,
+)
 from .pose import Pose
 from .quantized import Quantized
 from .skeleton import KEYPOINT_NAMES, NUM_EDGES, NUM_KEYPOINTS, SKELETON
@@ -21,6 +27,7 @@ __all__ = [
     "KEYPOINT_NAMES", "SKELETON", "NUM_KEYPOINTS", "NUM_EDGES",
     "Pose", "Quantized",
     "decode_single_pose", "decode_multiple_poses", "decode_outputs",
+    "decode_single_pose_batch", "decode_multiple_poses_batch",
     "Backend", "Availability", "InputSpec", "ModelOutputs",
     "PoseEstimator",
 ]

@@ -410,7 +410,21 @@ def decode_single_pose_batch(heatmaps, offsets, output_stride, *, layout="hwc"):
 def decode_multiple_poses(heatmaps, offsets, displacements_fwd, displacements_bwd,
                           output_stride, max_detections=10, score_threshold=0.5,
                           nms_radius=20.0, refine_steps=5, *, layout="hwc"):
-    """Decode up to ``max_detections`` poses, best first (see ``posefast.decode``)."""
+    """Decode up to ``max_detections`` people, best first.
+
+    heatmaps: (H, W, 17) logits; offsets: (H, W, 34) pixels, channels [dy x17, dx x17];
+    displacements_fwd / displacements_bwd: (H, W, 32) pixels, channels [dy x16, dx x16]
+    along ``posefast.SKELETON`` (forward parent -> child, backward child -> parent);
+    (C, H, W) with ``layout="chw"``; a leading batch dimension of 1 is accepted. Each
+    tensor is a float16/32/64 ndarray with any strides (views such as ``mid[..., :32]``
+    are read in place) or a ``Quantized`` uint8/int8 tensor, read without dequantising.
+    ``output_stride``: input pixels per grid cell; ``score_threshold`` in [0, 1];
+    ``nms_radius`` in pixels of the network input.
+
+    Returns a list of ``Pose`` whose keypoints (17, 3) are x, y in pixels of the
+    network input and the keypoint score; the algorithm is described in
+    ``posefast.decode``. Raises ValueError naming the argument that is wrong.
+    """
     return _multi(heatmaps, offsets, displacements_fwd, displacements_bwd, output_stride,
                   max_detections, score_threshold, nms_radius, refine_steps, layout, False)
 

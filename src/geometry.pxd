@@ -38,25 +38,46 @@ cdef inline double mix_keys(const Tensor* t, raw_t* tag, const Spot* s, Py_ssize
 cdef inline double mix(const Tensor* t, raw_t* tag, const Spot* s, Py_ssize_t c) noexcept nogil:
     return dequantize(t, mix_keys(t, tag, s, c), tag)
 
-# A vector in pixels, as keys mixed by mix_keys, in cells: one multiplication for float
-# tensors, and for quantised ones (key - zero_point) * (scale / stride) in one step, as
-# this sits on the decoder's longest dependency chain (see pose_walk).
+# A move in cells from a vector tensor (offsets or displacements, in pixels) at a
+# clamped position: the bilinear weights come pre-multiplied by scale / stride, so
+# that key -> cells is one weighted sum, and the zero point's share is subtracted from
+# the position beforehand (shift). This sits on the decoder's longest dependency chain
+# (see pose_walk), where each removed operation counts.
+ctypedef struct Move:
+    Py_ssize_t base, dx, dy
+    double w00, w01, w10, w11
+
 ctypedef struct Cells:
-    double zero_point, factor
+    double factor           # scale / stride: key units -> cells
+    double shift            # zero_point * factor, subtracted from the position
 
 cdef inline void cells_of(const Tensor* t, raw_t* tag, double stride, Cells* c) noexcept nogil:
     if raw_t is uint8_t or raw_t is int8_t:
-        c.zero_point = t.zero_point
         c.factor = t.scale / stride
+        c.shift = t.zero_point * c.factor
     else:
-        c.zero_point = 0.0
         c.factor = 1.0 / stride
+        c.shift = 0.0
 
-cdef inline double in_cells(double key, const Cells* c, raw_t* tag) noexcept nogil:
-    if raw_t is uint8_t or raw_t is int8_t:
-        return (key - c.zero_point) * c.factor
-    else:
-        return key * c.factor
+cdef inline void locate_move(const Tensor* t, double y, double x, Py_ssize_t height,
+                             Py_ssize_t width, const Cells* c, Move* m) noexcept nogil:
+    cdef Py_ssize_t y0 = <Py_ssize_t>y
+    cdef Py_ssize_t x0 = <Py_ssize_t>x
+    cdef double wy = y - y0, wx = x - x0
+    cdef double top = (1.0 - wy) * c.factor, bottom = wy * c.factor
+    m.base = y0 * t.sy + x0 * t.sx
+    m.dy = t.sy if y0 + 1 < height else 0
+    m.dx = t.sx if x0 + 1 < width else 0
+    m.w00 = top * (1.0 - wx)
+    m.w01 = top * wx
+    m.w10 = bottom * (1.0 - wx)
+    m.w11 = bottom * wx
+
+# The move of channel c in cells, plus the zero point's share (see Cells.shift).
+cdef inline double move_keys(const Tensor* t, raw_t* tag, const Move* m, Py_ssize_t c) noexcept nogil:
+    cdef const char* p = t.data + m.base + c * t.sc
+    return ((m.w00 * load(p, tag) + m.w01 * load(p + m.dx, tag))
+            + (m.w10 * load(p + m.dy, tag) + m.w11 * load(p + m.dy + m.dx, tag)))
 
 # Bilinear sample of channel c at a clamped position.
 cdef inline double sample(const Tensor* t, raw_t* tag, double y, double x, Py_ssize_t c,

@@ -2,7 +2,7 @@
 # skeleton, best-scoring keypoint first.
 from libc.math cimport isnan, INFINITY
 from tensor cimport Frame, Tensor, raw_t
-from geometry cimport Spot, Cells, cells_of, in_cells, clamp, locate, mix_keys, sample
+from geometry cimport Move, Cells, cells_of, locate_move, move_keys, clamp, sample
 
 cdef extern from "skeleton.h":
     ctypedef struct posefast_neighbour:
@@ -16,8 +16,8 @@ cdef extern from "skeleton.h":
 # -inf and ties going to the lower keypoint id.
 #
 # The refinement steps form one dependent chain per keypoint, so its latency is the
-# decoder's cost: the y and x channels share one bilinear footprint, and pixels become
-# cells by one multiplication that also dequantises (see geometry.Cells).
+# decoder's cost: the y and x channels share one bilinear footprint whose weights also
+# dequantise and turn pixels into cells (see geometry.Move).
 cdef inline void walk_pose(const Frame* f, raw_t* tag, int root_k, double root_y,
                            double root_x, int refine_steps, double* ys, double* xs,
                            double* logits) noexcept nogil:
@@ -32,7 +32,7 @@ cdef inline void walk_pose(const Frame* f, raw_t* tag, int root_k, double root_y
     cdef double best, v, dy, dx
     cdef const Tensor* disp
     cdef const posefast_neighbour* nb
-    cdef Spot spot
+    cdef Move move
     cdef Cells off_c, fwd_c, bwd_c
     cdef const Cells* disp_c
     cells_of(&f.offsets, tag, f.stride, &off_c)
@@ -74,22 +74,20 @@ cdef inline void walk_pose(const Frame* f, raw_t* tag, int root_k, double root_y
                 disp, disp_c = &f.fwd, &fwd_c
             else:
                 disp, disp_c = &f.bwd, &bwd_c
-            locate(disp, ys[s], xs[s], height, width, &spot)
-            dy = in_cells(mix_keys(disp, tag, &spot, edge), disp_c, tag)
-            dx = in_cells(mix_keys(disp, tag, &spot, 16 + edge), disp_c, tag)
-            ys[t] = clamp(ys[s] + dy, hi_y)
-            xs[t] = clamp(xs[s] + dx, hi_x)
+            locate_move(disp, ys[s], xs[s], height, width, disp_c, &move)
+            ys[t] = clamp((ys[s] - disp_c.shift) + move_keys(disp, tag, &move, edge), hi_y)
+            xs[t] = clamp((xs[s] - disp_c.shift) + move_keys(disp, tag, &move, 16 + edge), hi_x)
             seen[t] = True
             grow[n] = t
             n += 1
         for r in range(refine_steps):
             for i in range(n):
                 t = grow[i]
-                locate(&f.offsets, ys[t], xs[t], height, width, &spot)
-                dy = in_cells(mix_keys(&f.offsets, tag, &spot, t), &off_c, tag)
-                dx = in_cells(mix_keys(&f.offsets, tag, &spot, 17 + t), &off_c, tag)
-                ys[t] = clamp(ys[t] + dy, hi_y)
-                xs[t] = clamp(xs[t] + dx, hi_x)
+                locate_move(&f.offsets, ys[t], xs[t], height, width, &off_c, &move)
+                dy = move_keys(&f.offsets, tag, &move, t)
+                dx = move_keys(&f.offsets, tag, &move, 17 + t)
+                ys[t] = clamp((ys[t] - off_c.shift) + dy, hi_y)
+                xs[t] = clamp((xs[t] - off_c.shift) + dx, hi_x)
         for i in range(n):
             t = grow[i]
             logits[t] = sample(&f.heatmaps, tag, ys[t], xs[t], t, height, width)
