@@ -56,7 +56,11 @@ def median_ms(backends: dict, image: Image.Image, repeats: int, warmup: int = 2)
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15, help="timed runs per figure")
+    parser.add_argument("--sizes", nargs="+", default=[f"{h}x{w}" for h, w in SIZES],
+                        metavar="HxW", help="input sizes (shared models exist for "
+                        + ", ".join(f"{h}x{w}" for h, w in SIZES) + ")")
     args = parser.parse_args()
+    sizes = [tuple(int(v) for v in size.split("x")) for size in args.sizes]
     from posefast.convert import convert_tflite_to_onnx
 
     image = Image.open(DATA / "images" / "couple.jpg").convert("RGB")
@@ -69,7 +73,7 @@ def main() -> int:
     print("| input (HxW) | threads | " + " | ".join(backends) + " | onnx / tflite |")
     print("| --- | --- | " + " | ".join("---" for _ in backends) + " | --- |")
     with tempfile.TemporaryDirectory() as tmp:
-        for size in SIZES:
+        for size in sizes:
             onnx_model = Path(tmp) / f"posenet_{size[0]}.onnx"
             convert_tflite_to_onnx(model_path(size), onnx_model)
             models = {"tflite": model_path(size), "onnx": onnx_model,
