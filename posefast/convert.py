@@ -20,12 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .model_outputs import output_stride
+
 INSTALL_HINT = 'pip install "posefast[convert]" (tflite2onnx and onnx)'
 #: Metadata keys the onnx backend reads: pixels p are fed as p * scale + offset.
 META_SCALE = "posefast.input_scale"
 META_OFFSET = "posefast.input_offset"
 #: The TF Lite model's own input size "HEIGHTxWIDTH": the default of a dynamic-size model.
 META_SIZE = "posefast.input_size"
+#: Its output stride (tiny inputs at a dynamic size cannot tell it).
+META_STRIDE = "posefast.output_stride"
 # Operators that work at any spatial size once convolutions pad by rule.
 _SIZE_FREE_OPS = {"Conv", "QuantizeLinear", "DequantizeLinear", "Concat", "Relu", "Clip",
                   "Add", "Mul", "Sigmoid", "Identity"}
@@ -72,6 +76,8 @@ def convert_tflite_to_onnx(source: str | os.PathLike, target: str | os.PathLike,
     model = onnx.load(str(target))
     scale, offset = _input_normalisation(model, onnx)
     dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    out_dims = [d.dim_value for d in model.graph.output[0].type.tensor_type.shape.dim]
+    grid = (out_dims[2], out_dims[3]) if len(out_dims) == 4 and all(out_dims) else None
     note = ""
     if dynamic_size:
         note = _make_size_dynamic(model, onnx)
@@ -82,6 +88,9 @@ def convert_tflite_to_onnx(source: str | os.PathLike, target: str | os.PathLike,
     if len(dims) == 4 and all(dims):
         entry = model.metadata_props.add()
         entry.key, entry.value = META_SIZE, f"{dims[2]}x{dims[3]}"  # NCHW
+        if grid:
+            entry = model.metadata_props.add()
+            entry.key, entry.value = META_STRIDE, str(output_stride((dims[2], dims[3]), grid))
     onnx.checker.check_model(model)
     onnx.save(model, str(target))
     return ConversionReport(target, dynamic_size and not note, note, scale, offset)

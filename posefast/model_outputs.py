@@ -9,7 +9,7 @@ run produced into ``ModelOutputs``, wrapping quantised tensors in ``Quantized``
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Sequence
 
 import numpy as np
@@ -86,11 +86,14 @@ def detect_layout(tensors: Sequence[TensorInfo], prefer: Layout = "hwc") -> Layo
 
 
 def find_posenet_outputs(tensors: Sequence[TensorInfo], *, layout: Layout | None = None,
-                         model: str = "model") -> "PoseNetOutputs":
+                         model: str = "model",
+                         input_hw: tuple[int, int] | None = None) -> "PoseNetOutputs":
     """Recognise a PoseNet among a model's ``tensors`` (in the runtime's output order).
 
     ``layout`` is "hwc" (N, H, W, C) or "chw" (N, C, H, W); None detects it from the
     channel counts (preferring HWC). ``model`` names the file in error messages.
+    ``input_hw``: the (height, width) the tensor shapes were reported for, which fixes
+    the model's output stride (else it is derived from each run's sizes).
     Raises ValueError naming the tensor that is missing when this is not a PoseNet.
     """
     if layout is None:
@@ -131,19 +134,33 @@ def find_posenet_outputs(tensors: Sequence[TensorInfo], *, layout: Layout | None
     if len(grids) > 1:
         raise ValueError(f"{model}: the PoseNet outputs have different grid sizes "
                          f"({_describe([tensors[i] for i in found.values()])})")
+    if input_hw is not None and grids and None not in input_hw:
+        result = replace(result, stride=output_stride(input_hw, grids.pop()))
     return result
 
 
-def output_stride(input_hw: tuple[int, int], grid_hw: tuple[int, int]) -> int:
+def _fits(stride: int, size: int, cells: int) -> bool:
+    return (size - 1) // stride + 1 == cells or -(-size // stride) == cells
+
+
+def output_stride(input_hw: tuple[int, int], grid_hw: tuple[int, int],
+                  expected: int | None = None) -> int:
     """The output stride (input pixels per output cell) of a ``grid_hw`` grid for ``input_hw``.
 
     PoseNet's grid has ``(in - 1) / stride + 1`` cells (481 -> 31 at stride 16,
     257 -> 9 at stride 32); a model with 'same' padding on other sizes has
-    ``ceil(in / stride)`` cells. Both dimensions must agree on one stride.
+    ``ceil(in / stride)`` cells. Both dimensions must agree on one stride. Tiny inputs
+    fit several strides: ``expected`` (the model's stride, found at its own input size)
+    decides, and a grid that does not fit it is an error.
     """
     (ih, iw), (gh, gw) = input_hw, grid_hw
     if min(ih, iw, gh, gw) < 1:
         raise ValueError(f"input size {ih}x{iw} and grid {gh}x{gw} must be positive")
+    if expected is not None:
+        if _fits(expected, ih, gh) and _fits(expected, iw, gw):
+            return expected
+        raise ValueError(f"an output grid of {gh}x{gw} cells does not fit input {ih}x{iw} "
+                         f"at the model's output stride {expected}")
     if gh > 1 and gw > 1 and (ih - 1) % (gh - 1) == 0 and (iw - 1) % (gw - 1) == 0:
         stride = (ih - 1) // (gh - 1)
         if stride == (iw - 1) // (gw - 1):
@@ -167,6 +184,8 @@ class PoseNetOutputs:
     mid_offsets: int | None = None
     displacements_fwd: int | None = None
     displacements_bwd: int | None = None
+    #: The model's output stride where known (from its own input size), else derived per run.
+    stride: int | None = None
 
     def grid_of(self, shape: Sequence[int | None]) -> tuple[int, int] | None:
         """(height, width) in cells of a tensor of this layout, None when dynamic."""
@@ -202,7 +221,7 @@ class PoseNetOutputs:
             offsets=self._tensor(arrays, self.offsets),
             displacements_fwd=fwd,
             displacements_bwd=bwd,
-            output_stride=output_stride(input_hw, (gh, gw)),
+            output_stride=output_stride(input_hw, (gh, gw), self.stride),
             layout=self.layout,
             extra=dict(extra or {}),
         )

@@ -75,9 +75,12 @@ def test_outputs_are_nchw_as_onnx_runtime_produced_them(onnx_481):
     assert np.shares_memory(out.displacements_fwd, out.displacements_bwd.base)
 
 
-def test_fixed_size_model_says_it_cannot_resize(onnx_353_fixed):
-    with create_backend("onnx", str(onnx_353_fixed)) as onx:
+def test_fixed_size_model_agrees_and_says_it_cannot_resize(onnx_353_fixed):
+    with create_backend("onnx", str(onnx_353_fixed)) as onx, \
+            create_backend("tflite", str(MODEL_353)) as lite:
         assert (onx.input_spec.height, onx.input_spec.width) == (353, 481)
+        for name in IMAGE_NAMES:
+            assert_same_poses(poses(lite, name), poses(onx, name), f"353x481 {name}")
         a, b = network_input("couple.jpg", onx), network_input("kneeling.png", onx)
         both = onx.run(np.concatenate([a, b]))  # a batch of one model, run image by image
         np.testing.assert_array_equal(both.heatmaps[1:], onx.run(b).heatmaps)

@@ -117,3 +117,9 @@ def test_closed_backend_says_so(shared_data):
     b.close()
     with pytest.raises(RuntimeError, match="closed"):
         b.run(np.zeros((1, 353, 481, 3), np.uint8))
+
+
+def test_tiny_input_keeps_the_models_stride(shared_data):
+    with create_backend("tflite", str(MODEL_481), input_size=(8, 8)) as b:
+        out = b.run(np.zeros((1, 8, 8, 3), np.uint8))
+        assert out.heatmaps.array.shape == (1, 1, 1, 17) and out.output_stride == 16

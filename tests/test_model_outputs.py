@@ -96,3 +96,14 @@ def test_output_stride(size, grid, stride):
 def test_output_stride_refuses_sizes_that_do_not_fit(size, grid):
     with pytest.raises(ValueError):
         output_stride(size, grid)
+
+
+def test_the_models_own_stride_decides_for_tiny_inputs():
+    # an 8x8 input gives a 1x1 grid, which stride 8 fits as well as 16
+    assert output_stride((8, 8), (1, 1), expected=16) == 16
+    with pytest.raises(ValueError, match="does not fit input 481x641 at the model's output stride 32"):
+        output_stride((481, 641), (31, 41), expected=32)
+    found = find_posenet_outputs(QUANT, input_hw=(481, 641))
+    assert found.stride == 16
+    arrays = [np.zeros((1, 1, 1, t.shape[3]), np.uint8) for t in QUANT]
+    assert found.build(arrays, (8, 8)).output_stride == 16

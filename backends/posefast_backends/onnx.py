@@ -6,12 +6,13 @@ only at their own size.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
 
 from posefast.backend import Availability, Backend, InputSpec, ModelOutputs
-from posefast.convert import META_OFFSET, META_SCALE, META_SIZE
+from posefast.convert import META_OFFSET, META_SCALE, META_SIZE, META_STRIDE
 from posefast.model_outputs import TensorInfo, detect_layout, find_posenet_outputs
 
 from ._common import (check_batch, check_input_size, check_model_path, check_options,
@@ -106,7 +107,11 @@ class OnnxBackend(Backend):
         infos = [TensorInfo(o.name, tuple(_dim(d) for d in o.shape)) for o in outputs]
         # outputs usually share the input's layout, but recognition goes by channel counts
         layout = detect_layout(infos, prefer="chw" if self._chw_input else "hwc")
-        self._outputs = find_posenet_outputs(infos, layout=layout, model=str(path))
+        self._outputs = find_posenet_outputs(infos, layout=layout, model=str(path),
+                                             input_hw=self._fixed_hw)
+        meta = self._session.get_modelmeta().custom_metadata_map
+        if self._outputs.stride is None and META_STRIDE in meta:  # from `posefast convert`
+            self._outputs = replace(self._outputs, stride=int(meta[META_STRIDE]))
 
     def _input(self, path: Any, size: tuple[int, int] | None) -> tuple[InputSpec, bool, bool]:
         inputs = self._session.get_inputs()
@@ -117,6 +122,7 @@ class OnnxBackend(Backend):
         chw = shape[1] == 3
         model_h, model_w = (shape[2], shape[3]) if chw else (shape[1], shape[2])
         fixed = _dim(model_h), _dim(model_w)
+        self._fixed_hw = None if None in fixed else fixed
         meta = self._session.get_modelmeta().custom_metadata_map
         if size is None and None in fixed and META_SIZE in meta:
             size = tuple(int(v) for v in meta[META_SIZE].split("x"))  # from `posefast convert`

@@ -74,6 +74,12 @@ class InterpreterRunner:
         self.input_index = detail["index"]
         model_hw = (int(detail["shape"][1]), int(detail["shape"][2]))
         height, width = input_size or model_hw
+        # Read before resizing, while the output shapes are those of the model's own size.
+        outputs = self.interpreter.get_output_details()
+        self.outputs = find_posenet_outputs(
+            [TensorInfo(d["name"], tuple(int(v) for v in d["shape"]), quantization(d))
+             for d in outputs], layout="hwc", model=str(model_path), input_hw=model_hw)
+        self.output_indices = [d["index"] for d in outputs]
         if (height, width) != model_hw:
             try:
                 self.interpreter.resize_tensor_input(self.input_index, [1, height, width, 3])
@@ -86,12 +92,7 @@ class InterpreterRunner:
         except (ValueError, RuntimeError) as exc:
             raise ValueError(f"cannot prepare {model_path} for input {height}x{width}: {exc}") \
                 from None
-        outputs = self.interpreter.get_output_details()
         # Output shapes may be stale until the first invoke; build() checks the real ones.
-        self.outputs = find_posenet_outputs(
-            [TensorInfo(d["name"], tuple(int(v) for v in d["shape"]), quantization(d))
-             for d in outputs], layout="hwc", model=str(model_path))
-        self.output_indices = [d["index"] for d in outputs]
         self.input_spec: InputSpec = pixel_input_spec(height, width, detail["dtype"],
                                                       quantization(detail))
 

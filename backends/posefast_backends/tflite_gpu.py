@@ -104,7 +104,7 @@ class CompiledModelRunner:
         # The CompiledModel API does not report quantisation: read it from the Interpreter.
         described = runtime_module().Interpreter(model_path=str(model_path))
         in_detail = described.get_input_details()[0]
-        out_quant = {d["name"]: quantization(d) for d in described.get_output_details()}
+        out_details = {d["name"]: d for d in described.get_output_details()}
         del described
         accelerators = HardwareAccelerator.CPU
         if gpu:  # the CPU takes any operator the GPU cannot run
@@ -130,10 +130,11 @@ class CompiledModelRunner:
                 raise ValueError(f"the LiteRT CompiledModel cannot resize the input of "
                                  f"{model_path} to {height}x{width}: {exc}") from None
         self.output_names = list(names["outputs"])
-        details = self.model.get_output_tensor_details(self.signature)
+        # shapes at the model's own input size, which fix its output stride
         self.outputs: PoseNetOutputs = find_posenet_outputs(
-            [TensorInfo(n, tuple(details[n]["shape"]), out_quant.get(n)) for n in self.output_names],
-            layout="hwc", model=str(model_path))
+            [TensorInfo(n, tuple(int(v) for v in out_details[n]["shape"]),
+                        quantization(out_details[n])) for n in self.output_names],
+            layout="hwc", model=str(model_path), input_hw=model_hw)
         self.input_spec: InputSpec = pixel_input_spec(height, width, in_detail["dtype"],
                                                       quantization(in_detail))
         self.inputs = self.model.create_input_buffers(0)
