@@ -16,7 +16,7 @@ import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 CORAL = "https://github.com/google-coral/project-posenet/raw/master/models/mobilenet/components/"
 
@@ -150,8 +150,10 @@ def resolve_model(name_or_path: str | os.PathLike, *, download: bool = True,
 
 
 def fetch(info: ModelInfo, *, allow_unverified: bool | None = None,
-          opener: Callable[[str], object] = urllib.request.urlopen) -> Path:
-    """Download ``info`` into the cache, verify it and return its path."""
+          opener: Callable[[str], Any] | None = None) -> Path:
+    """Download ``info`` into the cache (``opener``: urllib's urlopen unless given),
+    verify it and return its path."""
+    opener = opener or urllib.request.urlopen
     if allow_unverified is None:
         allow_unverified = os.environ.get("POSEFAST_ALLOW_UNVERIFIED", "") not in ("", "0")
     if info.sha256 is None and not allow_unverified:
