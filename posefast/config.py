@@ -3,13 +3,47 @@
 Layers, highest first: explicit API arguments, CLI flags, environment variables
 (``POSEFAST_BACKEND``, ...), a TOML file (``--config``, ``POSEFAST_CONFIG`` or
 ``posefast.toml`` in the working directory), then the defaults below.
+
+The TOML file::
+
+    backend = "tflite"
+    model = "posenet_mobilenet_v1_075_481_641_quant"   # registry name or path
+    input_size = [353, 481]                            # or "353x481" (height x width)
+    resize = "letterbox"                               # or "stretch"
+
+    [decoder]
+    mode = "multi"                                     # or "single"
+    max_detections = 10
+    score_threshold = 0.5
+    nms_radius = 20.0                                  # pixels of the network input
+    refine_steps = 5
+
+    [backend_options]                                  # passed to the backend as they are
+    num_threads = 2
+
+Environment variables: ``POSEFAST_BACKEND``, ``POSEFAST_MODEL``,
+``POSEFAST_INPUT_SIZE`` ("353x481"), ``POSEFAST_RESIZE``, ``POSEFAST_MODE``,
+``POSEFAST_MAX_DETECTIONS``, ``POSEFAST_SCORE_THRESHOLD``, ``POSEFAST_NMS_RADIUS``,
+``POSEFAST_REFINE_STEPS`` and ``POSEFAST_BACKEND_OPTIONS`` (a JSON object). Backend
+options merge key by key across the layers, the higher layer winning per key.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+import json
+import math
+import os
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Literal, Mapping
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
 
 DEFAULT_MODEL = "posenet_mobilenet_v1_075_481_641_quant"
+DEFAULT_CONFIG_FILE = "posefast.toml"
 
 
 @dataclass
@@ -35,14 +69,229 @@ class Config:
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
 
 
+DECODER_KEYS = tuple(f.name for f in fields(DecoderConfig))
+TOP_KEYS = tuple(f.name for f in fields(Config) if f.name != "decoder")
+KEYS = TOP_KEYS + DECODER_KEYS
+
+
+# --- checking one value -------------------------------------------------------------
+# Each checker takes the value (already parsed from text where it came as text) and
+# returns it normalised, or raises ValueError / TypeError with a message that the
+# caller prefixes with the key and where the value came from.
+
+def _name(v: Any) -> str:
+    if not isinstance(v, str):
+        raise TypeError(f"expected a string, got {type(v).__name__} {v!r}")
+    if not v.strip():
+        raise ValueError("expected a non-empty string")
+    return v.strip()
+
+
+def _path_or_name(v: Any) -> str:
+    if isinstance(v, os.PathLike):
+        v = os.fspath(v)
+    return _name(v)
+
+
+def _choice(*allowed: str) -> Callable[[Any], str]:
+    def check(v: Any) -> str:
+        v = _name(v)
+        if v not in allowed:
+            raise ValueError(f"expected one of {', '.join(map(repr, allowed))}, got {v!r}")
+        return v
+    return check
+
+
+def _int(lo: int, hi: int | None = None) -> Callable[[Any], int]:
+    def check(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise TypeError(f"expected a whole number, got {type(v).__name__} {v!r}")
+        if v < lo or (hi is not None and v > hi):
+            raise ValueError(f"expected a whole number in [{lo}, {hi if hi is not None else 'inf'}], got {v}")
+        return int(v)
+    return check
+
+
+def _float(lo: float, hi: float) -> Callable[[Any], float]:
+    def check(v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise TypeError(f"expected a number, got {type(v).__name__} {v!r}")
+        v = float(v)
+        if not (lo <= v <= hi) or math.isnan(v):
+            raise ValueError(f"expected a number in [{lo:g}, {hi:g}], got {v!r}")
+        return v
+    return check
+
+
+def _input_size(v: Any) -> tuple[int, int] | None:
+    if v is None:
+        return None
+    if isinstance(v, str):
+        parts = v.lower().split("x")
+        try:
+            v = [int(p) for p in parts]
+        except ValueError:
+            raise ValueError(f"expected HEIGHTxWIDTH in pixels, e.g. '481x641', got {v!r}") from None
+    if not isinstance(v, (list, tuple)) or len(v) != 2:
+        raise TypeError(f"expected [height, width] or 'HEIGHTxWIDTH', got {v!r}")
+    h, w = (_int(1)(x) for x in v)
+    return (h, w)
+
+
+def _options(v: Any) -> dict[str, Any]:
+    if not isinstance(v, Mapping):
+        raise TypeError(f"expected a table / mapping of option names to values, got {type(v).__name__}")
+    for k in v:
+        if not isinstance(k, str):
+            raise TypeError(f"option names must be strings, got {k!r}")
+    return dict(v)
+
+
+CHECKS: dict[str, Callable[[Any], Any]] = {
+    "backend": _name,
+    "backend_options": _options,
+    "model": _path_or_name,
+    "input_size": _input_size,
+    "resize": _choice("stretch", "letterbox"),
+    "mode": _choice("multi", "single"),
+    "max_detections": _int(1),
+    "score_threshold": _float(0.0, 1.0),
+    "nms_radius": _float(0.0, math.inf),
+    "refine_steps": _int(0, 1000),
+}
+
+
+def _from_text(key: str, text: str) -> Any:
+    """An environment variable's text as the key's type."""
+    if key in ("max_detections", "refine_steps"):
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {text!r}") from None
+    if key in ("score_threshold", "nms_radius"):
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"expected a number, got {text!r}") from None
+    if key == "backend_options":
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise ValueError(f"expected a JSON object, e.g. '{{\"num_threads\": 2}}', got {text!r}") from None
+    return text
+
+
+def _checked(values: Mapping[str, Any], where: Callable[[str], str]) -> dict[str, Any]:
+    """Validate one layer's values; errors name the key and ``where(key)``."""
+    out = {}
+    for key, value in values.items():
+        if key not in CHECKS:
+            raise ValueError(f"{where(key)}: unknown configuration key {key!r} "
+                             f"(known: {', '.join(KEYS)})")
+        try:
+            out[key] = CHECKS[key](value)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{where(key)}: {key}: {exc}") from None
+    return out
+
+
+# --- the layers -----------------------------------------------------------------------
+
+def _mapping_layer(values: Mapping[str, Any] | None,
+                   where: Callable[[str], str]) -> dict[str, Any]:
+    if not values:
+        return {}
+    return _checked({k: v for k, v in values.items() if v is not None}, where)
+
+
+def _cli_flag(key: str) -> str:
+    flag = "backend-option" if key == "backend_options" else key.replace("_", "-")
+    return f"command-line option --{flag}"
+
+
+def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
+    raw = {}
+    for key in KEYS:
+        var = "POSEFAST_" + key.upper()
+        text = env.get(var)
+        if text is None or text == "":
+            continue
+        try:
+            raw[key] = _from_text(key, text)
+        except ValueError as exc:
+            raise ValueError(f"environment variable {var}: {exc}") from None
+    return _checked(raw, lambda key: f"environment variable POSEFAST_{key.upper()}")
+
+
+def config_file_path(config_file: str | os.PathLike | None,
+                     env: Mapping[str, str]) -> Path | None:
+    """The TOML file that applies: the argument, else $POSEFAST_CONFIG, else
+    ./posefast.toml if there is one. A file named explicitly must exist."""
+    if config_file is not None:
+        path = Path(config_file)
+    elif env.get("POSEFAST_CONFIG"):
+        path = Path(env["POSEFAST_CONFIG"])
+    else:
+        path = Path(DEFAULT_CONFIG_FILE)
+        return path if path.is_file() else None
+    if not path.is_file():
+        raise FileNotFoundError(f"configuration file {str(path)!r} not found")
+    return path
+
+
+def _file_layer(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML: {exc}") from None
+    flat = {}
+    for key, value in data.items():
+        if key == "decoder":
+            if not isinstance(value, dict):
+                raise TypeError(f"{path}: decoder: expected a [decoder] table, got {value!r}")
+            for sub, v in value.items():
+                if sub not in DECODER_KEYS:
+                    raise ValueError(f"{path}: unknown key {sub!r} in [decoder] "
+                                     f"(known: {', '.join(DECODER_KEYS)})")
+                flat[sub] = v
+        elif key in DECODER_KEYS and key in data.get("decoder", {}):
+            raise ValueError(f"{path}: {key} is given both at the top level and in [decoder]")
+        else:
+            flat[key] = value
+    return _checked(flat, lambda key: str(path))
+
+
 def load_config(api: Mapping[str, Any] | None = None, cli: Mapping[str, Any] | None = None,
-                config_file: str | None = None,
+                config_file: str | os.PathLike | None = None,
                 env: Mapping[str, str] | None = None) -> Config:
     """Resolve the layers into one validated Config.
 
     ``api`` and ``cli`` are flat mappings with the keys of Config and DecoderConfig
     (``backend``, ``backend_options``, ``model``, ``input_size``, ``resize``, ``mode``,
     ``max_detections``, ``score_threshold``, ``nms_radius``, ``refine_steps``); None
-    values mean "not given". ``env`` defaults to ``os.environ``.
+    values mean "not given". ``env`` defaults to ``os.environ``. Unknown keys and
+    wrong types or values raise ValueError / TypeError naming the key and where it
+    came from (the file, the environment variable or the argument).
     """
-    raise NotImplementedError("config layers: issue 3")
+    env = os.environ if env is None else env
+    layers = []  # lowest first
+    path = config_file_path(config_file, env)
+    if path is not None:
+        layers.append(_file_layer(path))
+    layers.append(_env_layer(env))
+    layers.append(_mapping_layer(cli, _cli_flag))
+    layers.append(_mapping_layer(api, lambda key: f"argument {key!r}"))
+
+    config = Config()
+    options: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            if key == "backend_options":
+                options.update(value)
+            elif key in DECODER_KEYS:
+                setattr(config.decoder, key, value)
+            else:
+                setattr(config, key, value)
+    config.backend_options = options
+    return config

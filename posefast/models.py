@@ -1,16 +1,212 @@
 """The model registry: names of known PoseNet models, their URLs and checksums.
 
 A name resolves to a local file via ``POSEFAST_MODEL_PATH`` (folders separated by
-os.pathsep), then the user cache, and otherwise is downloaded and verified.
+os.pathsep, for air-gapped machines and CI), then the user cache
+(``POSEFAST_CACHE_DIR``, else ``$XDG_CACHE_HOME/posefast`` or ``~/.cache/posefast``),
+and otherwise is downloaded into the cache and verified. A file whose sha256 does not
+match the registry's is never used: a download that fails the check is deleted, a
+local file that fails it is an error naming the file and both hashes.
 """
 from __future__ import annotations
 
+import hashlib
+import os
+import sys
+import tempfile
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
+
+CORAL = "https://github.com/google-coral/project-posenet/raw/master/models/mobilenet/components/"
 
 
-def resolve_model(name_or_path: str) -> Path:
-    """A local, verified model file for a registry name or a path."""
-    p = Path(name_or_path)
-    if p.is_file():
-        return p
-    raise NotImplementedError("model registry: issue 3")
+@dataclass(frozen=True)
+class ModelInfo:
+    """A known model: ``name`` (the file stem), download URL, sha256 (None: unknown)."""
+
+    name: str
+    filename: str
+    url: str
+    sha256: str | None
+    description: str
+
+
+REGISTRY: dict[str, ModelInfo] = {m.name: m for m in (
+    ModelInfo("posenet_mobilenet_v1_075_353_481_quant",
+              "posenet_mobilenet_v1_075_353_481_quant.tflite",
+              CORAL + "posenet_mobilenet_v1_075_353_481_quant.tflite",
+              "d589f727ee72effba3e8211b04c284fc65fc0a22907c161e2d6c080244d5c264",
+              "MobileNet v1 0.75 PoseNet, uint8, input 353x481, stride 16 (Coral)"),
+    ModelInfo("posenet_mobilenet_v1_075_481_641_quant",
+              "posenet_mobilenet_v1_075_481_641_quant.tflite",
+              CORAL + "posenet_mobilenet_v1_075_481_641_quant.tflite",
+              "d7ac211a927e114a9266e424c3cb5b6ce0db462ee2d5311471c437cca2b262a6",
+              "MobileNet v1 0.75 PoseNet, uint8, input 481x641, stride 16 (Coral)"),
+    ModelInfo("posenet_mobilenet_v1_075_721_1281_quant",
+              "posenet_mobilenet_v1_075_721_1281_quant.tflite",
+              CORAL + "posenet_mobilenet_v1_075_721_1281_quant.tflite",
+              "5214ffd99fc633a99960bc133d544d57d85304c082cd72a18f12580ee6921445",
+              "MobileNet v1 0.75 PoseNet, uint8, input 721x1281, stride 16 (Coral)"),
+    # The TF Lite starter model: its checksum is not published with it, and we have not
+    # been able to fetch it to record one, so it is only downloaded when the user allows
+    # an unverified file (POSEFAST_ALLOW_UNVERIFIED=1 or allow_unverified=True).
+    ModelInfo("posenet_mobilenet_v1_100_257x257_multi_kpt_stripped",
+              "posenet_mobilenet_v1_100_257x257_multi_kpt_stripped.tflite",
+              "https://storage.googleapis.com/download.tensorflow.org/models/tflite/"
+              "posenet_mobilenet_v1_100_257x257_multi_kpt_stripped.tflite",
+              None,
+              "MobileNet v1 1.0 PoseNet, float32, input 257x257, stride 32 (TF Lite starter)"),
+)}
+
+
+class ChecksumError(ValueError):
+    """A model file's sha256 is not the registry's."""
+
+
+def model_path_dirs() -> list[Path]:
+    """The folders of ``POSEFAST_MODEL_PATH``, in order."""
+    return [Path(p) for p in os.environ.get("POSEFAST_MODEL_PATH", "").split(os.pathsep) if p]
+
+
+def cache_dir() -> Path:
+    """Where downloaded models go."""
+    if os.environ.get("POSEFAST_CACHE_DIR"):
+        return Path(os.environ["POSEFAST_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "posefast"
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# (path, size, mtime_ns) of files already verified in this process: the estimator
+# resolves its model on every construction, and hashing is not free.
+_verified: dict[tuple[str, int, int], str] = {}
+
+
+def verify(path: Path, info: ModelInfo) -> Path:
+    """``path`` if its sha256 is the registry's (or the registry has none); else
+    ChecksumError naming the file and both hashes."""
+    if info.sha256 is None:
+        return path
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    digest = _verified.get(key) or sha256_of(path)
+    if digest != info.sha256:
+        raise ChecksumError(f"{path}: sha256 {digest} is not the expected {info.sha256} "
+                            f"for model {info.name!r}; the file is corrupt or another model")
+    _verified[key] = digest
+    return path
+
+
+def _registry_name(text: str) -> str | None:
+    name = text[:-len(".tflite")] if text.endswith(".tflite") else text
+    return name if name in REGISTRY else None
+
+
+def locate(name: str) -> Path | None:
+    """The verified local file of registry model ``name``, or None if there is none."""
+    info = REGISTRY[name]
+    for folder in [*model_path_dirs(), cache_dir()]:
+        candidate = folder / info.filename
+        if candidate.is_file():
+            return verify(candidate, info)
+    return None
+
+
+def resolve_model(name_or_path: str | os.PathLike, *, download: bool = True,
+                  allow_unverified: bool | None = None) -> Path:
+    """A local, verified model file for a registry name or a path.
+
+    An existing file is returned as it is. A registry name (with or without
+    ``.tflite``) is looked up in ``POSEFAST_MODEL_PATH``, then the cache, and else
+    downloaded into the cache (``download=False`` makes that an error). Raises
+    FileNotFoundError for a missing path, LookupError for an unknown name, and
+    ChecksumError for a file that is not what the registry says.
+    """
+    text = os.fspath(name_or_path)
+    path = Path(text)
+    if path.is_file():
+        return path
+    name = _registry_name(text)
+    if name is None:
+        if os.sep in text or "/" in text or path.suffix:
+            raise FileNotFoundError(f"model file {text!r} not found")
+        raise LookupError(f"unknown model {text!r}: not a file, and not a registry name "
+                          f"(known: {', '.join(REGISTRY)})")
+    found = locate(name)
+    if found is not None:
+        return found
+    where = ", ".join(str(d) for d in [*model_path_dirs(), cache_dir()])
+    if not download:
+        raise FileNotFoundError(f"model {name!r} is not in {where}")
+    return fetch(REGISTRY[name], allow_unverified=allow_unverified)
+
+
+def fetch(info: ModelInfo, *, allow_unverified: bool | None = None,
+          opener: Callable[[str], Any] | None = None) -> Path:
+    """Download ``info`` into the cache (``opener``: urllib's urlopen unless given),
+    verify it and return its path."""
+    opener = opener or urllib.request.urlopen
+    if allow_unverified is None:
+        allow_unverified = os.environ.get("POSEFAST_ALLOW_UNVERIFIED", "") not in ("", "0")
+    if info.sha256 is None and not allow_unverified:
+        raise ChecksumError(
+            f"model {info.name!r} has no known sha256, so it is not downloaded unverified; "
+            f"download {info.url} yourself into a POSEFAST_MODEL_PATH folder, or set "
+            f"POSEFAST_ALLOW_UNVERIFIED=1")
+    target_dir = cache_dir()
+    target_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".download-", suffix=".part", dir=target_dir)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, opener(info.url) as response:
+            _copy_with_progress(response, out, info.filename)
+        try:
+            verify(tmp, info)
+        except ChecksumError as exc:
+            raise ChecksumError(f"downloaded {info.url}: {exc}; deleted it") from None
+        target = target_dir / info.filename
+        os.replace(tmp, target)
+        return target
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _copy_with_progress(response, out, label: str) -> None:
+    total = int(getattr(response, "headers", {}).get("Content-Length") or 0)
+    show = sys.stderr.isatty()
+    done = 0
+    while True:
+        block = response.read(1 << 16)
+        if not block:
+            break
+        out.write(block)
+        done += len(block)
+        if show:
+            pct = f"{100 * done / total:5.1f}%" if total else ""
+            sys.stderr.write(f"\rdownloading {label} {done / 2**20:6.1f} MB {pct}")
+    if show:
+        sys.stderr.write("\n")
+
+
+def list_models() -> list[tuple[ModelInfo, Path | None]]:
+    """Every registry model and its verified local file (None: not found locally)."""
+    out = []
+    for name, info in REGISTRY.items():
+        try:
+            out.append((info, locate(name)))
+        except ChecksumError:
+            out.append((info, None))
+    return out
+
+
+__all__ = ["REGISTRY", "ModelInfo", "ChecksumError", "resolve_model", "list_models",
+           "locate", "fetch", "verify", "cache_dir", "model_path_dirs"]

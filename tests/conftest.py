@@ -19,6 +19,15 @@ MODEL_481 = MODELS / "posenet_mobilenet_v1_075_481_641_quant.tflite"
 MODEL_353 = MODELS / "posenet_mobilenet_v1_075_353_481_quant.tflite"
 MODEL_721 = MODELS / "posenet_mobilenet_v1_075_721_1281_quant.tflite"
 
+# The machines the tests run on have no network: registry names (the default model
+# included) resolve to the shared models, in this process and in the commands the
+# tests start, and nothing is downloaded into the user's cache. Tests of the
+# registry itself set these per test.
+for _var in [v for v in os.environ if v.startswith("POSEFAST_") and v != "POSEFAST_TEST_DATA"]:
+    del os.environ[_var]  # a developer's own settings must not change the results
+os.environ["POSEFAST_MODEL_PATH"] = str(MODELS)
+os.environ["POSEFAST_CACHE_DIR"] = str(ROOT / "build" / "test-model-cache")
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:

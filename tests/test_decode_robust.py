@@ -8,6 +8,7 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import posefast
+from posefast import Quantized
 
 SPECIAL = st.sampled_from([np.nan, np.inf, -np.inf, 1e30, -1e30, 0.0, 5.0, -5.0])
 
@@ -29,6 +30,26 @@ def outputs(draw):
     return h, w, tensor(17, 10.0), tensor(34, 1e4), tensor(32, 1e6), tensor(32, 50.0)
 
 
+@st.composite
+def quantized_outputs(draw):
+    """Raw uint8/int8 tensors with any scale and zero point, in HWC or CHW storage."""
+    h = draw(st.integers(1, 9))
+    w = draw(st.integers(1, 9))
+    dtype = draw(st.sampled_from([np.uint8, np.int8]))
+    chw = draw(st.booleans())
+    info = np.iinfo(dtype)
+
+    def tensor(c):
+        arr = draw(hnp.arrays(dtype, (h, w, c)))
+        scale = draw(st.floats(1e-6, 1e4))
+        zp = draw(st.integers(int(info.min), int(info.max)))
+        if chw:
+            arr = np.ascontiguousarray(arr.transpose(2, 0, 1))
+        return Quantized(arr, scale, zp)
+
+    return h, w, "chw" if chw else "hwc", tensor(17), tensor(34), tensor(32), tensor(32)
+
+
 def assert_inside(pose, h, w, stride):
     kp = pose.keypoints
     assert np.all(np.isfinite(kp[:, :2]))
@@ -48,5 +69,21 @@ def test_decoders_stay_inside_the_input(data, threshold, radius, refine):
         assert_inside(pose, h, w, stride)
         assert threshold <= pose.score <= 1.0
     single = posefast.decode_single_pose(hm, off, stride)
+    assert_inside(single, h, w, stride)
+    assert 0.0 <= single.score <= 1.0
+
+
+@settings(max_examples=100, deadline=None)
+@given(quantized_outputs(), st.floats(0.0, 1.0), st.floats(0.0, 100.0), st.integers(0, 3))
+def test_quantized_decoders_stay_inside_the_input(data, threshold, radius, refine):
+    h, w, layout, hm, off, fwd, bwd = data
+    stride = 16
+    poses = posefast.decode_multiple_poses(hm, off, fwd, bwd, stride, 5, threshold, radius,
+                                           refine, layout=layout)
+    assert len(poses) <= 5
+    for pose in poses:
+        assert_inside(pose, h, w, stride)
+        assert threshold <= pose.score <= 1.0
+    single = posefast.decode_single_pose(hm, off, stride, layout=layout)
     assert_inside(single, h, w, stride)
     assert 0.0 <= single.score <= 1.0

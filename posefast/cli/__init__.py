@@ -8,7 +8,7 @@ import sys
 from typing import Sequence
 
 #: Subcommand modules, in the order ``posefast --help`` lists them.
-COMMANDS = ("predict", "run", "backends", "convert")
+COMMANDS = ("predict", "run", "backends", "models", "convert")
 
 
 def build_parser() -> argparse.ArgumentParser:

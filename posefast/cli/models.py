@@ -1,0 +1,42 @@
+"""``posefast models``: the model registry and where each model is found here."""
+from __future__ import annotations
+
+import argparse
+import json
+
+EXAMPLES = """\
+examples:
+  posefast models                                   # names, and the local file of each
+  POSEFAST_MODEL_PATH=../shared/models posefast models
+  posefast models --json
+
+A name resolves through the folders of POSEFAST_MODEL_PATH, then the cache
+(POSEFAST_CACHE_DIR, else ~/.cache/posefast); a model not found there is downloaded
+on first use and its sha256 checked.
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "models", help="list the known models and where they are on this machine",
+        description="List the model registry: each name, what it is, and the verified local "
+                    "file it resolves to (or that it would be downloaded).",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..models import list_models
+
+    rows = [{"name": info.name, "description": info.description, "url": info.url,
+             "sha256": info.sha256, "path": str(path) if path else None}
+            for info, path in list_models()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        where = r["path"] or "not here (downloaded on first use)"
+        print(f"{r['name']}\n    {r['description']}\n    {where}")
+    return 0

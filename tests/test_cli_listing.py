@@ -1,0 +1,41 @@
+"""``posefast backends`` and ``posefast models`` as a user reads them."""
+from __future__ import annotations
+
+import json
+
+from posefast.cli import main
+
+from conftest import MODELS
+
+
+def test_backends_table_says_what_runs_here_and_why_not(capsys):
+    assert main(["backends"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    tflite = next(line for line in lines if line.startswith("tflite "))
+    assert "usable" in tflite and "not usable" not in tflite
+    assert "posefast_backends.tflite:TFLiteBackend" in tflite
+    gpu_at = next(i for i, line in enumerate(lines) if line.startswith("tflite-gpu"))
+    if "not usable" in lines[gpu_at]:  # no GPU here: the next line says why
+        assert lines[gpu_at + 1].strip()
+
+
+def test_backends_json_matches_the_registry(capsys):
+    from posefast.registry import list_backends
+
+    assert main(["backends", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["name"], r["usable"]) for r in rows] == [
+        (i.name, i.availability.usable) for i in list_backends()]
+
+
+def test_models_lists_the_registry_and_local_files(shared_data, capsys):
+    assert main(["models", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    for size in ("353_481", "481_641", "721_1281"):
+        name = f"posenet_mobilenet_v1_075_{size}_quant"
+        assert rows[name]["path"] == str(MODELS / f"{name}.tflite")
+        assert len(rows[name]["sha256"]) == 64
+    assert rows["posenet_mobilenet_v1_100_257x257_multi_kpt_stripped"]["path"] is None
+    assert main(["models"]) == 0
+    assert "not here (downloaded on first use)" in capsys.readouterr().out
