@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Union
+from typing import Any, ClassVar, Literal, Mapping, Union
 
 import numpy as np
 
@@ -77,6 +77,13 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def availability(cls) -> Availability:
         """Whether this backend can run here, checked without creating it."""
+
+    @classmethod
+    def availability_for(cls, options: Mapping[str, Any]) -> Availability:
+        """Whether this backend can run here with these ``options`` (a backend whose
+        options change that, e.g. a CPU fallback, overrides this); ``availability()``
+        by default."""
+        return cls.availability()
 
     @abc.abstractmethod
     def __init__(self, model_path: str, *, input_size: tuple[int, int] | None = None,

@@ -94,3 +94,19 @@ def test_bad_options(shared_data, options, message, tmp_path):
         message = "delegate_options must be"
     with pytest.raises(ValueError, match=message):
         create_backend("tflite-gpu", str(MODEL_481), **options)
+
+
+def test_usable_with_a_cpu_fallback_even_without_a_gpu(shared_data, no_gpu, capsys):
+    cls = get_backend_class("tflite-gpu")
+    assert not cls.availability_for({})
+    assert cls.availability_for({"fallback": "cpu"}).usable
+    assert "fallback='cpu'" in cls.availability_for({"fallback": "cpu"}).reason
+    from posefast.cli import main as cli_main
+
+    image = str(shared_data / "images" / "standing.png")
+    assert cli_main(["predict", image, "--backend", "tflite-gpu", "--model", str(MODEL_481)]) == 2
+    assert "no Vulkan driver found" in capsys.readouterr().err
+    with pytest.warns(RuntimeWarning, match="running on the CPU"):
+        assert cli_main(["predict", image, "--backend", "tflite-gpu", "--backend-option",
+                         "fallback=cpu", "--model", str(MODEL_481)]) == 0
+    assert '"poses": [{"score"' in capsys.readouterr().out

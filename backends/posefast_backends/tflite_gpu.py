@@ -20,7 +20,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -178,6 +178,20 @@ class TFLiteGpuBackend(RunnerBackend):
             return Availability(False, f"{problem}; remedy: {REMEDY}")
         return Availability(True, "a GPU seems usable (Vulkan loader, driver and device found); "
                                   "creating the backend confirms it")
+
+    @classmethod
+    def availability_for(cls, options: Mapping[str, Any]) -> Availability:
+        """With ``fallback="cpu"`` or a ``delegate``, usable wherever ai-edge-litert is;
+        creation says whether the GPU or the delegate is actually used."""
+        gpu_availability = cls.availability()
+        if gpu_availability or find_module("ai_edge_litert.compiled_model") is None:
+            return gpu_availability
+        if options.get("delegate") is not None:
+            return Availability(True, f"the delegate {options['delegate']} is loaded at creation")
+        if options.get("fallback") == "cpu":
+            return Availability(True, f"no GPU ({gpu_availability.reason.split(';')[0]}): "
+                                      f"runs on the CPU (fallback='cpu')")
+        return gpu_availability
 
     def __init__(self, model_path: str, *, input_size: tuple[int, int] | None = None,
                  **options: Any) -> None:

@@ -117,7 +117,7 @@ def check_usable(config: Config) -> None:
         cls = get_backend_class(config.backend)
     except (LookupError, TypeError, ImportError) as exc:
         raise UsageError(str(exc)) from None
-    availability = cls.availability()
+    availability = cls.availability_for(config.backend_options)
     if not availability:
         raise UsageError(f"backend {config.backend!r} cannot be used here: {availability.reason}")
     try:
