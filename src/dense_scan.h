@@ -139,6 +139,8 @@ static inline void posefast_first17_bytes_sse2(const uint8_t* p, Py_ssize_t cell
     for (Py_ssize_t c = 0; c < cells && left; c++, p += POSEFAST_K) {
         uint32_t eq = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i*)p), b));
         eq |= (uint32_t)(p[16] == best[16]) << 16;
+        if (!(eq & left))  /* the usual case: keep `left` off the loop's dependency chain */
+            continue;
         eq &= left;
         left &= ~eq;
         while (eq) {
