@@ -123,3 +123,27 @@ def test_tiny_input_keeps_the_models_stride(shared_data):
     with create_backend("tflite", str(MODEL_481), input_size=(8, 8)) as b:
         out = b.run(np.zeros((1, 8, 8, 3), np.uint8))
         assert out.heatmaps.array.shape == (1, 1, 1, 17) and out.output_stride == 16
+
+
+@pytest.mark.parametrize("size", [None, (49, 65)])
+def test_float_model_in_the_starter_layout(tmp_path, size):
+    """Float input in [-1, 1] and four float outputs found by name, at its size and resized."""
+    from posefast import decode_outputs
+    from tiny_tflite import expected, write_model
+
+    model = write_model(tmp_path / "starter_layout.tflite")
+    with create_backend("tflite", str(model), input_size=size) as b:
+        spec = b.input_spec
+        assert spec.dtype == np.float32 and spec.offset == -1.0
+        assert spec.scale == pytest.approx(1 / 127.5)
+        assert (spec.height, spec.width) == (size or (33, 33))
+        batch = np.random.default_rng(1).uniform(-1, 1, (2, spec.height, spec.width, 3))
+        out = b.run(batch.astype(np.float32))
+    want = expected(batch.astype(np.float32))
+    assert out.layout == "hwc" and out.output_stride == 16
+    for got, name in ((out.heatmaps, "heatmap"), (out.offsets, "offset"),
+                      (out.displacements_fwd, "displacement_fwd"),
+                      (out.displacements_bwd, "displacement_bwd")):
+        assert isinstance(got, np.ndarray) and got.dtype == np.float32
+        np.testing.assert_allclose(got, want[f"MobilenetV1/{name}_2/BiasAdd"], rtol=1e-5, atol=1e-5)
+    assert len(decode_outputs(out, score_threshold=0.0, max_detections=3)) == 2

@@ -232,7 +232,10 @@ class TFLiteGpuBackend(RunnerBackend):
             # open it first: a library that fails to open inside load_delegate leaves a
             # half-made Delegate whose __del__ raises
             ctypes.CDLL(str(library))
-            return runtime_module().load_delegate(str(library), delegate_options)
+            runtime = runtime_module()
+            # tensorflow.lite keeps it under experimental; the others at the top level
+            load = getattr(runtime, "load_delegate", None) or runtime.experimental.load_delegate
+            return load(str(library), delegate_options)
         except (OSError, ValueError, RuntimeError, AttributeError) as exc:
             raise GpuUnavailableError(
                 f"tflite-gpu cannot load the delegate library {str(library)!r}: {exc}. Remedy: "
