@@ -122,8 +122,10 @@ def test_a_model_that_is_not_a_posenet(tmp_path):
         [onnx.helper.make_tensor_value_info("features", onnx.TensorProto.FLOAT, [1, 10, 33, 33])],
         [weights])
     path = tmp_path / "classifier.onnx"
-    onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 13)]),
-              str(path))
+    # IR version 8: what every supported onnxruntime loads (a newer onnx package would
+    # otherwise stamp a version an older onnxruntime refuses, as on Python 3.10 here)
+    onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 13)],
+                                     ir_version=8), str(path))
     with pytest.raises(ValueError, match="classifier.onnx is not a PoseNet: no heatmaps output"):
         create_backend("onnx", str(path))
 
