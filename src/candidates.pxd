@@ -12,7 +12,9 @@ cdef extern from "dense_scan.h":
     uint32_t posefast_mask32_f32(const float* p, float thr) noexcept nogil
     uint32_t posefast_mask32_f64(const double* p, double thr) noexcept nogil
     int posefast_lowest_bit(uint32_t m) noexcept nogil
+    int posefast_highest_bit(uint32_t m) noexcept nogil
     uint32_t posefast_cell_maxima_u8(const uint8_t* p, Py_ssize_t sy, uint8_t thr) noexcept nogil
+    uint32_t posefast_cell_above_u8(const uint8_t* p, uint8_t thr) noexcept nogil
     float posefast_float_at_least(double t) noexcept nogil
 
 ctypedef struct Cand:
@@ -145,63 +147,58 @@ cdef inline int scan_run(CandBuf* buf, const Tensor* hm, raw_t* tag, const char*
         b += 32
     return 0
 
-# Candidates of a dense HWC uint8 heatmap (cells 17 bytes apart, rows sy bytes apart):
-# rows whose cells are back to back (sy = 17 * width) are scanned as one run, 32 keys per
-# test; a cell with any key >= thr is examined whole, 17 keypoints at once
-# (posefast_cell_maxima_u8) where it has all 8 neighbours, border cells key by key.
+# Examines one cell of a HWC uint8 heatmap with at least one key >= thr (bits of
+# `above`): where it has all 8 neighbours, all 17 keypoints at once
+# (posefast_cell_maxima_u8); on the border, key by key.
+cdef inline int scan_cell_u8(CandBuf* buf, const Tensor* hm, const uint8_t* cell,
+                             uint32_t above, uint8_t thr, Py_ssize_t y, Py_ssize_t x,
+                             Py_ssize_t height, Py_ssize_t width) noexcept nogil:
+    cdef uint32_t maxima
+    cdef Py_ssize_t k
+    cdef uint8_t* tag = NULL
+    if 0 < y < height - 1 and 0 < x < width - 1:
+        maxima = posefast_cell_maxima_u8(cell, hm.sy, thr)
+        while maxima:
+            k = posefast_lowest_bit(maxima)
+            maxima &= maxima - 1
+            if cand_push(buf, (cell[k] - hm.zero_point) * hm.scale,
+                         (y * width + x) * 17 + k, <int>y, <int>x, <int>k) < 0:
+                return -1
+    else:
+        while above:
+            k = posefast_lowest_bit(above)
+            above &= above - 1
+            if consider(buf, hm, tag, y, x, k, height, width) < 0:
+                return -1
+    return 0
+
+# Candidates of a HWC uint8 heatmap whose cells are contiguous (17 bytes apart; rows
+# sy bytes apart). A row without any key >= thr is passed over after one branch-free
+# pass (32 keys per SSE2 test); in the others each cell is tested (one SSE2 test) and
+# one with a passing key examined (scan_cell_u8). Branching per block or per passing key
+# instead mispredicts far more often where people are.
 cdef inline int scan_hwc_u8(CandBuf* buf, const Tensor* hm, uint8_t thr,
                             Py_ssize_t height, Py_ssize_t width) noexcept nogil:
-    cdef Py_ssize_t row_len = width * 17
-    cdef Py_ssize_t rows = height if hm.sy == row_len else 1
-    cdef Py_ssize_t y0, y, n, b, i, row_end, c, x, last, k
-    cdef const uint8_t* run
+    cdef Py_ssize_t y, x, b, n = width * 17
     cdef const uint8_t* row
-    cdef uint32_t m, maxima
-    cdef uint8_t* tag = NULL
-    cdef int j
-    y0 = 0
-    while y0 < height:
-        run = <const uint8_t*>(hm.data + y0 * hm.sy)
-        n = rows * row_len
-        y = y0
-        row_end = row_len
-        last = -1
+    cdef uint32_t any_above, above
+    for y in range(height):
+        row = <const uint8_t*>(hm.data + y * hm.sy)
+        any_above = 0
         b = 0
-        while b < n:
-            if b + 32 <= n:
-                m = posefast_mask32_u8(run + b, thr)
-            else:
-                m = 0
-                for j in range(n - b):
-                    if run[b + j] >= thr:
-                        m |= (<uint32_t>1) << j
-            while m:
-                i = b + posefast_lowest_bit(m)
-                m &= m - 1
-                c = i // 17             # cell index in the run
-                if c == last:
-                    continue            # that cell was examined whole already
-                last = c
-                while i >= row_end:
-                    y += 1
-                    row_end += row_len
-                x = c - (y - y0) * width
-                row = run + (y - y0) * row_len
-                if 0 < y < height - 1 and 0 < x < width - 1:
-                    maxima = posefast_cell_maxima_u8(row + x * 17, hm.sy, thr)
-                    while maxima:
-                        k = posefast_lowest_bit(maxima)
-                        maxima &= maxima - 1
-                        if cand_push(buf, (row[x * 17 + k] - hm.zero_point) * hm.scale,
-                                     (y * width + x) * 17 + k, <int>y, <int>x, <int>k) < 0:
-                            return -1
-                else:
-                    for k in range(17):
-                        if row[x * 17 + k] >= thr:
-                            if consider(buf, hm, tag, y, x, k, height, width) < 0:
-                                return -1
+        while b + 32 <= n:
+            any_above |= posefast_mask32_u8(row + b, thr)
             b += 32
-        y0 += rows
+        while b < n and not any_above:
+            any_above = row[b] >= thr
+            b += 1
+        if not any_above:
+            continue
+        for x in range(width):
+            above = posefast_cell_above_u8(row + x * 17, thr)
+            if above and scan_cell_u8(buf, hm, row + x * 17, above, thr, y, x,
+                                      height, width) < 0:
+                return -1
     return 0
 
 # thr as a key of the tensor's type, such that key >= thr exactly when the key's logit

@@ -34,6 +34,17 @@ static inline int posefast_lowest_bit(uint32_t m)
 #endif
 }
 
+/* Index of the highest set bit of a non-zero mask. */
+static inline int posefast_highest_bit(uint32_t m)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return 31 - __builtin_clz(m);
+#else
+    int i = 31;
+    while (!(m & 0x80000000u)) { m <<= 1; i--; }
+    return i;
+#endif
+}
 
 #define POSEFAST_DENSE_SCANS(SUF, T, LOWEST)                                           \
 static inline uint32_t posefast_mask32_##SUF(const T* p, T thr)                      \
@@ -151,6 +162,20 @@ static inline void posefast_first17_bytes_sse2(const uint8_t* p, Py_ssize_t cell
 }
 #endif
 
+
+/* Bit k set where key k of the 17 contiguous uint8 keys at p is >= thr. */
+static inline uint32_t posefast_cell_above_u8(const uint8_t* p, uint8_t thr)
+{
+#if defined(__SSE2__) || defined(_M_X64)
+    __m128i v = _mm_loadu_si128((const __m128i*)p);
+    uint32_t m = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8((char)thr)), v));
+    return m | (uint32_t)(p[16] >= thr) << 16;
+#else
+    uint32_t m = 0;
+    for (int k = 0; k < POSEFAST_K; k++) m |= (uint32_t)(p[k] >= thr) << k;
+    return m;
+#endif
+}
 
 /* For the HWC cell at p (17 contiguous uint8 keys; cells 17 bytes apart in a row, rows
  * sy bytes apart) that is not on the grid's border: bit k set where key k is >= thr and

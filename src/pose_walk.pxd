@@ -29,7 +29,7 @@ cdef inline void walk_pose(const Frame* f, raw_t* tag, int root_k, double root_y
     cdef Py_ssize_t height = f.height, width = f.width
     cdef double hi_y = height - 1, hi_x = width - 1
     cdef int k, i, s, t, r, edge, pick
-    cdef double best, v, dy, dx
+    cdef double best, v, dy, dx, ty, tx
     cdef const Tensor* disp
     cdef const posefast_neighbour* nb
     cdef Move move
@@ -80,14 +80,28 @@ cdef inline void walk_pose(const Frame* f, raw_t* tag, int root_k, double root_y
             seen[t] = True
             grow[n] = t
             n += 1
-        for r in range(refine_steps):
-            for i in range(n):
-                t = grow[i]
-                locate_move(&f.offsets, ys[t], xs[t], height, width, &off_c, &move)
+        if n == 1:
+            # the usual case (a limb): one chain, kept in registers
+            t = grow[0]
+            ty = ys[t]
+            tx = xs[t]
+            for r in range(refine_steps):
+                locate_move(&f.offsets, ty, tx, height, width, &off_c, &move)
                 dy = move_keys(&f.offsets, tag, &move, t)
                 dx = move_keys(&f.offsets, tag, &move, 17 + t)
-                ys[t] = clamp((ys[t] - off_c.shift) + dy, hi_y)
-                xs[t] = clamp((xs[t] - off_c.shift) + dx, hi_x)
+                ty = clamp((ty - off_c.shift) + dy, hi_y)
+                tx = clamp((tx - off_c.shift) + dx, hi_x)
+            ys[t] = ty
+            xs[t] = tx
+        else:
+            for r in range(refine_steps):
+                for i in range(n):
+                    t = grow[i]
+                    locate_move(&f.offsets, ys[t], xs[t], height, width, &off_c, &move)
+                    dy = move_keys(&f.offsets, tag, &move, t)
+                    dx = move_keys(&f.offsets, tag, &move, 17 + t)
+                    ys[t] = clamp((ys[t] - off_c.shift) + dy, hi_y)
+                    xs[t] = clamp((xs[t] - off_c.shift) + dx, hi_x)
         for i in range(n):
             t = grow[i]
             logits[t] = sample(&f.heatmaps, tag, ys[t], xs[t], t, height, width)
