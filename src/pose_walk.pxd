@@ -1,7 +1,7 @@
 # Step 2 of multi-pose decoding, which grows one pose from its root keypoint along the
 # skeleton.
 from tensor cimport Frame, Tensor, raw_t
-from geometry cimport Move, Cells, cells_of, locate_move, move_keys, clamp, sample
+from geometry cimport Footprint, Scale, scale_of, locate, weighted, clamp, sample
 
 cdef extern from "skeleton.h":
     ctypedef struct posefast_neighbour:
@@ -20,7 +20,7 @@ cdef extern from "skeleton.h":
 # step is a floor, a load, a weighted sum and a clamp, each waiting on the one before;
 # stepping up to six independent chains together lets the CPU overlap them, where one
 # keypoint at a time would wait out every step. The y and x channels share one bilinear
-# footprint whose weights also dequantise and turn pixels into cells (geometry.Move).
+# footprint whose weights also dequantise and turn pixels into cells (geometry.Footprint).
 cdef inline void walk_pose(const Frame* f, raw_t* tag, int root_k, double root_y,
                            double root_x, int refine_steps, double* ys, double* xs,
                            double* logits) noexcept nogil:
@@ -33,17 +33,18 @@ cdef inline void walk_pose(const Frame* f, raw_t* tag, int root_k, double root_y
     cdef int k, i, j, s, t, r, edge
     cdef const Tensor* disp
     cdef const posefast_neighbour* nb
-    cdef Move move
-    cdef Cells off_c, fwd_c, bwd_c
-    cdef const Cells* disp_c
-    cells_of(&f.offsets, tag, f.stride, &off_c)
-    cells_of(&f.fwd, tag, f.stride, &fwd_c)
-    cells_of(&f.bwd, tag, f.stride, &bwd_c)
+    cdef Footprint move
+    cdef Scale heat_s, off_c, fwd_c, bwd_c
+    cdef const Scale* disp_c
+    scale_of(&f.heatmaps, tag, 1.0, &heat_s)      # logits
+    scale_of(&f.offsets, tag, f.stride, &off_c)   # pixels -> cells
+    scale_of(&f.fwd, tag, f.stride, &fwd_c)
+    scale_of(&f.bwd, tag, f.stride, &bwd_c)
     for k in range(17):
         seen[k] = False
     ys[root_k] = root_y
     xs[root_k] = root_x
-    logits[root_k] = sample(&f.heatmaps, tag, root_y, root_x, root_k, height, width)
+    logits[root_k] = sample(&f.heatmaps, tag, root_y, root_x, root_k, height, width, &heat_s)
     seen[root_k] = True
     level[0] = root_k
     n_level = 1
@@ -61,22 +62,22 @@ cdef inline void walk_pose(const Frame* f, raw_t* tag, int root_k, double root_y
                     disp, disp_c = &f.fwd, &fwd_c
                 else:
                     disp, disp_c = &f.bwd, &bwd_c
-                locate_move(disp, ys[s], xs[s], height, width, disp_c, &move)
-                ys[t] = clamp((ys[s] - disp_c.shift) + move_keys(disp, tag, &move, edge), hi_y)
-                xs[t] = clamp((xs[s] - disp_c.shift) + move_keys(disp, tag, &move, 16 + edge), hi_x)
+                locate(disp, ys[s], xs[s], height, width, disp_c, &move)
+                ys[t] = clamp((ys[s] - disp_c.shift) + weighted(disp, tag, &move, edge), hi_y)
+                xs[t] = clamp((xs[s] - disp_c.shift) + weighted(disp, tag, &move, 16 + edge), hi_x)
                 seen[t] = True
                 grow[n_grow] = t
                 n_grow += 1
         for r in range(refine_steps):
             for i in range(n_grow):
                 t = grow[i]
-                locate_move(&f.offsets, ys[t], xs[t], height, width, &off_c, &move)
-                dy = move_keys(&f.offsets, tag, &move, t)
-                dx = move_keys(&f.offsets, tag, &move, 17 + t)
+                locate(&f.offsets, ys[t], xs[t], height, width, &off_c, &move)
+                dy = weighted(&f.offsets, tag, &move, t)
+                dx = weighted(&f.offsets, tag, &move, 17 + t)
                 ys[t] = clamp((ys[t] - off_c.shift) + dy, hi_y)
                 xs[t] = clamp((xs[t] - off_c.shift) + dx, hi_x)
         for i in range(n_grow):
             t = grow[i]
-            logits[t] = sample(&f.heatmaps, tag, ys[t], xs[t], t, height, width)
+            logits[t] = sample(&f.heatmaps, tag, ys[t], xs[t], t, height, width, &heat_s)
             level[i] = t
         n_level = n_grow
