@@ -39,35 +39,12 @@ import posefast  # noqa: E402
 from posefast import ModelOutputs, Quantized  # noqa: E402
 from numpy_decoder import decode_multi  # noqa: E402
 import reference  # noqa: E402
+# the tests' own runner, so the benchmark decodes exactly what the tests check
+from posenet_outputs import dequantized, run_posenet  # noqa: E402
 
 DATA = Path(os.environ.get("POSEFAST_TEST_DATA", HERE.parent.parent / "shared"))
 MODEL = DATA / "models" / "posenet_mobilenet_v1_075_481_641_quant.tflite"
 ARGS = dict(max_detections=20, score_threshold=0.2, nms_radius=10.0, refine_steps=5)
-
-
-def model_outputs(image: Path) -> dict[str, Quantized]:
-    """The model's raw outputs for ``image``, batched (1, 31, 41, C), as Quantized."""
-    from ai_edge_litert.interpreter import Interpreter
-    from PIL import Image
-
-    it = Interpreter(model_path=str(MODEL), num_threads=1)
-    it.allocate_tensors()
-    inp = it.get_input_details()[0]
-    _, h, w, _ = inp["shape"]
-    img = Image.open(image).convert("RGB").resize((int(w), int(h)), Image.BILINEAR)
-    it.set_tensor(inp["index"], np.asarray(img, np.uint8)[None])
-    it.invoke()
-    raw = {d["name"]: (it.get_tensor(d["index"]).copy(), d["quantization"])
-           for d in it.get_output_details()}
-
-    def q(name, arr=None):
-        a, (scale, zp) = raw[name]
-        return Quantized(a if arr is None else arr, float(scale), int(zp))
-
-    mid = raw["float_mid_offsets"][0]
-    return {"heatmaps": q("float_heatmaps"), "offsets": q("float_short_offsets"),
-            "fwd": q("float_mid_offsets", mid[..., :32]),
-            "bwd": q("float_mid_offsets", mid[..., 32:])}
 
 
 def median_us(fn, min_time: float = 1.0, repeat: int = 15) -> float:
@@ -89,10 +66,6 @@ def median_us(fn, min_time: float = 1.0, repeat: int = 15) -> float:
             fn()
         rounds.append((time.perf_counter() - t0) / n)
     return statistics.median(rounds) * 1e6
-
-
-def deq(t: Quantized) -> np.ndarray:
-    return ((t.array.astype(np.float32) - t.zero_point) * t.scale)[0]
 
 
 def thread_scaling(outputs: ModelOutputs, seconds: float = 1.0) -> dict:
@@ -141,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     if not MODEL.is_file():
         sys.exit(f"model not found: {MODEL} (set POSEFAST_TEST_DATA to the shared folder)")
 
-    o = model_outputs(DATA / "images" / args.image)
+    o = run_posenet(MODEL, DATA / "images" / args.image)
     hm, off, fwd, bwd = o["heatmaps"], o["offsets"], o["fwd"], o["bwd"]
     poses = posefast.decode_multiple_poses(hm, off, fwd, bwd, 16, **ARGS)
 
@@ -157,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     fig["floor_read_heatmap_us"] = median_us(lambda: hm.array.max())
 
     def numpy_port():
-        return decode_multi(deq(hm), deq(off), deq(fwd), deq(bwd), 16, **ARGS)
+        return decode_multi(*(dequantized(t)[0] for t in (hm, off, fwd, bwd)), 16, **ARGS)
 
     fig["numpy_port_us"] = median_us(numpy_port, min_time=3.0, repeat=7)
     fig["numpy_port_ratio"] = fig["numpy_port_us"] / fig["multi_us"]

@@ -77,6 +77,11 @@ def cache_dir() -> Path:
     return Path(base) / "posefast"
 
 
+def search_dirs() -> list[Path]:
+    """Where registry names are looked for, in order: POSEFAST_MODEL_PATH, then the cache."""
+    return [*model_path_dirs(), cache_dir()]
+
+
 def sha256_of(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -113,7 +118,7 @@ def _registry_name(text: str) -> str | None:
 def locate(name: str) -> Path | None:
     """The verified local file of registry model ``name``, or None if there is none."""
     info = REGISTRY[name]
-    for folder in [*model_path_dirs(), cache_dir()]:
+    for folder in search_dirs():
         candidate = folder / info.filename
         if candidate.is_file():
             return verify(candidate, info)
@@ -143,7 +148,7 @@ def resolve_model(name_or_path: str | os.PathLike, *, download: bool = True,
     found = locate(name)
     if found is not None:
         return found
-    where = ", ".join(str(d) for d in [*model_path_dirs(), cache_dir()])
+    where = ", ".join(str(d) for d in search_dirs())
     if not download:
         raise FileNotFoundError(f"model {name!r} is not in {where}")
     return fetch(REGISTRY[name], allow_unverified=allow_unverified)
@@ -209,4 +214,4 @@ def list_models() -> list[tuple[ModelInfo, Path | None]]:
 
 
 __all__ = ["REGISTRY", "ModelInfo", "ChecksumError", "resolve_model", "list_models",
-           "locate", "fetch", "verify", "cache_dir", "model_path_dirs"]
+           "locate", "fetch", "verify", "cache_dir", "model_path_dirs", "search_dirs"]
