@@ -3,7 +3,6 @@
 from libc.stdint cimport uint8_t, int8_t, uint16_t, uint32_t
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memcpy
-from libc.math cimport INFINITY
 from tensor cimport Tensor, raw_t, load
 
 cdef extern from "dense_scan.h":
@@ -67,22 +66,6 @@ cdef inline bint local_max(const Tensor* hm, raw_t* tag, Py_ssize_t y, Py_ssize_
     cdef Py_ssize_t xlo = x - 1 if x > 0 else 0
     cdef Py_ssize_t xhi = x + 2 if x + 2 <= width else width
     cdef const char* base = hm.data + k * hm.sc
-    cdef const char* c
-    cdef double m = -INFINITY, a
-    cdef Py_ssize_t sy = hm.sy, sx = hm.sx
-    if 0 < y < height - 1 and 0 < x < width - 1:
-        # inside the grid: the maximum of the 8 neighbours without branches (most cells
-        # that pass the threshold are not maxima, and an early exit mispredicts)
-        c = base + y * sy + x * sx
-        a = load(c - sy - sx, tag); m = a if a > m else m
-        a = load(c - sy, tag); m = a if a > m else m
-        a = load(c - sy + sx, tag); m = a if a > m else m
-        a = load(c - sx, tag); m = a if a > m else m
-        a = load(c + sx, tag); m = a if a > m else m
-        a = load(c + sy - sx, tag); m = a if a > m else m
-        a = load(c + sy, tag); m = a if a > m else m
-        a = load(c + sy + sx, tag); m = a if a > m else m
-        return not (m > v)
     for yy in range(ylo, yhi):
         for xx in range(xlo, xhi):
             if load(base + yy * hm.sy + xx * hm.sx, tag) > v:
@@ -204,7 +187,6 @@ cdef inline int scan_hwc_u8(CandBuf* buf, const Tensor* hm, uint8_t thr,
 # thr as a key of the tensor's type, such that key >= thr exactly when the key's logit
 # reaches the threshold; False when no key can.
 cdef inline bint key_in_type(double key_thr, raw_t* tag, raw_t* thr) noexcept nogil:
-    cdef float f
     if raw_t is uint8_t:
         if key_thr > 255.0:
             return False
