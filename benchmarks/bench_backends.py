@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import machine  # noqa: E402
 from posefast.preprocess import to_input
 from posefast.registry import create_backend, get_backend_class
 
@@ -67,7 +67,7 @@ def main() -> int:
     backends = ["tflite", "onnx"]
     if get_backend_class("tflite-gpu").availability().usable:
         backends.append("tflite-gpu")
-    print(f"# {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+    print(f"# {machine.describe()}, "
           f"{time.strftime('%Y-%m-%d %H:%M')}; median ms per image over {args.repeats} runs; "
           f"load average before: {os.getloadavg()[0]:.2f}")
     print("| input (HxW) | threads | " + " | ".join(backends) + " | onnx / tflite |")

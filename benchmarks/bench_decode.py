@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -37,6 +36,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 import posefast  # noqa: E402
 from posefast import ModelOutputs, Quantized  # noqa: E402
+import machine  # noqa: E402
 from numpy_decoder import decode_multi  # noqa: E402
 import reference  # noqa: E402
 # the tests' own runner, so the benchmark decodes exactly what the tests check
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     fig["poses"] = len(poses)
     fig["poses_above_0.5"] = sum(p.score > 0.5 for p in poses)
     fig["numpy_port_poses"] = len(numpy_port())
-    fig["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    fig["machine"] = machine.describe()
 
     if args.json:
         print(json.dumps(fig, indent=2))

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -31,6 +30,7 @@ from PIL import Image
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import machine  # noqa: E402
 from numpy_decoder import decode_multi  # noqa: E402
 
 DATA = Path(os.environ.get("POSEFAST_TEST_DATA", HERE.parent.parent / "shared"))
@@ -138,7 +138,7 @@ def main() -> None:
     naive1, naive2 = med["naive-1"][0], med["naive-2"][0]
     run1, run2 = med["run-1"][0], med["run-2"][0]
     invoke = med["naive-1"][1]
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+    print(f"machine: {machine.describe()}, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"inputs: {len(paths)} (the shared images repeated), model {MODEL.name}, "
           f"median of {args.repeats} run(s)")
