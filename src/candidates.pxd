@@ -14,6 +14,7 @@ cdef extern from "dense_scan.h":
     int posefast_highest_bit(uint32_t m) noexcept nogil
     uint32_t posefast_cell_maxima_u8(const uint8_t* p, Py_ssize_t sy, uint8_t thr) noexcept nogil
     uint32_t posefast_cell_above_u8(const uint8_t* p, uint8_t thr) noexcept nogil
+    bint posefast_any_above_u8(const uint8_t* p, Py_ssize_t n, uint8_t thr) noexcept nogil
     float posefast_float_at_least(double t) noexcept nogil
 
 ctypedef struct Cand:
@@ -157,25 +158,17 @@ cdef inline int scan_cell_u8(CandBuf* buf, const Tensor* hm, const uint8_t* cell
 
 # Candidates of a HWC uint8 heatmap whose cells are contiguous (17 bytes apart; rows
 # sy bytes apart). A row without any key >= thr is passed over after one branch-free
-# pass (32 keys per SSE2 test); in the others each cell is tested (one SSE2 test) and
+# pass (posefast_any_above_u8); in the others each cell is tested (one SSE2 test) and
 # one with a passing key examined (scan_cell_u8). Branching per block or per passing key
 # instead mispredicts far more often where people are.
 cdef inline int scan_hwc_u8(CandBuf* buf, const Tensor* hm, uint8_t thr,
                             Py_ssize_t height, Py_ssize_t width) noexcept nogil:
-    cdef Py_ssize_t y, x, b, n = width * 17
+    cdef Py_ssize_t y, x, n = width * 17
     cdef const uint8_t* row
-    cdef uint32_t any_above, above
+    cdef uint32_t above
     for y in range(height):
         row = <const uint8_t*>(hm.data + y * hm.sy)
-        any_above = 0
-        b = 0
-        while b + 32 <= n:
-            any_above |= posefast_mask32_u8(row + b, thr)
-            b += 32
-        while b < n and not any_above:
-            any_above = row[b] >= thr
-            b += 1
-        if not any_above:
+        if not posefast_any_above_u8(row, n, thr):
             continue
         for x in range(width):
             above = posefast_cell_above_u8(row + x * 17, thr)

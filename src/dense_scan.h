@@ -163,6 +163,31 @@ static inline void posefast_first17_bytes_sse2(const uint8_t* p, Py_ssize_t cell
 #endif
 
 
+/* Whether any of the n >= 16 contiguous uint8 keys at p is >= thr: one maximum over
+ * them, so that a row of the heatmap where nobody is costs a few instructions per 16
+ * keys and a single branch. */
+static inline int posefast_any_above_u8(const uint8_t* p, Py_ssize_t n, uint8_t thr)
+{
+#if defined(__SSE2__) || defined(_M_X64)
+    /* the last 16 keys first: the loop below may stop short of them */
+    __m128i m = _mm_loadu_si128((const __m128i*)(p + n - 16));
+    __m128i m2 = m;
+    Py_ssize_t b = 0;
+    for (; b + 32 <= n; b += 32) {  /* two maxima in flight */
+        m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i*)(p + b)));
+        m2 = _mm_max_epu8(m2, _mm_loadu_si128((const __m128i*)(p + b + 16)));
+    }
+    if (b + 16 <= n)
+        m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i*)(p + b)));
+    m = _mm_max_epu8(m, m2);
+    return _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(m, _mm_set1_epi8((char)thr)), m)) != 0;
+#else
+    uint8_t m = 0;
+    for (Py_ssize_t i = 0; i < n; i++) m = p[i] > m ? p[i] : m;
+    return m >= thr;
+#endif
+}
+
 /* Bit k set where key k of the 17 contiguous uint8 keys at p is >= thr. */
 static inline uint32_t posefast_cell_above_u8(const uint8_t* p, uint8_t thr)
 {

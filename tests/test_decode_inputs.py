@@ -70,6 +70,26 @@ def test_empty_heatmaps_give_no_poses():
     assert posefast.decode_multiple_poses(hm, off, fwd, bwd, STRIDE) == []
 
 
+@pytest.mark.parametrize("height, width", [(1, 1), (1, 2), (2, 3), (3, 1), (3, 5), (4, 7)])
+def test_a_lone_peak_is_found_wherever_it_is(height, width):
+    # uint8 HWC takes the vectorised scans (rows tested 16 keys at a time, the last 16 of
+    # a row overlapping); every key position of every row must still be seen, borders too.
+    zero = np.zeros((1, height, width, 34), np.uint8)
+    off = Quantized(zero + 128, 0.5, 128)
+    mid = Quantized(np.zeros((1, height, width, 32), np.uint8) + 128, 0.5, 128)
+    for y in range(height):
+        for x in range(width):
+            for k in range(17):
+                keys = np.zeros((1, height, width, 17), np.uint8)
+                keys[0, y, x, k] = 255
+                hm = Quantized(keys, 0.1, 128)  # logits -12.8, and 12.7 at the peak
+                poses = posefast.decode_multiple_poses(hm, off, mid, mid, STRIDE,
+                                                       score_threshold=0.01)
+                assert len(poses) == 1, (y, x, k)
+                assert poses[0].keypoints[k, :2].tolist() == [x * STRIDE, y * STRIDE]
+                assert poses[0].keypoints[k, 2] > 0.99
+
+
 def test_single_pose_known_answer():
     hm, off, _, _ = synthetic()
     off[..., :17], off[..., 17:] = 3.0, -2.0
