@@ -4,7 +4,7 @@ from tensor cimport Frame, raw_t, value_at
 from geometry cimport clamp, sigmoid, within
 from candidates cimport (Cand, CandBuf, STACK_CANDS, scan_candidates, heapify, heap_pop,
                          cand_release)
-from pose_walk cimport walk_pose
+from pose_walk cimport WalkTables, walk_tables, walk_pose
 from rescore cimport rescore
 
 ctypedef struct MultiParams:
@@ -59,6 +59,7 @@ cdef inline Py_ssize_t decode_multi_frame(const Frame* f, raw_t* tag, const Mult
     cdef double* pose
     cdef const double* q
     cdef bint near
+    cdef WalkTables tables
     buf.items = local
     buf.n = 0
     buf.cap = STACK_CANDS
@@ -70,6 +71,8 @@ cdef inline Py_ssize_t decode_multi_frame(const Frame* f, raw_t* tag, const Mult
         return -1
     n_heap = buf.n
     heapify(buf.items, n_heap)
+    if n_heap > 0:
+        walk_tables(f, tag, &tables)
     while n_heap > 0 and n_poses < p.max_detections:
         heap_pop(buf.items, &n_heap, &c)
         ry = clamp(c.y + value_at(&f.offsets, tag, c.y, c.x, c.k) / stride, hi_y)
@@ -82,7 +85,7 @@ cdef inline Py_ssize_t decode_multi_frame(const Frame* f, raw_t* tag, const Mult
                 break
         if near:
             continue
-        walk_pose(f, tag, c.k, ry, rx, p.refine_steps, ys, xs, logits)
+        walk_pose(f, tag, &tables, c.k, ry, rx, p.refine_steps, ys, xs, logits)
         pose = w.poses + n_poses * 51
         total = 0.0
         for k in range(17):

@@ -1,13 +1,110 @@
 # Step 2 of multi-pose decoding, which grows one pose from its root keypoint along the
 # skeleton.
-from tensor cimport Frame, Tensor, raw_t
-from geometry cimport Footprint, Scale, scale_of, locate, weighted, clamp, sample
+from libc.stdint cimport uint8_t, int8_t
+from tensor cimport Frame, Tensor, raw_t, load
+
+cdef extern from "pairs.h":
+    ctypedef struct posefast_pair:
+        pass
+    posefast_pair posefast_pair_make(double lo, double hi) noexcept nogil
+    double posefast_pair_lo(posefast_pair a) noexcept nogil
+    double posefast_pair_hi(posefast_pair a) noexcept nogil
+    void posefast_pair_floor(posefast_pair p, int* y0, int* x0, posefast_pair* frac) noexcept nogil
+    posefast_pair posefast_pair_bilinear(posefast_pair a, posefast_pair b, posefast_pair c,
+                                         posefast_pair d, posefast_pair frac) noexcept nogil
+    posefast_pair posefast_pair_scale(posefast_pair a, double factor) noexcept nogil
+    posefast_pair posefast_pair_step(posefast_pair p, posefast_pair s, posefast_pair hi) noexcept nogil
+    double posefast_pair_mix(double a, double b, double c, double d, posefast_pair frac) noexcept nogil
 
 cdef extern from "skeleton.h":
     ctypedef struct posefast_neighbour:
         int edge, target, forward
     const int* posefast_neighbour_count
     const posefast_neighbour (*posefast_neighbours)[4]
+
+# For 8-bit tensors, every stored byte's value ((key - zero_point) * scale, and for the
+# vectors / stride: in grid cells), looked up by the byte read as unsigned: one load
+# instead of a conversion, a subtraction and a multiplication per key. Built once per
+# frame (a few hundred values, under a tenth of one walk's cost); fwd and bwd, usually
+# views of one tensor, share theirs when their quantisation is the same.
+ctypedef struct WalkTables:
+    double heatmaps[256]
+    double offsets[256]
+    double fwd[256]
+    double bwd_own[256]
+    const double* bwd       # bwd_own, or fwd when they are the same
+
+cdef inline void fill_table(const Tensor* t, raw_t* tag, double divisor, double* table) noexcept nogil:
+    cdef int b
+    cdef double factor = t.scale / divisor
+    for b in range(256):
+        if raw_t is int8_t:
+            table[b] = (<double>(<int8_t>b) - t.zero_point) * factor
+        else:
+            table[b] = (<double>b - t.zero_point) * factor
+
+cdef inline void walk_tables(const Frame* f, raw_t* tag, WalkTables* tb) noexcept nogil:
+    if raw_t is uint8_t or raw_t is int8_t:
+        fill_table(&f.heatmaps, tag, 1.0, tb.heatmaps)
+        fill_table(&f.offsets, tag, f.stride, tb.offsets)
+        fill_table(&f.fwd, tag, f.stride, tb.fwd)
+        if f.bwd.scale == f.fwd.scale and f.bwd.zero_point == f.fwd.zero_point:
+            tb.bwd = tb.fwd
+        else:
+            fill_table(&f.bwd, tag, f.stride, tb.bwd_own)
+            tb.bwd = tb.bwd_own
+
+# The key at p as a value: through the table for 8-bit tensors, as stored otherwise
+# (the caller scales).
+cdef inline double value(const char* p, raw_t* tag, const double* table) noexcept nogil:
+    if raw_t is uint8_t or raw_t is int8_t:
+        return table[(<const uint8_t*>p)[0]]
+    else:
+        return load(p, tag)
+
+# The bilinear footprint of a clamped position (cells, (y, x)) in t: the address of its
+# top-left key in channel c, the steps to the lower and right neighbours (0 on the last
+# row / column, where the clamped position has no weight beyond), and the fractions.
+cdef inline const char* footprint(const Tensor* t, Py_ssize_t c, posefast_pair pos,
+                                  Py_ssize_t height, Py_ssize_t width, Py_ssize_t* down,
+                                  Py_ssize_t* right, posefast_pair* frac) noexcept nogil:
+    cdef int y0, x0
+    posefast_pair_floor(pos, &y0, &x0, frac)
+    down[0] = t.sy if y0 + 1 < height else 0
+    right[0] = t.sx if x0 + 1 < width else 0
+    return t.data + y0 * t.sy + x0 * t.sx + c * t.sc
+
+# One move of a clamped position pos by the bilinear sample of channels c (dy) and
+# c + c_half (dx) of t at pos, scaled by factor (1 for 8-bit tensors, whose tables are
+# in cells already); the result is clamped to [0, hi].
+cdef inline posefast_pair move(const Tensor* t, raw_t* tag, const double* table,
+                               double factor, Py_ssize_t c, Py_ssize_t c_half,
+                               posefast_pair pos, posefast_pair hi, Py_ssize_t height,
+                               Py_ssize_t width) noexcept nogil:
+    cdef Py_ssize_t down, right
+    cdef posefast_pair frac
+    cdef const char* p = footprint(t, c, pos, height, width, &down, &right, &frac)
+    cdef Py_ssize_t dx = c_half * t.sc
+    cdef posefast_pair s = posefast_pair_bilinear(
+        posefast_pair_make(value(p, tag, table), value(p + dx, tag, table)),
+        posefast_pair_make(value(p + right, tag, table), value(p + right + dx, tag, table)),
+        posefast_pair_make(value(p + down, tag, table), value(p + down + dx, tag, table)),
+        posefast_pair_make(value(p + down + right, tag, table),
+                           value(p + down + right + dx, tag, table)),
+        frac)
+    if not (raw_t is uint8_t or raw_t is int8_t):
+        s = posefast_pair_scale(s, factor)
+    return posefast_pair_step(pos, s, hi)
+
+# The logit of keypoint c at a clamped position.
+cdef inline double logit_at(const Tensor* hm, raw_t* tag, const double* table, Py_ssize_t c,
+                            posefast_pair pos, Py_ssize_t height, Py_ssize_t width) noexcept nogil:
+    cdef Py_ssize_t down, right
+    cdef posefast_pair frac
+    cdef const char* p = footprint(hm, c, pos, height, width, &down, &right, &frac)
+    return posefast_pair_mix(value(p, tag, table), value(p + right, tag, table),
+                             value(p + down, tag, table), value(p + down + right, tag, table),
+                             frac)
 
 # Fills ys, xs (cells) and logits (17 each) for the pose rooted at keypoint root_k at
 # (root_y, root_x).
@@ -19,32 +116,27 @@ cdef extern from "skeleton.h":
 # queue is not needed), and all refinement chains of a level run in lockstep. A chain's
 # step is a floor, a load, a weighted sum and a clamp, each waiting on the one before;
 # stepping up to six independent chains together lets the CPU overlap them, where one
-# keypoint at a time would wait out every step. The y and x channels share one bilinear
-# footprint whose weights also dequantise and turn pixels into cells (geometry.Footprint).
-cdef inline void walk_pose(const Frame* f, raw_t* tag, int root_k, double root_y,
-                           double root_x, int refine_steps, double* ys, double* xs,
-                           double* logits) noexcept nogil:
+# keypoint at a time would wait out every step. Each step moves y and x together as
+# one pair (pairs.h).
+cdef inline void walk_pose(const Frame* f, raw_t* tag, const WalkTables* tb, int root_k,
+                           double root_y, double root_x, int refine_steps, double* ys,
+                           double* xs, double* logits) noexcept nogil:
     cdef bint seen[17]
     cdef int level[17]      # keypoints placed in the previous level
     cdef int grow[17]       # keypoints being placed in this level
+    cdef posefast_pair pos[17]
     cdef int n_level, n_grow
     cdef Py_ssize_t height = f.height, width = f.width
-    cdef double hi_y = height - 1, hi_x = width - 1, dy, dx
-    cdef int k, i, j, s, t, r, edge
-    cdef const Tensor* disp
+    cdef posefast_pair hi = posefast_pair_make(height - 1, width - 1)
+    cdef int k, i, j, s, t, r
     cdef const posefast_neighbour* nb
-    cdef Footprint move
-    cdef Scale heat_s, off_c, fwd_c, bwd_c
-    cdef const Scale* disp_c
-    scale_of(&f.heatmaps, tag, 1.0, &heat_s)      # logits
-    scale_of(&f.offsets, tag, f.stride, &off_c)   # pixels -> cells
-    scale_of(&f.fwd, tag, f.stride, &fwd_c)
-    scale_of(&f.bwd, tag, f.stride, &bwd_c)
+    cdef double factor = 1.0 / f.stride      # pixels -> cells, for other than 8-bit keys
     for k in range(17):
         seen[k] = False
     ys[root_k] = root_y
     xs[root_k] = root_x
-    logits[root_k] = sample(&f.heatmaps, tag, root_y, root_x, root_k, height, width, &heat_s)
+    pos[root_k] = posefast_pair_make(root_y, root_x)
+    logits[root_k] = logit_at(&f.heatmaps, tag, tb.heatmaps, root_k, pos[root_k], height, width)
     seen[root_k] = True
     level[0] = root_k
     n_level = 1
@@ -57,27 +149,24 @@ cdef inline void walk_pose(const Frame* f, raw_t* tag, int root_k, double root_y
                 t = nb.target
                 if seen[t]:
                     continue
-                edge = nb.edge
                 if nb.forward:
-                    disp, disp_c = &f.fwd, &fwd_c
+                    pos[t] = move(&f.fwd, tag, tb.fwd, factor, nb.edge, 16, pos[s], hi,
+                                  height, width)
                 else:
-                    disp, disp_c = &f.bwd, &bwd_c
-                locate(disp, ys[s], xs[s], height, width, disp_c, &move)
-                ys[t] = clamp((ys[s] - disp_c.shift) + weighted(disp, tag, &move, edge), hi_y)
-                xs[t] = clamp((xs[s] - disp_c.shift) + weighted(disp, tag, &move, 16 + edge), hi_x)
+                    pos[t] = move(&f.bwd, tag, tb.bwd, factor, nb.edge, 16, pos[s], hi,
+                                  height, width)
                 seen[t] = True
                 grow[n_grow] = t
                 n_grow += 1
         for r in range(refine_steps):
             for i in range(n_grow):
                 t = grow[i]
-                locate(&f.offsets, ys[t], xs[t], height, width, &off_c, &move)
-                dy = weighted(&f.offsets, tag, &move, t)
-                dx = weighted(&f.offsets, tag, &move, 17 + t)
-                ys[t] = clamp((ys[t] - off_c.shift) + dy, hi_y)
-                xs[t] = clamp((xs[t] - off_c.shift) + dx, hi_x)
+                pos[t] = move(&f.offsets, tag, tb.offsets, factor, t, 17, pos[t], hi,
+                              height, width)
         for i in range(n_grow):
             t = grow[i]
-            logits[t] = sample(&f.heatmaps, tag, ys[t], xs[t], t, height, width, &heat_s)
+            ys[t] = posefast_pair_lo(pos[t])
+            xs[t] = posefast_pair_hi(pos[t])
+            logits[t] = logit_at(&f.heatmaps, tag, tb.heatmaps, t, pos[t], height, width)
             level[i] = t
         n_level = n_grow
