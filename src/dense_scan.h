@@ -202,38 +202,37 @@ static inline uint32_t posefast_cell_above_u8(const uint8_t* p, uint8_t thr)
 #endif
 }
 
-/* For the HWC cell at p (17 contiguous uint8 keys; cells 17 bytes apart in a row, rows
- * sy bytes apart) that is not on the grid's border: bit k set where key k is >= thr and
- * no smaller than key k of any of the 8 neighbouring cells (a candidate root). */
-static inline uint32_t posefast_cell_maxima_u8(const uint8_t* p, Py_ssize_t sy, uint8_t thr)
+/* For the 16 keys at p, inside a row of a HWC uint8 heatmap whose cells are contiguous
+ * (a key's left and right neighbours 17 bytes away, the rows above and below sy bytes
+ * away, all of them present): bit j set where key j is >= thr and no smaller than any
+ * of its 8 neighbours (a candidate root). Most runs of 16 keys where nobody is stop
+ * after the first comparison. */
+static inline uint32_t posefast_run_maxima_u8(const uint8_t* p, Py_ssize_t sy, uint8_t thr)
 {
 #if defined(__SSE2__) || defined(_M_X64)
-    /* keys 0..15 from p, keys 1..16 from p + 1 (its lane 15 is key 16) */
-    uint32_t bits[2];
-    for (int half = 0; half < 2; half++) {
-        const uint8_t* q = p + half;
-        __m128i v = _mm_loadu_si128((const __m128i*)q);
-        __m128i m = _mm_loadu_si128((const __m128i*)(q - sy - POSEFAST_K));
-        m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i*)(q - sy)));
-        m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i*)(q - sy + POSEFAST_K)));
-        m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i*)(q - POSEFAST_K)));
-        m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i*)(q + POSEFAST_K)));
-        m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i*)(q + sy - POSEFAST_K)));
-        m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i*)(q + sy)));
-        m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i*)(q + sy + POSEFAST_K)));
-        m = _mm_max_epu8(m, _mm_set1_epi8((char)thr));  /* v >= thr and v >= neighbours */
-        bits[half] = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(v, m), v));
-    }
-    return bits[0] | ((bits[1] >> 15) & 1u) << 16;
+    __m128i t = _mm_set1_epi8((char)thr);
+    __m128i v = _mm_loadu_si128((const __m128i*)p);
+    __m128i m;
+    if (!_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(v, t), v)))
+        return 0;
+    m = _mm_max_epu8(t, _mm_loadu_si128((const __m128i*)(p - sy - POSEFAST_K)));
+    m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i*)(p - sy)));
+    m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i*)(p - sy + POSEFAST_K)));
+    m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i*)(p - POSEFAST_K)));
+    m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i*)(p + POSEFAST_K)));
+    m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i*)(p + sy - POSEFAST_K)));
+    m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i*)(p + sy)));
+    m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i*)(p + sy + POSEFAST_K)));
+    return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(v, m), v));
 #else
     uint32_t bits = 0;
-    for (int k = 0; k < POSEFAST_K; k++) {
-        const uint8_t* q = p + k;
+    const Py_ssize_t nb[8] = {-sy - POSEFAST_K, -sy, -sy + POSEFAST_K, -POSEFAST_K,
+                              POSEFAST_K, sy - POSEFAST_K, sy, sy + POSEFAST_K};
+    for (int j = 0; j < 16; j++) {
+        const uint8_t* q = p + j;
         uint8_t m = thr;
-        const Py_ssize_t nb[8] = {-sy - POSEFAST_K, -sy, -sy + POSEFAST_K, -POSEFAST_K,
-                                  POSEFAST_K, sy - POSEFAST_K, sy, sy + POSEFAST_K};
-        for (int j = 0; j < 8; j++) m = q[nb[j]] > m ? q[nb[j]] : m;
-        bits |= (uint32_t)(q[0] >= m) << k;
+        for (int i = 0; i < 8; i++) m = q[nb[i]] > m ? q[nb[i]] : m;
+        bits |= (uint32_t)(q[0] >= m) << j;
     }
     return bits;
 #endif
