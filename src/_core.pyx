@@ -303,7 +303,6 @@ cdef object _multi(object heatmaps, object offsets, object displacements_fwd,
                       _as_float64(displacements_fwd), _as_float64(displacements_bwd),
                       output_stride, max_detections, score_threshold, nms_radius,
                       refine_steps, layout, batch)
-    p.max_detections = max_detections
     p.refine_steps = refine_steps
     p.score_threshold = thr
     p.nms_r2 = radius * radius
@@ -314,7 +313,9 @@ cdef object _multi(object heatmaps, object offsets, object displacements_fwd,
     else:
         p.key_threshold = _key_threshold(&call.first.heatmaps, log(thr / (1.0 - thr)))
     n = call.n
-    m = max_detections if max_detections > 0 else 1
+    # every pose has its own root, one of the grid's keys: no more poses than that
+    p.max_detections = min(max_detections, call.first.height * call.first.width * 17)
+    m = p.max_detections if p.max_detections > 0 else 1
     dims[0] = n
     dims[1] = m
     dims[2] = 17
@@ -322,10 +323,11 @@ cdef object _multi(object heatmaps, object offsets, object displacements_fwd,
     kp_arr = cnp.PyArray_EMPTY(4, dims, cnp.NPY_FLOAT32, 0)
     kp = <float*>cnp.PyArray_DATA(kp_arr)
     with nogil:
-        failed = work_alloc(&w, p.max_detections) < 0  # frees cleanly even when it fails
-        sc = <double*>malloc(n * m * sizeof(double))
-        counts = <Py_ssize_t*>malloc(n * sizeof(Py_ssize_t))
-        if failed or sc == NULL or counts == NULL:
+        failed = work_alloc(&w, m) < 0  # frees cleanly even when it fails
+        sc = <double*>malloc(n * m * sizeof(double) + n * sizeof(Py_ssize_t))
+        if sc != NULL:
+            counts = <Py_ssize_t*>(sc + n * m)
+        if failed or sc == NULL:
             failed = True
         else:
             f = call.first
@@ -344,8 +346,7 @@ cdef object _multi(object heatmaps, object offsets, object displacements_fwd,
             frame_kp = kp_arr[i]
             out.append([_pose(sc[i * m + j], frame_kp[j]) for j in range(counts[i])])
     finally:
-        free(sc)
-        free(counts)
+        free(sc)  # counts too
     return out if batch else out[0]
 
 

@@ -23,24 +23,21 @@ ctypedef struct MultiWork:
     double* final           # max_detections
 
 cdef inline int work_alloc(MultiWork* w, Py_ssize_t n) noexcept nogil:
+    # one block for all five arrays (all of 8-byte items): one malloc per call
     if n < 1:
         n = 1
-    w.poses = <double*>malloc(n * 51 * sizeof(double))
-    w.pose_scores = <double*>malloc(n * sizeof(double))
-    w.order = <Py_ssize_t*>malloc(n * sizeof(Py_ssize_t))
-    w.rank = <Py_ssize_t*>malloc(n * sizeof(Py_ssize_t))
-    w.final = <double*>malloc(n * sizeof(double))
-    if (w.poses == NULL or w.pose_scores == NULL or w.order == NULL or w.rank == NULL
-            or w.final == NULL):
+    w.poses = <double*>malloc(n * (51 + 4) * sizeof(double))
+    if w.poses == NULL:
         return -1
+    w.pose_scores = w.poses + n * 51
+    w.final = w.pose_scores + n
+    w.order = <Py_ssize_t*>(w.final + n)
+    w.rank = w.order + n
     return 0
 
 cdef inline void work_free(MultiWork* w) noexcept nogil:
     free(w.poses)
-    free(w.pose_scores)
-    free(w.order)
-    free(w.rank)
-    free(w.final)
+    w.poses = NULL
 
 # Decodes one frame. Writes up to max_detections poses, best first, into out_kp
 # (n x 17 x (x, y, score), pixels) and out_scores; returns how many, or -1 when out

@@ -63,6 +63,11 @@ def test_max_detections_and_threshold_limit_the_result():
     assert len(posefast.decode_multiple_poses(*tensors, STRIDE, max_detections=0)) == 0
     # sigmoid(2) = 0.88 < 0.9 < sigmoid(4) = 0.98: only the first person stays
     assert len(posefast.decode_multiple_poses(*tensors, STRIDE, score_threshold=0.9)) == 1
+    # more than the grid has roots: the work space is sized by the grid, not the argument
+    many = posefast.decode_multiple_poses(*tensors, STRIDE, max_detections=10**30)
+    assert [p.score for p in many] == [p.score for p in posefast.decode_multiple_poses(
+        *tensors, STRIDE, max_detections=H * W * 17)]
+    assert len(many) == 2
 
 
 def test_empty_heatmaps_give_no_poses():
