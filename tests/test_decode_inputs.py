@@ -2,6 +2,7 @@
 and bad arguments."""
 from __future__ import annotations
 
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -55,6 +56,22 @@ def test_synthetic_people_are_found_exactly():
     for pose, (cells, logit) in zip(poses, PEOPLE):  # the higher logit comes first
         assert pose.score == pytest.approx(sigmoid(logit), abs=1e-6)
         np.testing.assert_allclose(pose.keypoints, expected_keypoints(cells, logit), atol=1e-4)
+
+
+@pytest.mark.parametrize("logit", [-7.5, -3.0, -0.1, 0.0, 1e-9, 0.1, 1.0, 4.0, 15.0, 36.0,
+                                   700.0, 1e30, np.inf])
+def test_scores_are_sigmoids_to_float_rounding(logit):
+    # every keypoint of the synthetic person at this logit: the pose score is exactly the
+    # mean of 17 equal sigmoids
+    hm, off, fwd, bwd = synthetic(people=[(PEOPLE[0][0], logit)])
+    v = float(np.float32(logit))
+    want = 1.0 / (1.0 + math.exp(-v)) if v < 700 else 1.0
+    multi = posefast.decode_multiple_poses(hm, off, fwd, bwd, STRIDE, max_detections=1,
+                                           score_threshold=0.0)
+    single = posefast.decode_single_pose(hm, off, STRIDE)
+    assert multi[0].score == pytest.approx(want, rel=1e-15, abs=0)
+    assert single.score == pytest.approx(want, rel=1e-15, abs=0)
+    np.testing.assert_array_equal(multi[0].keypoints[:, 2], np.float32(want))
 
 
 def test_max_detections_and_threshold_limit_the_result():
