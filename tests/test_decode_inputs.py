@@ -74,6 +74,39 @@ def test_scores_are_sigmoids_to_float_rounding(logit):
     np.testing.assert_array_equal(multi[0].keypoints[:, 2], np.float32(want))
 
 
+NEIGHBOURS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["hwc", "chw"])
+def test_a_nan_neighbour_neither_suppresses_a_root_nor_hides_a_larger_one(dtype, layout):
+    # keypoint 0 at the centre of a 3x3 grid has a NaN neighbour and a larger one: the
+    # larger one is the only root, wherever the two are (but not where the NaN is in the
+    # bilinear footprint of the root's own sample, which makes that logit NaN, as in the
+    # reference: 0 * NaN)
+    # (big_at None: no larger neighbour, the centre is the root)
+    for nan_at in NEIGHBOURS:
+        for big_at in NEIGHBOURS + [None]:
+            root = (0, 0) if big_at is None else big_at
+            if nan_at in (root, (root[0], root[1] + 1), (root[0] + 1, root[1]),
+                          (root[0] + 1, root[1] + 1)):
+                continue
+            hm = np.full((3, 3, 17), -10.0)
+            hm[1, 1, 0] = 1.0
+            hm[1 + nan_at[0], 1 + nan_at[1], 0] = np.nan
+            if big_at is not None:
+                hm[1 + big_at[0], 1 + big_at[1], 0] = 2.0
+            tensors = [hm, np.zeros((3, 3, 34)), np.zeros((3, 3, 32)), np.zeros((3, 3, 32))]
+            if layout == "chw":
+                tensors = [t.transpose(2, 0, 1) for t in tensors]
+            tensors = [np.ascontiguousarray(t, dtype=dtype) for t in tensors]
+            poses = posefast.decode_multiple_poses(*tensors, STRIDE, layout=layout,
+                                                   score_threshold=0.01, nms_radius=0.0)
+            assert len(poses) == 1, (nan_at, big_at)
+            assert poses[0].keypoints[0, :2].tolist() == [(1 + root[1]) * STRIDE,
+                                                          (1 + root[0]) * STRIDE]
+
+
 def test_max_detections_and_threshold_limit_the_result():
     tensors = synthetic()
     assert len(posefast.decode_multiple_poses(*tensors, STRIDE, max_detections=1)) == 1
