@@ -129,11 +129,15 @@ static inline uint32_t posefast_mask32_i8_sse2(const int8_t* p, int8_t thr)
 }
 static inline uint32_t posefast_mask32_f32_sse2(const float* p, float thr)
 {
+    /* cmpge is false for NaN, as >= is; the 32 lane masks are packed (in order) into
+     * bytes so that two movemasks take them all */
     __m128 t = _mm_set1_ps(thr);
-    uint32_t m = 0;
-    for (int j = 0; j < 8; j++)  /* cmpge is false for NaN, as >= is */
-        m |= (uint32_t)_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(p + 4 * j), t)) << (4 * j);
-    return m;
+    __m128i c[8];
+    for (int j = 0; j < 8; j++)
+        c[j] = _mm_castps_si128(_mm_cmpge_ps(_mm_loadu_ps(p + 4 * j), t));
+    __m128i lo = _mm_packs_epi16(_mm_packs_epi32(c[0], c[1]), _mm_packs_epi32(c[2], c[3]));
+    __m128i hi = _mm_packs_epi16(_mm_packs_epi32(c[4], c[5]), _mm_packs_epi32(c[6], c[7]));
+    return (uint32_t)_mm_movemask_epi8(lo) | ((uint32_t)_mm_movemask_epi8(hi) << 16);
 }
 
 #define posefast_first17_u8(p, cells, best, cell) \
