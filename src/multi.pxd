@@ -21,9 +21,14 @@ ctypedef struct MultiWork:
     Py_ssize_t* order       # max_detections
     Py_ssize_t* rank        # max_detections
     double* final           # max_detections
+    # the walk's value tables: the frames of a call share their quantisation, so they
+    # are built for the first frame that has a candidate and serve the others
+    WalkTables tables
+    bint tables_built
 
 cdef inline int work_alloc(MultiWork* w, Py_ssize_t n) noexcept nogil:
     # one block for all five arrays (all of 8-byte items): one malloc per call
+    w.tables_built = False
     if n < 1:
         n = 1
     w.poses = <double*>malloc(n * (51 + 4) * sizeof(double))
@@ -56,7 +61,6 @@ cdef inline Py_ssize_t decode_multi_frame(const Frame* f, raw_t* tag, const Mult
     cdef double* pose
     cdef const double* q
     cdef bint near
-    cdef WalkTables tables
     buf.items = local
     buf.n = 0
     buf.cap = STACK_CANDS
@@ -68,8 +72,9 @@ cdef inline Py_ssize_t decode_multi_frame(const Frame* f, raw_t* tag, const Mult
         return -1
     n_heap = buf.n
     heapify(buf.items, n_heap)
-    if n_heap > 0:
-        walk_tables(f, tag, &tables)
+    if n_heap > 0 and not w.tables_built:
+        walk_tables(f, tag, &w.tables)
+        w.tables_built = True
     while n_heap > 0 and n_poses < p.max_detections:
         heap_pop(buf.items, &n_heap, &c)
         ry = clamp(c.y + value_at(&f.offsets, tag, c.y, c.x, c.k) / stride, hi_y)
@@ -82,7 +87,7 @@ cdef inline Py_ssize_t decode_multi_frame(const Frame* f, raw_t* tag, const Mult
                 break
         if near:
             continue
-        walk_pose(f, tag, &tables, c.k, ry, rx, p.refine_steps, ys, xs, logits)
+        walk_pose(f, tag, &w.tables, c.k, ry, rx, p.refine_steps, ys, xs, logits)
         pose = w.poses + n_poses * 51
         total = 0.0
         for k in range(17):
