@@ -25,8 +25,9 @@ cdef extern from "skeleton.h":
 # For 8-bit tensors, every stored byte's value ((key - zero_point) * scale, and for the
 # vectors / stride: in grid cells), looked up by the byte read as unsigned: one load
 # instead of a conversion, a subtraction and a multiplication per key. Built once per
-# frame that has a candidate (768 values, about a third of one walk's cost); fwd and
-# bwd, usually views of one tensor, share theirs when their quantisation is the same.
+# call, for its first frame with a candidate (768 values, about a third of one walk's
+# cost; multi.MultiWork keeps them); fwd and bwd, usually views of one tensor, share
+# theirs when their quantisation is the same.
 ctypedef struct WalkTables:
     double heatmaps[256]
     double offsets[256]
