@@ -79,7 +79,7 @@ def preprocess_ms(path: Path, draft: bool, runs: int = 15) -> float:
     """Median ms to load and pre-process one image for the 481x641 input, with or
     without reduced-scale JPEG decoding."""
     from posefast.backend import InputSpec
-    from posefast.images import load_image
+    from posefast.reading.images import load_image
     from posefast.preprocess import to_input
 
     spec = InputSpec(481, 641, np.dtype(np.uint8))

@@ -10,7 +10,7 @@ import numpy as np
 
 from .config import Config, load_config
 from .decode import decode_outputs
-from .images import DEFAULT_MAX_PIXELS, ImageInput, describe, load_image
+from .reading.images import DEFAULT_MAX_PIXELS, ImageInput, describe, load_image
 from .models import resolve_model
 from .pose import Pose
 from .preprocess import Transform, target_size, to_input
@@ -77,7 +77,7 @@ class PoseEstimator:
     def prepare(self, image: ImageInput) -> Prepared:
         """Load and pre-process one image (safe to run in another thread than ``infer``).
 
-        Raises ``posefast.images.ImageLoadError`` naming the file for unreadable input.
+        Raises ``posefast.reading.images.ImageLoadError`` naming the file for unreadable input.
         """
         loaded = load_image(image, max_pixels=self.max_pixels,
                             target_size=self._draft_size)

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from posefast import PoseEstimator
-from posefast.images import ImageLoadError
+from posefast.reading.images import ImageLoadError
 
 from pipeline_ready import pipeline  # noqa: F401  (a fixture)
 from conftest import IMAGES, MODEL_481

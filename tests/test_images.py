@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from posefast.images import ImageLoadError, load_image
+from posefast.reading.images import ImageLoadError, load_image
 
 from conftest import IMAGES
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from posefast.inputs import InputError, Source, VideoError, expand_inputs, iter_frames
+from posefast.reading.inputs import InputError, Source, VideoError, expand_inputs, iter_frames
 
 from conftest import IMAGES
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from posefast import Pose
-from posefast.output import CocoWriter, JsonlWriter, read_done
-from posefast.records import error_record, make_record
+from posefast.job.output import CocoWriter, JsonlWriter, read_done
+from posefast.job.records import error_record, make_record
 
 
 def _pose(score=0.7):

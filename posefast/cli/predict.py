@@ -42,8 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from ..estimator import PoseEstimator
-    from ..images import ImageLoadError
-    from ..records import error_record, make_record
+    from ..reading.images import ImageLoadError
+    from ..job.records import error_record, make_record
 
     try:
         config = config_from_args(args)
@@ -90,7 +90,7 @@ def _render_path(template: str, index: int, count: int) -> str:
 
 
 def _render(path: str, poses, out: str, threshold: float) -> None:
-    from ..images import load_image
+    from ..reading.images import load_image
     from ..render import draw_poses
 
     image = load_image(path).image  # full resolution: the drawing is for people

@@ -67,11 +67,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..images import DEFAULT_MAX_PIXELS
-    from ..inputs import InputError, expand_inputs, video_support
-    from ..output import CocoWriter, JsonlWriter, OutputError, read_done
-    from ..progress import Progress, summary
-    from ..runner import Runner, WorkerStartError
+    from ..reading.images import DEFAULT_MAX_PIXELS
+    from ..reading.inputs import InputError, expand_inputs, video_support
+    from ..job.output import CocoWriter, JsonlWriter, OutputError, read_done
+    from ..job.progress import Progress, summary
+    from ..job.runner import Runner, WorkerStartError
 
     if args.resume and args.format != "jsonl":
         return fail("--resume works with --format jsonl only (COCO results do not say "
@@ -151,7 +151,7 @@ def _per_worker(config, workers: int):
 
 
 def _count(sources, every: int) -> int | None:
-    from ..inputs import count_frames
+    from ..reading.inputs import count_frames
 
     total = 0
     for s in sources:
@@ -168,8 +168,8 @@ def _count(sources, every: int) -> int | None:
 def _tasks(sources, every: int, done: Counter, skipped: list[int]) -> Iterator:
     """The runner's tasks in input order, leaving out those already ``done`` (counted,
     so that an input listed twice is posed twice)."""
-    from ..inputs import VideoError, iter_frames
-    from ..runner import Task
+    from ..reading.inputs import VideoError, iter_frames
+    from ..job.runner import Task
 
     def fresh(key) -> bool:
         if done[key] > 0:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from .pose import Pose
+from ..pose import Pose
 
 
 def make_record(source: str, frame: int | None, width: int | None, height: int | None,

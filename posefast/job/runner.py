@@ -28,9 +28,9 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from .config import Config
-from .images import DEFAULT_MAX_PIXELS
-from .pose import Pose
+from ..config import Config
+from ..reading.images import DEFAULT_MAX_PIXELS
+from ..pose import Pose
 from .records import error_record, make_record
 
 #: Inputs handed to a worker ahead of its results: one running, one pre-processed
@@ -75,7 +75,7 @@ class WorkerStartError(RuntimeError):
 def _worker_main(conn: Connection, config: Config, max_pixels: int) -> None:
     # Ctrl-C reaches the whole process group; the main process decides what to do.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from .estimator import PoseEstimator
+    from ..estimator import PoseEstimator
 
     try:
         estimator = PoseEstimator(config=config, max_pixels=max_pixels)
@@ -126,7 +126,7 @@ def _worker_main(conn: Connection, config: Config, max_pixels: int) -> None:
 
 
 def _reason(exc: Exception) -> str:
-    from .images import ImageLoadError
+    from ..reading.images import ImageLoadError
 
     if isinstance(exc, ImageLoadError):
         return str(exc)

@@ -1,6 +1,6 @@
 """Where records go: JSON Lines written as they come (resumable), or COCO results.
 
-JSON Lines: one record (see ``posefast.records``) per line, each written and
+JSON Lines: one record (see ``posefast.job.records``) per line, each written and
 flushed as soon as it is in order, so that a job killed at any moment leaves a
 file whose complete lines are all valid; a last line cut short by the kill is
 dropped by :func:`read_done` when the job is resumed.

@@ -1,0 +1,2 @@
+"""The batch job behind ``posefast run``: records, the worker runner, output writers
+and progress."""

@@ -1,0 +1,2 @@
+"""Reading inputs: image files and arrays as RGB pixels, and the command line's INPUT
+arguments (files, folders, globs, ``@lists``, videos) as the list of things to pose."""
