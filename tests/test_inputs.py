@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from posefast.reading.inputs import InputError, Source, VideoError, expand_inputs, iter_frames
+from posefast.reading.inputs import InputError, Source, expand_inputs
+from posefast.reading.video import VideoError, iter_frames
 
 from conftest import IMAGES
 
@@ -70,8 +71,10 @@ def test_every_nth_frame_of_a_video(tmp_path, shared_data):
     frames = sorted(IMAGES.glob("*.png"))[:3]
     video = make_video(tmp_path / "clip.mp4", frames, repeat=2)
     got = list(iter_frames(video, every=2))
-    assert [i for i, _ in got] == [0, 2, 4]
-    for (i, frame), source in zip(got, frames):
+    assert [f.index for f in got] == [0, 2, 4]
+    assert [f.time for f in got] == pytest.approx([0.0, 0.4, 0.8])  # 5 frames/s
+    for f, source in zip(got, frames):
+        frame = f.pixels
         assert frame.shape == (480, 640, 3) and frame.dtype == np.uint8
         original = np.asarray(Image.open(source).convert("RGB"), dtype=np.float64)
         assert np.abs(frame - original).mean() < 12  # the same picture, through a lossy codec

@@ -68,7 +68,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from ..reading.images import DEFAULT_MAX_PIXELS
-    from ..reading.inputs import InputError, expand_inputs, video_support
+    from ..reading.inputs import InputError, expand_inputs
+    from ..reading.video import video_support
     from ..job.output import CocoWriter, JsonlWriter, OutputError, read_done
     from ..job.progress import Progress, summary
     from ..job.runner import Runner, WorkerStartError
@@ -151,7 +152,7 @@ def _per_worker(config, workers: int):
 
 
 def _count(sources, every: int) -> int | None:
-    from ..reading.inputs import count_frames
+    from ..reading.video import count_frames
 
     total = 0
     for s in sources:
@@ -168,7 +169,7 @@ def _count(sources, every: int) -> int | None:
 def _tasks(sources, every: int, done: Counter, skipped: list[int]) -> Iterator:
     """The runner's tasks in input order, leaving out those already ``done`` (counted,
     so that an input listed twice is posed twice)."""
-    from ..reading.inputs import VideoError, iter_frames
+    from ..reading.video import VideoError, iter_frames
     from ..job.runner import Task
 
     def fresh(key) -> bool:
@@ -184,9 +185,9 @@ def _tasks(sources, every: int, done: Counter, skipped: list[int]) -> Iterator:
                 yield Task(s.path, None, s.path)
             continue
         try:
-            for index, frame in iter_frames(s.path, every):
-                if fresh((s.path, index)):
-                    yield Task(s.path, index, frame)
+            for frame in iter_frames(s.path, every):
+                if fresh((s.path, frame.index)):
+                    yield Task(s.path, frame.index, frame.pixels)
         except VideoError as exc:
             if fresh((s.path, None)):
                 yield Task(s.path, None, None, error=str(exc))

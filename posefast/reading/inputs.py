@@ -11,15 +11,10 @@ import glob
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Literal, Sequence
-
-import numpy as np
+from typing import Literal, Sequence
 
 from .images import is_image_path
-
-VIDEO_EXTENSIONS: frozenset[str] = frozenset(
-    {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
-)
+from .video import is_video_path
 
 
 class InputError(ValueError):
@@ -32,11 +27,6 @@ class Source:
 
     path: str
     kind: Literal["image", "video"]
-
-
-def is_video_path(path: str | os.PathLike) -> bool:
-    """Whether ``path`` has a video file extension (case-insensitive)."""
-    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
 
 
 def expand_inputs(inputs: Sequence[str]) -> list[Source]:
@@ -103,66 +93,3 @@ def _expand_folder(folder: Path) -> list[Source]:
 
 def _file(path: str) -> Source:
     return Source(path, "video" if is_video_path(path) else "image")
-
-
-# -- video frames --------------------------------------------------------------
-
-class VideoError(Exception):
-    """A video could not be opened or decoded; the message names it and says why."""
-
-
-def _av():
-    try:
-        import av  # PyAV: FFmpeg's decoders, as wheels for every platform
-    except ImportError:
-        raise VideoError("reading videos needs PyAV: pip install 'posefast[video]'") from None
-    return av
-
-
-def video_support() -> bool:
-    """Whether videos can be read here (PyAV is installed)."""
-    try:
-        _av()
-    except VideoError:
-        return False
-    return True
-
-
-def count_frames(path: str, every: int = 1) -> int | None:
-    """How many frames ``iter_frames`` will yield, from the container's header (None if unknown)."""
-    try:
-        av = _av()
-        with av.open(path) as container:
-            frames = container.streams.video[0].frames
-    except Exception:
-        return None
-    return (frames + every - 1) // every if frames else None
-
-
-def iter_frames(path: str, every: int = 1) -> Iterator[tuple[int, np.ndarray]]:
-    """(frame index, (H, W, 3) uint8 RGB array) for every ``every``-th frame, from frame 0.
-
-    The index counts every frame of the video's first video stream. Raises
-    VideoError naming the file on a file that is not a readable video, or on
-    corrupt data part-way (after the frames decoded before it).
-    """
-    if every < 1:
-        raise ValueError(f"every must be >= 1, got {every}")
-    av = _av()
-    try:
-        container = av.open(path)
-    except Exception as exc:  # PyAV raises its own FFmpegError subclasses and OSError
-        raise VideoError(f"{path}: not a readable video ({exc})") from None
-    with container:
-        if not container.streams.video:
-            raise VideoError(f"{path}: has no video stream")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"  # decode with FFmpeg's frame threads
-        index = 0
-        try:
-            for frame in container.decode(stream):
-                if index % every == 0:
-                    yield index, frame.to_ndarray(format="rgb24")
-                index += 1
-        except av.FFmpegError as exc:
-            raise VideoError(f"{path}: video data corrupt at frame {index} ({exc})") from None
