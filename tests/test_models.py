@@ -5,17 +5,25 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
 
 import pytest
 
 from posefast import models
 from posefast.models import REGISTRY, ChecksumError, resolve_model
 
-from conftest import MODEL_353, MODELS
+from posefast.config import DEFAULT_MODEL
+
+from conftest import IMAGES, MODEL_353, MODEL_481, MODELS
 
 NAME = "posenet_mobilenet_v1_075_353_481_quant"
+DEFAULT = "posenet_mobilenet_v1_075_481_641_quant"
 
 
 @pytest.fixture
@@ -26,7 +34,7 @@ def dirs(tmp_path, monkeypatch, shared_data):
     monkeypatch.setenv("POSEFAST_MODEL_PATH", str(path_dir))
     monkeypatch.setenv("POSEFAST_CACHE_DIR", str(cache))
     monkeypatch.delenv("POSEFAST_ALLOW_UNVERIFIED", raising=False)
-    monkeypatch.setattr(models, "_verified", {})
+    monkeypatch.setattr(models.resolve, "_verified", {})
     return path_dir, cache
 
 
@@ -84,8 +92,8 @@ def test_verification_is_remembered_until_the_file_changes(dirs, monkeypatch):
     target = path_dir / f"{NAME}.tflite"
     shutil.copy(MODEL_353, target)
     hashed = []
-    real = models.sha256_of
-    monkeypatch.setattr(models, "sha256_of", lambda p: hashed.append(p) or real(p))
+    real = models.resolve.sha256_of
+    monkeypatch.setattr(models.resolve, "sha256_of", lambda p: hashed.append(p) or real(p))
     resolve_model(NAME)
     resolve_model(NAME)
     assert len(hashed) == 1
@@ -97,7 +105,7 @@ def test_verification_is_remembered_until_the_file_changes(dirs, monkeypatch):
 def test_download_verifies_and_lands_in_the_cache(dirs, monkeypatch):
     _, cache = dirs
     served = Served(MODEL_353.read_bytes())
-    monkeypatch.setattr(models.urllib.request, "urlopen", served)
+    monkeypatch.setattr(models.resolve.urllib.request, "urlopen", served)
     path = resolve_model(NAME)
     assert path == cache / f"{NAME}.tflite" and path.read_bytes() == MODEL_353.read_bytes()
     assert served.urls == [REGISTRY[NAME].url]
@@ -108,7 +116,7 @@ def test_download_verifies_and_lands_in_the_cache(dirs, monkeypatch):
 def test_a_download_failing_its_checksum_is_deleted(dirs, monkeypatch):
     _, cache = dirs
     served = Served(b"not a model")
-    monkeypatch.setattr(models.urllib.request, "urlopen", served)
+    monkeypatch.setattr(models.resolve.urllib.request, "urlopen", served)
     with pytest.raises(ChecksumError, match="deleted"):
         resolve_model(NAME)
     assert list(cache.iterdir()) == []
@@ -117,7 +125,7 @@ def test_a_download_failing_its_checksum_is_deleted(dirs, monkeypatch):
 def test_a_model_without_checksum_is_not_downloaded_unless_allowed(dirs, monkeypatch):
     name = "posenet_mobilenet_v1_100_257x257_multi_kpt_stripped"
     served = Served(b"float model bytes")
-    monkeypatch.setattr(models.urllib.request, "urlopen", served)
+    monkeypatch.setattr(models.resolve.urllib.request, "urlopen", served)
     with pytest.raises(ChecksumError, match="POSEFAST_ALLOW_UNVERIFIED"):
         resolve_model(name)
     assert served.urls == []
@@ -148,4 +156,92 @@ def test_list_models_reports_local_files(dirs):
     shutil.copy(MODEL_353, path_dir)
     found = {info.name: path for info, path in models.list_models()}
     assert found[NAME] == path_dir / f"{NAME}.tflite"
-    assert found["posenet_mobilenet_v1_075_481_641_quant"] is None
+    assert found[DEFAULT] == models.DATA_DIR / f"{DEFAULT}.tflite"  # shipped in the package
+    assert found["posenet_mobilenet_v1_075_721_1281_quant"] is None
+
+
+# -- the default model, shipped in the package ------------------------------------------
+
+def test_the_embedded_model_is_the_registry_file_with_its_notice(shared_data):
+    shipped = models.DATA_DIR / f"{DEFAULT}.tflite"
+    assert shipped.read_bytes() == MODEL_481.read_bytes()
+    assert hashlib.sha256(shipped.read_bytes()).hexdigest() == REGISTRY[DEFAULT].sha256
+    notice = (models.DATA_DIR / "NOTICE").read_text()
+    assert "Apache License, Version 2.0" in notice and "google-coral/project-posenet" in notice
+    assert "TERMS AND CONDITIONS" in (models.DATA_DIR / "LICENSE-Apache-2.0").read_text()
+    assert [i.name for i in REGISTRY.values() if i.embedded] == [DEFAULT] == [DEFAULT_MODEL]
+
+
+def test_the_default_model_resolves_before_the_cache_and_downloads(dirs, monkeypatch):
+    monkeypatch.delenv("POSEFAST_MODEL_PATH")
+    served = Served(MODEL_353.read_bytes())
+    monkeypatch.setattr(models.resolve.urllib.request, "urlopen", served)
+    assert resolve_model(DEFAULT) == models.DATA_DIR / f"{DEFAULT}.tflite"
+    assert resolve_model(DEFAULT + ".tflite") == models.DATA_DIR / f"{DEFAULT}.tflite"
+    assert served.urls == [] and not dirs[1].exists()  # nothing downloaded, no cache made
+    resolve_model(NAME)  # the other names still download
+    assert served.urls == [REGISTRY[NAME].url]
+
+
+def test_the_embedded_model_is_verified_like_any_other(dirs, monkeypatch, tmp_path):
+    fake = tmp_path / "data"
+    fake.mkdir()
+    (fake / f"{DEFAULT}.tflite").write_bytes(MODEL_481.read_bytes()[:-1] + b"x")
+    monkeypatch.setattr(models.resolve, "DATA_DIR", fake)
+    with pytest.raises(ChecksumError, match=REGISTRY[DEFAULT].sha256):
+        resolve_model(DEFAULT)
+
+
+def test_the_embedded_model_serves_other_input_sizes(shared_data):
+    from posefast import PoseEstimator
+
+    with PoseEstimator(input_size=(353, 481)) as est:  # the default model, resized
+        assert (est.input_spec.height, est.input_spec.width) == (353, 481)
+        assert len(est.estimate(IMAGES / "couple.jpg")) == 2
+
+
+def test_a_clean_environment_runs_the_default_model_without_network(shared_data, tmp_path):
+    """No POSEFAST_MODEL_PATH, an empty cache, and every download bound to fail."""
+    cache = tmp_path / "cache"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POSEFAST_")}
+    env.update(POSEFAST_CACHE_DIR=str(cache), HOME=str(tmp_path), XDG_CACHE_HOME=str(tmp_path),
+               http_proxy="http://127.0.0.1:9", https_proxy="http://127.0.0.1:9",
+               HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9")
+    out = tmp_path / "poses.jsonl"
+    r = subprocess.run([sys.executable, "-m", "posefast", "run", str(IMAGES / "couple.jpg"),
+                        "--output", str(out), "--workers", "1"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    record = json.loads(out.read_text().splitlines()[-1])
+    assert record["error"] is None and len(record["poses"]) == 2
+    assert not cache.exists() or not any(cache.iterdir())
+
+
+@pytest.mark.parametrize("command", ["build_py", "sdist"])
+def test_the_wheel_and_the_sdist_carry_the_model(tmp_path, command):
+    """build_py lays out the Python part of the wheel; sdist follows MANIFEST.in. Both
+    run the project's own setup.py and pyproject.toml; Cython is stubbed out (the
+    extensions are not what this checks, and the test environment need not have it)."""
+    root = Path(__file__).resolve().parents[1]
+    stub = tmp_path / "stub" / "Cython"
+    stub.mkdir(parents=True)
+    (stub / "__init__.py").write_text("")
+    (stub / "Build.py").write_text("def cythonize(extensions, **kwargs):\n    return []\n")
+    out = tmp_path / "out"
+    args = (["build_py", "--build-lib", str(out)] if command == "build_py"
+            else ["sdist", "--dist-dir", str(out), "--formats", "tar"])
+    env = {**os.environ, "PYTHONPATH": str(stub.parent)}
+    r = subprocess.run([sys.executable, "setup.py", "-q", *args], cwd=root, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    wanted = {f"posefast/models/data/{DEFAULT}.tflite", "posefast/models/data/NOTICE",
+              "posefast/models/data/LICENSE-Apache-2.0"}
+    if command == "build_py":
+        assert (out / f"posefast/models/data/{DEFAULT}.tflite").read_bytes() \
+            == (models.DATA_DIR / f"{DEFAULT}.tflite").read_bytes()
+        found = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    else:
+        (archive,) = out.glob("*.tar")
+        with tarfile.open(archive) as tar:
+            found = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+    assert wanted <= found

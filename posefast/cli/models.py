@@ -10,9 +10,10 @@ examples:
   POSEFAST_MODEL_PATH=../shared/models posefast models
   posefast models --json
 
-A name resolves through the folders of POSEFAST_MODEL_PATH, then the cache
+The default model (posenet_mobilenet_v1_075_481_641_quant) ships inside the package.
+Other names resolve through the folders of POSEFAST_MODEL_PATH, then the cache
 (POSEFAST_CACHE_DIR, else ~/.cache/posefast); a model not found there is downloaded
-on first use and its sha256 checked.
+on first use. Every file's sha256 is checked.
 """
 
 

@@ -1,6 +1,7 @@
-"""The model registry: names of known PoseNet models, their URLs and checksums.
+"""Resolving a model name or path to a verified local file.
 
-A name resolves to a local file via ``POSEFAST_MODEL_PATH`` (folders separated by
+A registry name resolves to the copy shipped inside the package when there is one
+(the default model), then through ``POSEFAST_MODEL_PATH`` (folders separated by
 os.pathsep, for air-gapped machines and CI), then the user cache
 (``POSEFAST_CACHE_DIR``, else ``$XDG_CACHE_HOME/posefast`` or ``~/.cache/posefast``),
 and otherwise is downloaded into the cache and verified. A file whose sha256 does not
@@ -14,50 +15,10 @@ import os
 import sys
 import tempfile
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-CORAL = "https://github.com/google-coral/project-posenet/raw/master/models/mobilenet/components/"
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """A known model: ``name`` (the file stem), download URL, sha256 (None: unknown)."""
-
-    name: str
-    filename: str
-    url: str
-    sha256: str | None
-    description: str
-
-
-REGISTRY: dict[str, ModelInfo] = {m.name: m for m in (
-    ModelInfo("posenet_mobilenet_v1_075_353_481_quant",
-              "posenet_mobilenet_v1_075_353_481_quant.tflite",
-              CORAL + "posenet_mobilenet_v1_075_353_481_quant.tflite",
-              "d589f727ee72effba3e8211b04c284fc65fc0a22907c161e2d6c080244d5c264",
-              "MobileNet v1 0.75 PoseNet, uint8, input 353x481, stride 16 (Coral)"),
-    ModelInfo("posenet_mobilenet_v1_075_481_641_quant",
-              "posenet_mobilenet_v1_075_481_641_quant.tflite",
-              CORAL + "posenet_mobilenet_v1_075_481_641_quant.tflite",
-              "d7ac211a927e114a9266e424c3cb5b6ce0db462ee2d5311471c437cca2b262a6",
-              "MobileNet v1 0.75 PoseNet, uint8, input 481x641, stride 16 (Coral)"),
-    ModelInfo("posenet_mobilenet_v1_075_721_1281_quant",
-              "posenet_mobilenet_v1_075_721_1281_quant.tflite",
-              CORAL + "posenet_mobilenet_v1_075_721_1281_quant.tflite",
-              "5214ffd99fc633a99960bc133d544d57d85304c082cd72a18f12580ee6921445",
-              "MobileNet v1 0.75 PoseNet, uint8, input 721x1281, stride 16 (Coral)"),
-    # The TF Lite starter model: its checksum is not published with it, and we have not
-    # been able to fetch it to record one, so it is only downloaded when the user allows
-    # an unverified file (POSEFAST_ALLOW_UNVERIFIED=1 or allow_unverified=True).
-    ModelInfo("posenet_mobilenet_v1_100_257x257_multi_kpt_stripped",
-              "posenet_mobilenet_v1_100_257x257_multi_kpt_stripped.tflite",
-              "https://storage.googleapis.com/download.tensorflow.org/models/tflite/"
-              "posenet_mobilenet_v1_100_257x257_multi_kpt_stripped.tflite",
-              None,
-              "MobileNet v1 1.0 PoseNet, float32, input 257x257, stride 32 (TF Lite starter)"),
-)}
+from .registry import DATA_DIR, REGISTRY, ModelInfo, registry_name
 
 
 class ChecksumError(ValueError):
@@ -110,14 +71,11 @@ def verify(path: Path, info: ModelInfo) -> Path:
     return path
 
 
-def _registry_name(text: str) -> str | None:
-    name = text[:-len(".tflite")] if text.endswith(".tflite") else text
-    return name if name in REGISTRY else None
-
-
 def locate(name: str) -> Path | None:
     """The verified local file of registry model ``name``, or None if there is none."""
     info = REGISTRY[name]
+    if info.embedded and (DATA_DIR / info.filename).is_file():
+        return verify(DATA_DIR / info.filename, info)
     for folder in search_dirs():
         candidate = folder / info.filename
         if candidate.is_file():
@@ -139,7 +97,7 @@ def resolve_model(name_or_path: str | os.PathLike, *, download: bool = True,
     path = Path(text)
     if path.is_file():
         return path
-    name = _registry_name(text)
+    name = registry_name(text)
     if name is None:
         if os.sep in text or "/" in text or path.suffix:
             raise FileNotFoundError(f"model file {text!r} not found")
@@ -213,5 +171,5 @@ def list_models() -> list[tuple[ModelInfo, Path | None]]:
     return out
 
 
-__all__ = ["REGISTRY", "ModelInfo", "ChecksumError", "resolve_model", "list_models",
-           "locate", "fetch", "verify", "cache_dir", "model_path_dirs", "search_dirs"]
+__all__ = ["ChecksumError", "resolve_model", "list_models", "locate", "fetch", "verify",
+           "cache_dir", "model_path_dirs", "search_dirs", "sha256_of"]
