@@ -44,6 +44,8 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 DEFAULT_MODEL = "posenet_mobilenet_v1_075_481_641_quant"
 DEFAULT_CONFIG_FILE = "posefast.toml"
+#: The backend a model file's suffix selects when no layer names one (``--model x.onnx``).
+BACKEND_FOR_SUFFIX = {".onnx": "onnx"}
 
 
 @dataclass
@@ -259,7 +261,20 @@ def _file_layer(path: Path) -> dict[str, Any]:
             raise ValueError(f"{path}: {key} is given both at the top level and in [decoder]")
         else:
             flat[key] = value
-    return _checked(flat, lambda key: str(path))
+    checked = _checked(flat, lambda key: str(path))
+    if "model" in checked:
+        checked["model"] = _model_relative_to(checked["model"], path)
+    return checked
+
+
+def _model_relative_to(model: str, config_file: Path) -> str:
+    """A relative model path in a TOML file is relative to that file's folder, as the
+    file's author meant it wherever the command runs; registry names stay names."""
+    from .models.registry import registry_name
+
+    if registry_name(model) is not None or Path(model).is_absolute():
+        return model
+    return str(config_file.parent / model)
 
 
 def load_config(api: Mapping[str, Any] | None = None, cli: Mapping[str, Any] | None = None,
@@ -285,6 +300,11 @@ def load_config(api: Mapping[str, Any] | None = None, cli: Mapping[str, Any] | N
 
     config = Config()
     options: dict[str, Any] = {}
+    if not any("backend" in layer for layer in layers):
+        model = next((layer["model"] for layer in reversed(layers) if "model" in layer), "")
+        suffix = Path(model).suffix.lower()
+        if suffix in BACKEND_FOR_SUFFIX:
+            config.backend = BACKEND_FOR_SUFFIX[suffix]
     for layer in layers:
         for key, value in layer.items():
             if key == "backend_options":

@@ -16,9 +16,10 @@ Two things are added on top, so the ONNX model behaves like the TF Lite one:
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .model_outputs import output_stride
 
@@ -55,25 +56,87 @@ def _require(module: str) -> Any:
         raise ImportError(f"converting needs the {module} package: {INSTALL_HINT}") from exc
 
 
+def is_tflite(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a TF Lite flatbuffer (file identifier ``TFL3`` at byte 4)."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    return len(head) == 8 and head[4:8] == b"TFL3"
+
+
+def check_tflite_source(source: Path) -> None:
+    """FileNotFoundError / ValueError naming ``source`` unless it is a TF Lite file."""
+    if not source.is_file():
+        raise FileNotFoundError(f"model file not found: {str(source)!r} (expected a .tflite file)")
+    if not is_tflite(source):
+        raise ValueError(f"{str(source)!r} is not a TF Lite model (no 'TFL3' flatbuffer "
+                         f"identifier); posefast convert takes a .tflite PoseNet")
+
+
+def check_target(target: Path, *, overwrite: bool) -> None:
+    """FileExistsError / OSError naming ``target`` when it cannot or must not be written."""
+    if target.is_dir():
+        raise IsADirectoryError(f"output {str(target)!r} is a folder; give a file name")
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"output {str(target)!r} exists; pass --overwrite to replace it")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(f"cannot create the folder of output {str(target)!r}: "
+                      f"{exc.strerror or exc}") from None
+    if not os.access(target.parent, os.W_OK):
+        raise PermissionError(f"cannot write output {str(target)!r}: its folder is not writable")
+
+
+def write_atomically(target: Path, write: Callable[[Path], Any]) -> Any:
+    """``write(tmp)`` into a temporary file beside ``target``, then rename it into place,
+    so that a failed conversion never leaves a partial file under the output's name.
+    OSErrors of the output place name ``target``."""
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}-", suffix=target.suffix,
+                                        dir=target.parent)
+    except OSError as exc:
+        raise OSError(f"cannot write output {str(target)!r}: {exc.strerror or exc}") from None
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        result = write(tmp)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise OSError(f"cannot write output {str(target)!r}: {exc.strerror or exc}") from None
+        return result
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
 def convert_tflite_to_onnx(source: str | os.PathLike, target: str | os.PathLike, *,
-                           dynamic_size: bool = True) -> ConversionReport:
+                           dynamic_size: bool = True, overwrite: bool = True) -> ConversionReport:
     """Convert the TF Lite model ``source`` into the ONNX model ``target``.
 
     ``dynamic_size``: make batch, height and width symbolic where the graph allows it.
-    Raises FileNotFoundError / ValueError naming the file for missing or invalid input.
+    ``overwrite=False`` refuses an existing ``target`` (FileExistsError). Raises
+    FileNotFoundError / ValueError naming the file for missing or invalid input, and
+    OSError naming ``target`` when it cannot be written. The target appears whole or
+    not at all.
     """
     source, target = Path(source), Path(target)
-    if not source.is_file():
-        raise FileNotFoundError(f"model file not found: {str(source)!r} (expected a .tflite file)")
+    check_tflite_source(source)
     tflite2onnx = _require("tflite2onnx")
     onnx = _require("onnx")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    check_target(target, overwrite=overwrite)
+    return write_atomically(target, lambda tmp: _convert(source, tmp, target, dynamic_size,
+                                                         tflite2onnx, onnx))
+
+
+def _convert(source: Path, tmp: Path, target: Path, dynamic_size: bool, tflite2onnx: Any,
+             onnx: Any) -> ConversionReport:
     try:
-        tflite2onnx.convert(str(source), str(target))
+        tflite2onnx.convert(str(source), str(tmp))
     except Exception as exc:  # tflite2onnx raises assorted errors on bad input
         raise ValueError(f"tflite2onnx cannot convert {str(source)!r}: "
-                         f"{type(exc).__name__}: {exc}") from exc
-    model = onnx.load(str(target))
+                         f"{type(exc).__name__}: {exc}") from None
+    model = onnx.load(str(tmp))
     scale, offset = _input_normalisation(model, onnx)
     dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     out_dims = [d.dim_value for d in model.graph.output[0].type.tensor_type.shape.dim]
@@ -92,7 +155,7 @@ def convert_tflite_to_onnx(source: str | os.PathLike, target: str | os.PathLike,
             entry = model.metadata_props.add()
             entry.key, entry.value = META_STRIDE, str(output_stride((dims[2], dims[3]), grid))
     onnx.checker.check_model(model)
-    onnx.save(model, str(target))
+    onnx.save(model, str(tmp))
     return ConversionReport(target, dynamic_size and not note, note, scale, offset)
 
 

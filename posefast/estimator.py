@@ -12,6 +12,7 @@ from .config import Config, load_config
 from .decode import decode_outputs
 from .images import DEFAULT_MAX_PIXELS, ImageInput, describe, load_image
 from .models import resolve_model
+from .models.derived import model_for_backend
 from .pose import Pose
 from .preprocess import Transform, target_size, to_input
 from .registry import create_backend
@@ -61,7 +62,8 @@ class PoseEstimator:
             raise ValueError("pass either config= or model/backend/options, not both")
         self.config = config
         self.max_pixels = max_pixels
-        model_path = resolve_model(config.model)
+        # the file the backend runs: the named model, or its cached ONNX conversion
+        model_path = model_for_backend(resolve_model(config.model), config.backend)
         self._backend = create_backend(
             config.backend, str(model_path),
             input_size=tuple(config.input_size) if config.input_size else None,

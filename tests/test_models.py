@@ -28,13 +28,12 @@ DEFAULT = "posenet_mobilenet_v1_075_481_641_quant"
 
 @pytest.fixture
 def dirs(tmp_path, monkeypatch, shared_data):
-    """An empty model path folder and cache, and a fresh verification memo."""
+    """An empty model path folder and cache."""
     path_dir, cache = tmp_path / "models", tmp_path / "cache"
     path_dir.mkdir()
     monkeypatch.setenv("POSEFAST_MODEL_PATH", str(path_dir))
     monkeypatch.setenv("POSEFAST_CACHE_DIR", str(cache))
     monkeypatch.delenv("POSEFAST_ALLOW_UNVERIFIED", raising=False)
-    monkeypatch.setattr(models.resolve, "_verified", {})
     return path_dir, cache
 
 
@@ -87,19 +86,143 @@ def test_a_local_file_failing_its_checksum_is_never_used(dirs):
     assert str(bad) in message and REGISTRY[NAME].sha256 in message
 
 
-def test_verification_is_remembered_until_the_file_changes(dirs, monkeypatch):
+def test_verification_keys_on_content_not_size_and_mtime(dirs):
+    """Issue 11 item 15: a same-size edit with the mtime put back was let through."""
     path_dir, _ = dirs
     target = path_dir / f"{NAME}.tflite"
     shutil.copy(MODEL_353, target)
-    hashed = []
-    real = models.resolve.sha256_of
-    monkeypatch.setattr(models.resolve, "sha256_of", lambda p: hashed.append(p) or real(p))
-    resolve_model(NAME)
-    resolve_model(NAME)
-    assert len(hashed) == 1
-    target.write_bytes(target.read_bytes()[:-1] + b"y")  # new size / mtime: hashed again
-    with pytest.raises(ChecksumError):
+    assert resolve_model(NAME) == target
+    st = target.stat()
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    target.write_bytes(bytes(data))
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert target.stat().st_size == st.st_size and target.stat().st_mtime_ns == st.st_mtime_ns
+    with pytest.raises(ChecksumError, match=str(target)):
         resolve_model(NAME)
+
+
+def test_a_same_named_file_in_the_working_directory_is_not_loaded(dirs, tmp_path, monkeypatch):
+    """Issue 11 item 15: a registry name resolves only through the registry's folders."""
+    cwd = tmp_path / "work"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    planted = cwd / f"{NAME}.tflite"
+    planted.write_bytes(b"an impostor, never verified")
+    with pytest.raises(FileNotFoundError, match="is not in"):
+        resolve_model(NAME, download=False)
+    with pytest.raises(FileNotFoundError):
+        resolve_model(f"{NAME}.tflite", download=False)
+    shutil.copy(MODEL_353, dirs[0])
+    assert resolve_model(NAME) == dirs[0] / f"{NAME}.tflite"
+    assert resolve_model(f"./{NAME}.tflite") == Path(f"./{NAME}.tflite")  # a path, as written
+
+
+def test_offline_error_names_the_folders_the_url_and_the_remedy(dirs, tmp_path, monkeypatch):
+    """Issue 11 item 16: was `<urlopen error [Errno 111] Connection refused>` alone, and a
+    POSEFAST_MODEL_PATH folder that does not exist went unmentioned."""
+    path_dir, cache = dirs
+    missing = tmp_path / "typo"
+    monkeypatch.setenv("POSEFAST_MODEL_PATH", os.pathsep.join([str(path_dir), str(missing)]))
+
+    def refused(url):
+        raise models.resolve.urllib.error.URLError(ConnectionRefusedError(111, "Connection refused"))
+
+    monkeypatch.setattr(models.resolve.urllib.request, "urlopen", refused)
+    with pytest.raises(models.ModelNotAvailableError) as info:
+        resolve_model(NAME)
+    message = str(info.value)
+    for part in (str(path_dir), f"{missing} (which does not exist)", str(cache),
+                 REGISTRY[NAME].url, "Connection refused", "POSEFAST_MODEL_PATH"):
+        assert part in message, part
+    assert list(cache.iterdir()) == []  # no partial download left
+    assert models.missing_model_path_dirs() == [missing]
+
+
+def test_the_command_warns_about_a_missing_model_path_folder(shared_data, tmp_path):
+    env = {**os.environ, "POSEFAST_MODEL_PATH": str(tmp_path / "nowhere")}
+    r = subprocess.run([sys.executable, "-m", "posefast", "predict", str(IMAGES / "standing.png")],
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert f"POSEFAST_MODEL_PATH names '{tmp_path / 'nowhere'}', which is not a folder" in r.stderr
+
+
+def test_a_relative_model_path_in_a_toml_file_is_relative_to_the_file(tmp_path, monkeypatch):
+    """Issue 11 item 16: it was relative to the working directory."""
+    from posefast.config import load_config
+
+    conf_dir = tmp_path / "conf"
+    conf_dir.mkdir()
+    toml = conf_dir / "posefast.toml"
+    toml.write_text('model = "models/mine.tflite"\n')
+    monkeypatch.chdir(tmp_path)
+    assert load_config(config_file=toml, env={}).model == str(conf_dir / "models" / "mine.tflite")
+    toml.write_text(f'model = "{NAME}"\n')  # a registry name stays a name
+    assert load_config(config_file=toml, env={}).model == NAME
+    toml.write_text(f'model = "{MODEL_353}"\n')  # an absolute path stays as it is
+    assert load_config(config_file=toml, env={}).model == str(MODEL_353)
+    # the other layers are relative to the working directory, as a user typing them expects
+    assert load_config(cli={"model": "x/mine.tflite"}, config_file=toml, env={}).model \
+        == "x/mine.tflite"
+
+
+def test_an_onnx_model_picks_the_onnx_backend_unless_one_is_named(tmp_path):
+    """Issue 11 item 13: `--model x.onnx` with no backend configured ran tflite on it."""
+    from posefast.config import load_config
+
+    assert load_config(cli={"model": "x.onnx"}, env={}).backend == "onnx"
+    assert load_config(env={"POSEFAST_MODEL": "x.ONNX"}).backend == "onnx"
+    assert load_config(cli={"model": "x.onnx", "backend": "tflite"}, env={}).backend == "tflite"
+    assert load_config(cli={"model": "x.onnx"}, env={"POSEFAST_BACKEND": "tflite-gpu"}).backend \
+        == "tflite-gpu"
+    assert load_config(cli={"model": "x.tflite"}, env={}).backend == "tflite"
+
+
+def test_backend_onnx_with_a_tflite_model_converts_once_and_caches(shared_data, tmp_path,
+                                                                   monkeypatch):
+    """Issue 11 item 13: `--backend onnx` with the default (TF Lite) model failed with a
+    protobuf error."""
+    from posefast import PoseEstimator, convert
+    from posefast.models.derived import derived_dir
+
+    monkeypatch.setenv("POSEFAST_CACHE_DIR", str(tmp_path / "cache"))
+    made = []
+    real = convert.convert_tflite_to_onnx
+    monkeypatch.setattr(convert, "convert_tflite_to_onnx",
+                        lambda *a, **k: made.append(a[0]) or real(*a, **k))
+    with PoseEstimator(backend="onnx") as est:
+        onnx_poses = est.estimate(IMAGES / "couple.jpg")
+    with PoseEstimator(backend="onnx") as est:
+        again = est.estimate(IMAGES / "couple.jpg")
+    assert len(made) == 1  # converted once, then taken from the cache
+    cached = derived_dir() / f"{REGISTRY[DEFAULT].sha256}.onnx"
+    assert cached.is_file() and (derived_dir() / (cached.name + ".sha256")).is_file()
+    with PoseEstimator(backend="tflite") as est:
+        tflite_poses = est.estimate(IMAGES / "couple.jpg")
+    assert len(onnx_poses) == len(tflite_poses) == len(again) == 2
+    for a, b in zip(onnx_poses, tflite_poses):
+        assert abs(a.score - b.score) < 0.02
+    # a cached file that no longer matches its record is made again, not used
+    cached.write_bytes(cached.read_bytes()[:-10])
+    with PoseEstimator(backend="onnx"):
+        pass
+    assert len(made) == 2
+
+
+def test_a_backend_given_a_model_of_the_wrong_format_is_told(shared_data, tmp_path):
+    from posefast.models.derived import ModelFormatError, model_for_backend
+
+    with pytest.raises(ModelFormatError, match="backend 'tflite' runs .tflite models, not"):
+        model_for_backend(tmp_path / "x.onnx", "tflite")
+    assert model_for_backend(MODEL_353, "tflite") == MODEL_353
+
+
+def test_the_command_line_converts_for_onnx_too(shared_data, tmp_path):
+    env = {**os.environ, "POSEFAST_CACHE_DIR": str(tmp_path / "cache")}
+    r = subprocess.run([sys.executable, "-m", "posefast", "predict", str(IMAGES / "couple.jpg"),
+                        "--backend", "onnx"], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert len(json.loads(r.stdout)[0]["poses"]) == 2
 
 
 def test_download_verifies_and_lands_in_the_cache(dirs, monkeypatch):

@@ -110,7 +110,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 def check_usable(config: Config) -> None:
     """Fail early, with the reason, when the backend or the model cannot be used here."""
-    from ..models import resolve_model
+    from ..models import missing_model_path_dirs, resolve_model
+    from ..models.derived import model_for_backend
     from ..registry import get_backend_class
 
     try:
@@ -120,10 +121,18 @@ def check_usable(config: Config) -> None:
     availability = cls.availability_for(config.backend_options)
     if not availability:
         raise UsageError(f"backend {config.backend!r} cannot be used here: {availability.reason}")
+    for folder in missing_model_path_dirs():
+        warn(f"POSEFAST_MODEL_PATH names {str(folder)!r}, which is not a folder; it is skipped")
     try:
-        resolve_model(config.model)
+        # converting for the backend here, once, means workers find it made
+        model_for_backend(resolve_model(config.model), config.backend)
     except Exception as exc:  # missing file, unknown name, failed download or checksum
         raise UsageError(f"model {config.model!r}: {exc}") from None
+
+
+def warn(message: str) -> None:
+    """Print ``posefast: warning: message`` to stderr."""
+    print(f"posefast: warning: {message}", file=sys.stderr)
 
 
 def fail(message: str, status: int = 2) -> int:
