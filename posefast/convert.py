@@ -98,6 +98,7 @@ def write_atomically(target: Path, write: Callable[[Path], Any]) -> Any:
         raise OSError(f"cannot write output {str(target)!r}: {exc.strerror or exc}") from None
     os.close(fd)
     tmp = Path(tmp_name)
+    tmp.unlink()  # the name is ours; tflite2onnx complains about an existing file
     try:
         result = write(tmp)
         try:
@@ -127,6 +128,75 @@ def convert_tflite_to_onnx(source: str | os.PathLike, target: str | os.PathLike,
     check_target(target, overwrite=overwrite)
     return write_atomically(target, lambda tmp: _convert(source, tmp, target, dynamic_size,
                                                          tflite2onnx, onnx))
+
+
+@dataclass(frozen=True)
+class StrideReport:
+    """What ``convert_model`` wrote when it rewrote the output stride."""
+
+    output: Path
+    model_stride: int  # the source model's own
+    stride: int  # the output's
+    conversion: ConversionReport | None  # when TF Lite became ONNX on the way
+
+
+def convert_model(source: str | os.PathLike, target: str | os.PathLike, *,
+                  output_stride: int | None = None, dynamic_size: bool = True,
+                  overwrite: bool = True) -> ConversionReport | StrideReport:
+    """Write ``source`` as ``target``: TF Lite -> ONNX (``convert_tflite_to_onnx``), and
+    with ``output_stride`` rewritten for that stride (TF Lite -> TF Lite or ONNX,
+    ONNX -> ONNX; see ``posefast.rewrite``). The format follows ``target``'s suffix.
+    Raises ValueError naming the file for what cannot be done (a model that is not a
+    MobileNet v1 PoseNet, a stride it cannot reach, formats with no way between them)
+    before any work, and OSError naming ``target`` when it cannot be written."""
+    from .rewrite import FORMATS, rewrite_stride
+    from .rewrite import plan as stride_plan
+
+    source, target = Path(source), Path(target)
+    if output_stride is None:
+        if target.suffix.lower() != ".onnx":
+            raise ValueError(f"output {str(target)!r}: posefast convert writes .onnx models "
+                             f"(or, with --output-stride, .tflite or .onnx)")
+        return convert_tflite_to_onnx(source, target, dynamic_size=dynamic_size,
+                                      overwrite=overwrite)
+    src_fmt, dst_fmt = source.suffix.lower(), target.suffix.lower()
+    if not source.is_file():
+        raise FileNotFoundError(f"model file not found: {str(source)!r}")
+    if dst_fmt not in FORMATS:
+        raise ValueError(f"output {str(target)!r}: expected a .tflite or .onnx file name")
+    if is_tflite(source):
+        src_fmt = ".tflite"
+    elif src_fmt != ".onnx":
+        raise ValueError(f"{str(source)!r} is neither a TF Lite model (no 'TFL3' flatbuffer "
+                         f"identifier) nor an .onnx file")
+    if (src_fmt, dst_fmt) == (".onnx", ".tflite"):
+        raise ValueError(f"{str(source)!r} is ONNX and {str(target)!r} TF Lite: posefast "
+                         f"converts TF Lite to ONNX only")
+    # refuse an unknown architecture or an unreachable stride before any work
+    if src_fmt == ".tflite":
+        from .rewrite.tflite import tflite_plan as planner
+    else:
+        from .rewrite.onnx import onnx_plan as planner
+    plan: stride_plan.StridePlan = planner(source, output_stride)
+    if src_fmt != dst_fmt:
+        _require("tflite2onnx")
+        _require("onnx")
+    check_target(target, overwrite=overwrite)
+
+    def write(tmp: Path) -> StrideReport:
+        conversion = None
+        step = source
+        if src_fmt != dst_fmt:
+            with tempfile.TemporaryDirectory(dir=tmp.parent) as work:
+                step = Path(work) / "converted.onnx"
+                conversion = _convert(source, step, target, dynamic_size,
+                                      _require("tflite2onnx"), _require("onnx"))
+                rewrite_stride(step, tmp, output_stride)
+        else:
+            rewrite_stride(step, tmp, output_stride)
+        return StrideReport(target, plan.model_stride, output_stride, conversion)
+
+    return write_atomically(target, write)
 
 
 def _convert(source: Path, tmp: Path, target: Path, dynamic_size: bool, tflite2onnx: Any,

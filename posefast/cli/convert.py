@@ -12,6 +12,13 @@ examples:
   posefast convert posenet_mobilenet_v1_075_481_641_quant.tflite posenet_481.onnx
   posefast convert my_posenet.tflite posenet.onnx --overwrite
   posefast predict photo.jpg --backend onnx --model posenet_481.onnx --input-size 257x353
+  posefast convert posenet_mobilenet_v1_075_481_641_quant posenet_s8.tflite --output-stride 8
+  posefast convert posenet_481.onnx posenet_481_s32.onnx --output-stride 32
+
+--output-stride N rewrites a MobileNet v1 PoseNet (Coral and TF Lite exports) to run at
+output stride 8, 16 or 32 with the same weights; OUTPUT may then be .tflite or .onnx
+(and MODEL an .onnx file for an .onnx OUTPUT). `--output-stride` on predict and run
+does the same by itself and caches the result.
 
 MODEL is a registry name (resolved like --model: the package's own copy,
 POSEFAST_MODEL_PATH, the cache, else a verified download) or a .tflite file. The ONNX
@@ -30,8 +37,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "with tflite2onnx.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("source", metavar="MODEL", help="a registry name or a .tflite file")
-    p.add_argument("target", metavar="OUTPUT.onnx", help="where to write the ONNX model")
+    p.add_argument("source", metavar="MODEL", help="a registry name or a .tflite file "
+                   "(or .onnx with --output-stride)")
+    p.add_argument("target", metavar="OUTPUT", help="where to write the model: .onnx "
+                   "(or .tflite with --output-stride)")
+    p.add_argument("--output-stride", type=int, metavar="N",
+                   help="rewrite the model for output stride N (8, 16 or 32)")
     p.add_argument("--fixed-size", action="store_true",
                    help="keep the TF Lite model's fixed input size and batch of one")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
@@ -39,18 +50,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..convert import convert_tflite_to_onnx
+    from ..convert import StrideReport, convert_model
     from ..models import resolve_model
 
     try:
         source = resolve_model(args.source)
-        report = convert_tflite_to_onnx(source, Path(args.target),
-                                        dynamic_size=not args.fixed_size,
-                                        overwrite=args.overwrite)
+        report = convert_model(source, Path(args.target), output_stride=args.output_stride,
+                               dynamic_size=not args.fixed_size, overwrite=args.overwrite)
     except (ImportError, OSError, LookupError, ValueError) as exc:
         return fail(str(exc))
     except Exception as exc:  # a converter's own error type: still a message, not a traceback
         return fail(f"converting {args.source!r} failed: {type(exc).__name__}: {exc}")
+    if isinstance(report, StrideReport):
+        print(f"wrote {report.output} (output stride {report.stride}; the source's is "
+              f"{report.model_stride})")
+        report = report.conversion
+        if report is None:
+            return 0
     size = "any input size" if report.dynamic_size else "its fixed input size"
     print(f"wrote {report.output} ({size})")
     if report.note:

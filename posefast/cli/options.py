@@ -73,6 +73,10 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--model", metavar="NAME|PATH", help="model registry name or model file")
     g.add_argument("--input-size", metavar="HxW", type=input_size,
                    help="network input size in pixels, e.g. 353x481 (default: the model's)")
+    g.add_argument("--output-stride", type=int, choices=(8, 16, 32), metavar="{8,16,32}",
+                   help="input pixels per output cell: 8 finest and slowest, 16 the usual, "
+                        "32 fastest and coarsest (default: the model's own; the model is "
+                        "rewritten once and cached). At 32 the default score threshold is 0.15")
     g.add_argument("--resize", choices=RESIZE_MODES,
                    help="fit images to the input by stretching or by letterboxing "
                         "(keeping the aspect ratio)")
@@ -95,6 +99,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         "backend_options": dict(args.backend_options) if args.backend_options else None,
         "model": args.model,
         "input_size": args.input_size,
+        "output_stride": args.output_stride,
         "resize": args.resize,
         "mode": args.mode,
         "max_detections": args.max_detections,
@@ -125,7 +130,7 @@ def check_usable(config: Config) -> None:
         warn(f"POSEFAST_MODEL_PATH names {str(folder)!r}, which is not a folder; it is skipped")
     try:
         # converting for the backend here, once, means workers find it made
-        model_for_backend(resolve_model(config.model), config.backend)
+        model_for_backend(resolve_model(config.model), config.backend, config.output_stride)
     except Exception as exc:  # missing file, unknown name, failed download or checksum
         raise UsageError(f"model {config.model!r}: {exc}") from None
 

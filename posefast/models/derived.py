@@ -1,7 +1,8 @@
 """Models derived from the one the user named, made once and kept in the cache.
 
 A backend that takes another format (``--backend onnx`` with a TF Lite model) gets the
-model converted; a requested output stride gets it rewritten (``posefast.rewrite``).
+model converted; a requested output stride gets it rewritten (``posefast.rewrite``),
+after the conversion, in the format the backend runs.
 Each derived file is named by the sha256 of the source model's content plus what was
 done to it (``<sha256>.onnx``, ``<sha256>-stride8.tflite``), so a changed source never
 reuses a stale result, and lives in ``<cache>/derived`` beside the registry's
@@ -55,6 +56,7 @@ def cached(name: str, build: Callable[[Path], object]) -> Path:
                       f"POSEFAST_CACHE_DIR to a writable folder") from None
     os.close(fd)
     tmp = Path(tmp_name)
+    tmp.unlink()  # the name is ours; converters complain about an existing file
     try:
         build(tmp)
         digest = sha256_of(tmp)
@@ -81,12 +83,31 @@ def backend_suffixes(backend: str) -> tuple[str, ...] | None:
     return tuple(s.lower() for s in suffixes) if suffixes else None
 
 
-def model_for_backend(path: str | os.PathLike, backend: str) -> Path:
-    """The model file the backend ``backend`` runs for the resolved model ``path``:
-    ``path`` itself, or a cached conversion. ModelFormatError when neither works;
-    ImportError naming the extra (and the command to run instead) when converting
-    needs packages that are not installed."""
+def with_stride(path: Path, source_sha: str, stride: int | None) -> Path:
+    """``path`` rewritten for output ``stride`` (made once, cached), or ``path`` itself
+    when ``stride`` is None or already the model's own: the rewrite is exact there."""
+    from ..rewrite import model_stride, rewrite_stride
+
+    if stride is None or model_stride(path) == stride:
+        return path
+    return cached(f"{source_sha}-stride{stride}{path.suffix.lower()}",
+                  lambda tmp: rewrite_stride(path, tmp, stride))
+
+
+def model_for_backend(path: str | os.PathLike, backend: str,
+                      output_stride: int | None = None) -> Path:
+    """The model file the backend ``backend`` runs for the resolved model ``path`` at
+    ``output_stride`` (None: the model's own): ``path`` itself, or a cached conversion
+    and/or stride rewrite, keyed by the sha256 of ``path``'s content. Raises
+    ModelFormatError when the backend cannot take the model, ImportError naming the
+    extra (and the command to run instead) when converting needs packages that are not
+    installed, and ValueError for a model or stride the rewrite does not handle."""
     path = Path(path)
+    source_sha = sha256_of(path)
+    return with_stride(_in_backend_format(path, source_sha, backend), source_sha, output_stride)
+
+
+def _in_backend_format(path: Path, source_sha: str, backend: str) -> Path:
     suffixes = backend_suffixes(backend)
     suffix = path.suffix.lower()
     if suffixes is None or suffix in suffixes or suffix not in MODEL_SUFFIXES:
@@ -94,7 +115,7 @@ def model_for_backend(path: str | os.PathLike, backend: str) -> Path:
     for target in suffixes:
         if suffix in CONVERTIBLE.get(target, ()):
             try:
-                return converted_to_onnx(path, sha256_of(path))
+                return converted_to_onnx(path, source_sha)
             except ImportError as exc:
                 raise ImportError(
                     f"backend {backend!r} runs {' or '.join(suffixes)} models and {path} is "
@@ -108,4 +129,4 @@ def model_for_backend(path: str | os.PathLike, backend: str) -> Path:
 
 
 __all__ = ["ModelFormatError", "backend_suffixes", "cached", "converted_to_onnx",
-           "derived_dir", "model_for_backend"]
+           "derived_dir", "model_for_backend", "with_stride"]
