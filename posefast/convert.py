@@ -153,6 +153,8 @@ def convert_model(source: str | os.PathLike, target: str | os.PathLike, *,
     from .rewrite import plan as stride_plan
 
     source, target = Path(source), Path(target)
+    if target.is_dir():
+        raise IsADirectoryError(f"output {str(target)!r} is a folder; give a file name")
     if output_stride is None:
         if target.suffix.lower() != ".onnx":
             raise ValueError(f"output {str(target)!r}: posefast convert writes .onnx models "

@@ -145,6 +145,9 @@ def test_the_command_warns_about_a_missing_model_path_folder(shared_data, tmp_pa
                        env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert f"POSEFAST_MODEL_PATH names '{tmp_path / 'nowhere'}', which is not a folder" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "posefast", "models"], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "which is not a folder" in r.stderr
 
 
 def test_a_relative_model_path_in_a_toml_file_is_relative_to_the_file(tmp_path, monkeypatch):
@@ -212,6 +215,7 @@ def test_backend_onnx_with_a_tflite_model_converts_once_and_caches(shared_data, 
 def test_a_backend_given_a_model_of_the_wrong_format_is_told(shared_data, tmp_path):
     from posefast.models.derived import ModelFormatError, model_for_backend
 
+    (tmp_path / "x.onnx").write_bytes(b"an ONNX model")
     with pytest.raises(ModelFormatError, match="backend 'tflite' runs .tflite models, not"):
         model_for_backend(tmp_path / "x.onnx", "tflite")
     assert model_for_backend(MODEL_353, "tflite") == MODEL_353

@@ -29,7 +29,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..models import list_models
+    from ..models import list_models, missing_model_path_dirs
+    from .options import warn
+
+    for folder in missing_model_path_dirs():
+        warn(f"POSEFAST_MODEL_PATH names {str(folder)!r}, which is not a folder; it is skipped")
 
     rows = [{"name": info.name, "description": info.description, "url": info.url,
              "sha256": info.sha256, "path": str(path) if path else None}
