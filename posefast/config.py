@@ -9,6 +9,7 @@ The TOML file::
     backend = "tflite"
     model = "posenet_mobilenet_v1_075_481_641_quant"   # registry name or path
     input_size = [353, 481]                            # or "353x481" (height x width)
+    output_stride = 8                                  # 8, 16 or 32; default: the model's
     resize = "letterbox"                               # or "stretch"
 
     [decoder]
@@ -22,7 +23,7 @@ The TOML file::
     num_threads = 2
 
 Environment variables: ``POSEFAST_BACKEND``, ``POSEFAST_MODEL``,
-``POSEFAST_INPUT_SIZE`` ("353x481"), ``POSEFAST_RESIZE``, ``POSEFAST_MODE``,
+``POSEFAST_INPUT_SIZE`` ("353x481"), ``POSEFAST_OUTPUT_STRIDE``, ``POSEFAST_RESIZE``, ``POSEFAST_MODE``,
 ``POSEFAST_MAX_DETECTIONS``, ``POSEFAST_SCORE_THRESHOLD``, ``POSEFAST_NMS_RADIUS``,
 ``POSEFAST_REFINE_STEPS`` and ``POSEFAST_BACKEND_OPTIONS`` (a JSON object). Backend
 options merge key by key across the layers, the higher layer winning per key.
@@ -44,6 +45,14 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 DEFAULT_MODEL = "posenet_mobilenet_v1_075_481_641_quant"
 DEFAULT_CONFIG_FILE = "posefast.toml"
+#: The output strides PoseNet offers (posefast.rewrite reaches them from any of them).
+OUTPUT_STRIDES = (8, 16, 32)
+#: The default score threshold where the output stride asks for another: stride 32's
+#: scores run lower (issue 13: at 0.5 it misses 2 of the 7 people of the shared images,
+#: at 0.15 it finds each one stride 16 finds at 0.5). An explicit threshold wins.
+STRIDE_SCORE_THRESHOLD = {32: 0.15}
+#: The backend a model file's suffix selects when no layer names one (``--model x.onnx``).
+BACKEND_FOR_SUFFIX = {".onnx": "onnx"}
 
 
 @dataclass
@@ -65,6 +74,7 @@ class Config:
     backend_options: dict[str, Any] = field(default_factory=dict)
     model: str = DEFAULT_MODEL  # a registry name or a path to a model file
     input_size: tuple[int, int] | None = None  # (height, width) pixels; None: the model's own
+    output_stride: int | None = None  # 8, 16 or 32 pixels per output cell; None: the model's own
     resize: Literal["stretch", "letterbox"] = "stretch"
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
 
@@ -138,6 +148,14 @@ def _input_size(v: Any) -> tuple[int, int] | None:
     return (h, w)
 
 
+def _output_stride(v: Any) -> int | None:
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int) or v not in OUTPUT_STRIDES:
+        raise ValueError(f"expected one of {', '.join(map(str, OUTPUT_STRIDES))}, got {v!r}")
+    return int(v)
+
+
 def _options(v: Any) -> dict[str, Any]:
     if not isinstance(v, Mapping):
         raise TypeError(f"expected a table / mapping of option names to values, got {type(v).__name__}")
@@ -152,6 +170,7 @@ CHECKS: dict[str, Callable[[Any], Any]] = {
     "backend_options": _options,
     "model": _path_or_name,
     "input_size": _input_size,
+    "output_stride": _output_stride,
     "resize": _choice("stretch", "letterbox"),
     "mode": _choice("multi", "single"),
     "max_detections": _int(1),
@@ -163,7 +182,7 @@ CHECKS: dict[str, Callable[[Any], Any]] = {
 
 def _from_text(key: str, text: str) -> Any:
     """An environment variable's text as the key's type."""
-    if key in ("max_detections", "refine_steps"):
+    if key in ("max_detections", "refine_steps", "output_stride"):
         try:
             return int(text)
         except ValueError:
@@ -259,7 +278,20 @@ def _file_layer(path: Path) -> dict[str, Any]:
             raise ValueError(f"{path}: {key} is given both at the top level and in [decoder]")
         else:
             flat[key] = value
-    return _checked(flat, lambda key: str(path))
+    checked = _checked(flat, lambda key: str(path))
+    if "model" in checked:
+        checked["model"] = _model_relative_to(checked["model"], path)
+    return checked
+
+
+def _model_relative_to(model: str, config_file: Path) -> str:
+    """A relative model path in a TOML file is relative to that file's folder, as the
+    file's author meant it wherever the command runs; registry names stay names."""
+    from .models.registry import registry_name
+
+    if registry_name(model) is not None or Path(model).is_absolute():
+        return model
+    return str(config_file.parent / model)
 
 
 def load_config(api: Mapping[str, Any] | None = None, cli: Mapping[str, Any] | None = None,
@@ -285,6 +317,11 @@ def load_config(api: Mapping[str, Any] | None = None, cli: Mapping[str, Any] | N
 
     config = Config()
     options: dict[str, Any] = {}
+    if not any("backend" in layer for layer in layers):
+        model = next((layer["model"] for layer in reversed(layers) if "model" in layer), "")
+        suffix = Path(model).suffix.lower()
+        if suffix in BACKEND_FOR_SUFFIX:
+            config.backend = BACKEND_FOR_SUFFIX[suffix]
     for layer in layers:
         for key, value in layer.items():
             if key == "backend_options":
@@ -294,4 +331,7 @@ def load_config(api: Mapping[str, Any] | None = None, cli: Mapping[str, Any] | N
             else:
                 setattr(config, key, value)
     config.backend_options = options
+    if (config.output_stride in STRIDE_SCORE_THRESHOLD
+            and not any("score_threshold" in layer for layer in layers)):
+        config.decoder.score_threshold = STRIDE_SCORE_THRESHOLD[config.output_stride]
     return config

@@ -16,9 +16,10 @@ Two things are added on top, so the ONNX model behaves like the TF Lite one:
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .model_outputs import output_stride
 
@@ -55,25 +56,159 @@ def _require(module: str) -> Any:
         raise ImportError(f"converting needs the {module} package: {INSTALL_HINT}") from exc
 
 
+def is_tflite(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a TF Lite flatbuffer (file identifier ``TFL3`` at byte 4)."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    return len(head) == 8 and head[4:8] == b"TFL3"
+
+
+def check_tflite_source(source: Path) -> None:
+    """FileNotFoundError / ValueError naming ``source`` unless it is a TF Lite file."""
+    if not source.is_file():
+        raise FileNotFoundError(f"model file not found: {str(source)!r} (expected a .tflite file)")
+    if not is_tflite(source):
+        raise ValueError(f"{str(source)!r} is not a TF Lite model (no 'TFL3' flatbuffer "
+                         f"identifier); posefast convert takes a .tflite PoseNet")
+
+
+def check_target(target: Path, *, overwrite: bool) -> None:
+    """FileExistsError / OSError naming ``target`` when it cannot or must not be written."""
+    if target.is_dir():
+        raise IsADirectoryError(f"output {str(target)!r} is a folder; give a file name")
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"output {str(target)!r} exists; pass --overwrite to replace it")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(f"cannot create the folder of output {str(target)!r}: "
+                      f"{exc.strerror or exc}") from None
+    if not os.access(target.parent, os.W_OK):
+        raise PermissionError(f"cannot write output {str(target)!r}: its folder is not writable")
+
+
+def write_atomically(target: Path, write: Callable[[Path], Any]) -> Any:
+    """``write(tmp)`` into a temporary file beside ``target``, then rename it into place,
+    so that a failed conversion never leaves a partial file under the output's name.
+    OSErrors of the output place name ``target``."""
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}-", suffix=target.suffix,
+                                        dir=target.parent)
+    except OSError as exc:
+        raise OSError(f"cannot write output {str(target)!r}: {exc.strerror or exc}") from None
+    os.close(fd)
+    tmp = Path(tmp_name)
+    tmp.unlink()  # the name is ours; tflite2onnx complains about an existing file
+    try:
+        result = write(tmp)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise OSError(f"cannot write output {str(target)!r}: {exc.strerror or exc}") from None
+        return result
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
 def convert_tflite_to_onnx(source: str | os.PathLike, target: str | os.PathLike, *,
-                           dynamic_size: bool = True) -> ConversionReport:
+                           dynamic_size: bool = True, overwrite: bool = True) -> ConversionReport:
     """Convert the TF Lite model ``source`` into the ONNX model ``target``.
 
     ``dynamic_size``: make batch, height and width symbolic where the graph allows it.
-    Raises FileNotFoundError / ValueError naming the file for missing or invalid input.
+    ``overwrite=False`` refuses an existing ``target`` (FileExistsError). Raises
+    FileNotFoundError / ValueError naming the file for missing or invalid input, and
+    OSError naming ``target`` when it cannot be written. The target appears whole or
+    not at all.
     """
     source, target = Path(source), Path(target)
-    if not source.is_file():
-        raise FileNotFoundError(f"model file not found: {str(source)!r} (expected a .tflite file)")
+    check_tflite_source(source)
     tflite2onnx = _require("tflite2onnx")
     onnx = _require("onnx")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    check_target(target, overwrite=overwrite)
+    return write_atomically(target, lambda tmp: _convert(source, tmp, target, dynamic_size,
+                                                         tflite2onnx, onnx))
+
+
+@dataclass(frozen=True)
+class StrideReport:
+    """What ``convert_model`` wrote when it rewrote the output stride."""
+
+    output: Path
+    model_stride: int  # the source model's own
+    stride: int  # the output's
+    conversion: ConversionReport | None  # when TF Lite became ONNX on the way
+
+
+def convert_model(source: str | os.PathLike, target: str | os.PathLike, *,
+                  output_stride: int | None = None, dynamic_size: bool = True,
+                  overwrite: bool = True) -> ConversionReport | StrideReport:
+    """Write ``source`` as ``target``: TF Lite -> ONNX (``convert_tflite_to_onnx``), and
+    with ``output_stride`` rewritten for that stride (TF Lite -> TF Lite or ONNX,
+    ONNX -> ONNX; see ``posefast.rewrite``). The format follows ``target``'s suffix.
+    Raises ValueError naming the file for what cannot be done (a model that is not a
+    MobileNet v1 PoseNet, a stride it cannot reach, formats with no way between them)
+    before any work, and OSError naming ``target`` when it cannot be written."""
+    from .rewrite import FORMATS, rewrite_stride
+    from .rewrite import plan as stride_plan
+
+    source, target = Path(source), Path(target)
+    if target.is_dir():
+        raise IsADirectoryError(f"output {str(target)!r} is a folder; give a file name")
+    if output_stride is None:
+        if target.suffix.lower() != ".onnx":
+            raise ValueError(f"output {str(target)!r}: posefast convert writes .onnx models "
+                             f"(or, with --output-stride, .tflite or .onnx)")
+        return convert_tflite_to_onnx(source, target, dynamic_size=dynamic_size,
+                                      overwrite=overwrite)
+    src_fmt, dst_fmt = source.suffix.lower(), target.suffix.lower()
+    if not source.is_file():
+        raise FileNotFoundError(f"model file not found: {str(source)!r}")
+    if dst_fmt not in FORMATS:
+        raise ValueError(f"output {str(target)!r}: expected a .tflite or .onnx file name")
+    if is_tflite(source):
+        src_fmt = ".tflite"
+    elif src_fmt != ".onnx":
+        raise ValueError(f"{str(source)!r} is neither a TF Lite model (no 'TFL3' flatbuffer "
+                         f"identifier) nor an .onnx file")
+    if (src_fmt, dst_fmt) == (".onnx", ".tflite"):
+        raise ValueError(f"{str(source)!r} is ONNX and {str(target)!r} TF Lite: posefast "
+                         f"converts TF Lite to ONNX only")
+    # refuse an unknown architecture or an unreachable stride before any work
+    if src_fmt == ".tflite":
+        from .rewrite.tflite import tflite_plan as planner
+    else:
+        from .rewrite.onnx import onnx_plan as planner
+    plan: stride_plan.StridePlan = planner(source, output_stride)
+    if src_fmt != dst_fmt:
+        _require("tflite2onnx")
+        _require("onnx")
+    check_target(target, overwrite=overwrite)
+
+    def write(tmp: Path) -> StrideReport:
+        conversion = None
+        step = source
+        if src_fmt != dst_fmt:
+            with tempfile.TemporaryDirectory(dir=tmp.parent) as work:
+                step = Path(work) / "converted.onnx"
+                conversion = _convert(source, step, target, dynamic_size,
+                                      _require("tflite2onnx"), _require("onnx"))
+                rewrite_stride(step, tmp, output_stride)
+        else:
+            rewrite_stride(step, tmp, output_stride)
+        return StrideReport(target, plan.model_stride, output_stride, conversion)
+
+    return write_atomically(target, write)
+
+
+def _convert(source: Path, tmp: Path, target: Path, dynamic_size: bool, tflite2onnx: Any,
+             onnx: Any) -> ConversionReport:
     try:
-        tflite2onnx.convert(str(source), str(target))
+        tflite2onnx.convert(str(source), str(tmp))
     except Exception as exc:  # tflite2onnx raises assorted errors on bad input
         raise ValueError(f"tflite2onnx cannot convert {str(source)!r}: "
-                         f"{type(exc).__name__}: {exc}") from exc
-    model = onnx.load(str(target))
+                         f"{type(exc).__name__}: {exc}") from None
+    model = onnx.load(str(tmp))
     scale, offset = _input_normalisation(model, onnx)
     dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     out_dims = [d.dim_value for d in model.graph.output[0].type.tensor_type.shape.dim]
@@ -92,7 +227,7 @@ def convert_tflite_to_onnx(source: str | os.PathLike, target: str | os.PathLike,
             entry = model.metadata_props.add()
             entry.key, entry.value = META_STRIDE, str(output_stride((dims[2], dims[3]), grid))
     onnx.checker.check_model(model)
-    onnx.save(model, str(target))
+    onnx.save(model, str(tmp))
     return ConversionReport(target, dynamic_size and not note, note, scale, offset)
 
 

@@ -12,6 +12,7 @@ from .config import Config, load_config
 from .decode import decode_outputs
 from .reading.images import DEFAULT_MAX_PIXELS, ImageInput, describe, load_image
 from .models import resolve_model
+from .models.derived import model_for_backend
 from .pose import Pose
 from .preprocess import Transform, target_size, to_input
 from .registry import create_backend
@@ -37,7 +38,8 @@ class PoseEstimator:
     are the highest layer, then environment variables (``POSEFAST_BACKEND``, ...),
     then a TOML file (``config_file``, ``POSEFAST_CONFIG`` or ``posefast.toml``),
     then the defaults. ``options`` are the keys of Config and DecoderConfig:
-    ``backend_options``, ``input_size`` (height, width), ``resize``
+    ``backend_options``, ``input_size`` (height, width), ``output_stride`` (8, 16
+    or 32; None: the model's own), ``resize``
     (``"stretch"`` or ``"letterbox"``), ``mode`` (``"multi"`` or ``"single"``),
     ``max_detections``, ``score_threshold``, ``nms_radius``, ``refine_steps``.
 
@@ -61,7 +63,10 @@ class PoseEstimator:
             raise ValueError("pass either config= or model/backend/options, not both")
         self.config = config
         self.max_pixels = max_pixels
-        model_path = resolve_model(config.model)
+        # the file the backend runs: the named model, or its cached ONNX conversion and/or
+        # output-stride rewrite; the decoder reads the stride from the outputs' grid
+        model_path = model_for_backend(resolve_model(config.model), config.backend,
+                                       config.output_stride)
         self._backend = create_backend(
             config.backend, str(model_path),
             input_size=tuple(config.input_size) if config.input_size else None,

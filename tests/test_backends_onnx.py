@@ -150,11 +150,11 @@ def test_missing_and_corrupt_files(tmp_path, capsys):
     corrupt.write_bytes(b"\x08\x07garbage" * 50)
     with pytest.raises(ValueError, match="corrupt.onnx.*ONNX model"):
         create_backend("onnx", str(corrupt))
-    assert cli_main(["convert", str(tmp_path / "nowhere.tflite"), str(tmp_path / "x.onnx")]) == 1
+    assert cli_main(["convert", str(tmp_path / "nowhere.tflite"), str(tmp_path / "x.onnx")]) == 2
     assert "nowhere.tflite" in capsys.readouterr().err
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"not a flatbuffer" * 64)
-    assert cli_main(["convert", str(bad), str(tmp_path / "x.onnx")]) == 1
+    assert cli_main(["convert", str(bad), str(tmp_path / "x.onnx")]) == 2
     assert "bad.tflite" in capsys.readouterr().err
 
 

@@ -5,6 +5,8 @@ import json
 
 from posefast.cli import main
 
+from posefast.models import DATA_DIR
+
 from conftest import MODELS
 
 
@@ -34,7 +36,8 @@ def test_models_lists_the_registry_and_local_files(shared_data, capsys):
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     for size in ("353_481", "481_641", "721_1281"):
         name = f"posenet_mobilenet_v1_075_{size}_quant"
-        assert rows[name]["path"] == str(MODELS / f"{name}.tflite")
+        folder = DATA_DIR if size == "481_641" else MODELS  # the default ships in the package
+        assert rows[name]["path"] == str(folder / f"{name}.tflite")
         assert len(rows[name]["sha256"]) == 64
     assert rows["posenet_mobilenet_v1_100_257x257_multi_kpt_stripped"]["path"] is None
     assert main(["models"]) == 0

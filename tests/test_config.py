@@ -39,7 +39,7 @@ def test_defaults_without_any_layer(tmp_path, monkeypatch):
 def test_toml_file_sets_every_key(tmp_path):
     c = load_config(config_file=write(tmp_path, TOML), env={})
     assert (c.backend, c.model, c.input_size, c.resize) == (
-        "onnx", "from-file.tflite", (353, 481), "letterbox")
+        "onnx", str(tmp_path / "from-file.tflite"), (353, 481), "letterbox")  # relative to the file
     assert (c.decoder.mode, c.decoder.max_detections, c.decoder.score_threshold,
             c.decoder.nms_radius, c.decoder.refine_steps) == ("single", 3, 0.25, 12.5, 2)
     assert c.backend_options == {"num_threads": 1, "providers": "cpu"}

@@ -65,6 +65,8 @@ class OnnxBackend(Backend):
     """
 
     name = "onnx"
+    #: posefast converts a TF Lite model for it (``posefast.models.derived``).
+    model_suffixes = (".onnx",)
     threads_option = "num_threads"
     options = ("num_threads", "providers")
 

@@ -128,6 +128,7 @@ class TFLiteBackend(RunnerBackend):
     """
 
     name = "tflite"
+    model_suffixes = (".tflite",)
     #: The option that sets the thread count (the batch runner divides cores by it).
     threads_option = "num_threads"
     options = ("num_threads",)

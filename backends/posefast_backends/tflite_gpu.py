@@ -168,6 +168,7 @@ class TFLiteGpuBackend(RunnerBackend):
     """
 
     name = "tflite-gpu"
+    model_suffixes = (".tflite",)
     threads_option = "num_threads"
     options = ("fallback", "delegate", "delegate_options", "num_threads")
 

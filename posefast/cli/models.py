@@ -10,9 +10,10 @@ examples:
   POSEFAST_MODEL_PATH=../shared/models posefast models
   posefast models --json
 
-A name resolves through the folders of POSEFAST_MODEL_PATH, then the cache
+The default model (posenet_mobilenet_v1_075_481_641_quant) ships inside the package.
+Other names resolve through the folders of POSEFAST_MODEL_PATH, then the cache
 (POSEFAST_CACHE_DIR, else ~/.cache/posefast); a model not found there is downloaded
-on first use and its sha256 checked.
+on first use. Every file's sha256 is checked.
 """
 
 
@@ -28,7 +29,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..models import list_models
+    from ..models import list_models, missing_model_path_dirs
+    from .options import warn
+
+    for folder in missing_model_path_dirs():
+        warn(f"POSEFAST_MODEL_PATH names {str(folder)!r}, which is not a folder; it is skipped")
 
     rows = [{"name": info.name, "description": info.description, "url": info.url,
              "sha256": info.sha256, "path": str(path) if path else None}

@@ -73,6 +73,10 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--model", metavar="NAME|PATH", help="model registry name or model file")
     g.add_argument("--input-size", metavar="HxW", type=input_size,
                    help="network input size in pixels, e.g. 353x481 (default: the model's)")
+    g.add_argument("--output-stride", type=int, choices=(8, 16, 32), metavar="{8,16,32}",
+                   help="input pixels per output cell: 8 finest and slowest, 16 the usual, "
+                        "32 fastest and coarsest (default: the model's own; the model is "
+                        "rewritten once and cached). At 32 the default score threshold is 0.15")
     g.add_argument("--resize", choices=RESIZE_MODES,
                    help="fit images to the input by stretching or by letterboxing "
                         "(keeping the aspect ratio)")
@@ -95,6 +99,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         "backend_options": dict(args.backend_options) if args.backend_options else None,
         "model": args.model,
         "input_size": args.input_size,
+        "output_stride": args.output_stride,
         "resize": args.resize,
         "mode": args.mode,
         "max_detections": args.max_detections,
@@ -110,7 +115,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 def check_usable(config: Config) -> None:
     """Fail early, with the reason, when the backend or the model cannot be used here."""
-    from ..models import resolve_model
+    from ..models import missing_model_path_dirs, resolve_model
+    from ..models.derived import model_for_backend
     from ..registry import get_backend_class
 
     try:
@@ -120,10 +126,18 @@ def check_usable(config: Config) -> None:
     availability = cls.availability_for(config.backend_options)
     if not availability:
         raise UsageError(f"backend {config.backend!r} cannot be used here: {availability.reason}")
+    for folder in missing_model_path_dirs():
+        warn(f"POSEFAST_MODEL_PATH names {str(folder)!r}, which is not a folder; it is skipped")
     try:
-        resolve_model(config.model)
+        # converting for the backend here, once, means workers find it made
+        model_for_backend(resolve_model(config.model), config.backend, config.output_stride)
     except Exception as exc:  # missing file, unknown name, failed download or checksum
         raise UsageError(f"model {config.model!r}: {exc}") from None
+
+
+def warn(message: str) -> None:
+    """Print ``posefast: warning: message`` to stderr."""
+    print(f"posefast: warning: {message}", file=sys.stderr)
 
 
 def fail(message: str, status: int = 2) -> int:

@@ -1,6 +1,7 @@
-"""The model registry: names of known PoseNet models, their URLs and checksums.
+"""Resolving a model name or path to a verified local file.
 
-A name resolves to a local file via ``POSEFAST_MODEL_PATH`` (folders separated by
+A registry name resolves to the copy shipped inside the package when there is one
+(the default model), then through ``POSEFAST_MODEL_PATH`` (folders separated by
 os.pathsep, for air-gapped machines and CI), then the user cache
 (``POSEFAST_CACHE_DIR``, else ``$XDG_CACHE_HOME/posefast`` or ``~/.cache/posefast``),
 and otherwise is downloaded into the cache and verified. A file whose sha256 does not
@@ -14,59 +15,29 @@ import os
 import sys
 import tempfile
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-CORAL = "https://github.com/google-coral/project-posenet/raw/master/models/mobilenet/components/"
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """A known model: ``name`` (the file stem), download URL, sha256 (None: unknown)."""
-
-    name: str
-    filename: str
-    url: str
-    sha256: str | None
-    description: str
-
-
-REGISTRY: dict[str, ModelInfo] = {m.name: m for m in (
-    ModelInfo("posenet_mobilenet_v1_075_353_481_quant",
-              "posenet_mobilenet_v1_075_353_481_quant.tflite",
-              CORAL + "posenet_mobilenet_v1_075_353_481_quant.tflite",
-              "d589f727ee72effba3e8211b04c284fc65fc0a22907c161e2d6c080244d5c264",
-              "MobileNet v1 0.75 PoseNet, uint8, input 353x481, stride 16 (Coral)"),
-    ModelInfo("posenet_mobilenet_v1_075_481_641_quant",
-              "posenet_mobilenet_v1_075_481_641_quant.tflite",
-              CORAL + "posenet_mobilenet_v1_075_481_641_quant.tflite",
-              "d7ac211a927e114a9266e424c3cb5b6ce0db462ee2d5311471c437cca2b262a6",
-              "MobileNet v1 0.75 PoseNet, uint8, input 481x641, stride 16 (Coral)"),
-    ModelInfo("posenet_mobilenet_v1_075_721_1281_quant",
-              "posenet_mobilenet_v1_075_721_1281_quant.tflite",
-              CORAL + "posenet_mobilenet_v1_075_721_1281_quant.tflite",
-              "5214ffd99fc633a99960bc133d544d57d85304c082cd72a18f12580ee6921445",
-              "MobileNet v1 0.75 PoseNet, uint8, input 721x1281, stride 16 (Coral)"),
-    # The TF Lite starter model: its checksum is not published with it, and we have not
-    # been able to fetch it to record one, so it is only downloaded when the user allows
-    # an unverified file (POSEFAST_ALLOW_UNVERIFIED=1 or allow_unverified=True).
-    ModelInfo("posenet_mobilenet_v1_100_257x257_multi_kpt_stripped",
-              "posenet_mobilenet_v1_100_257x257_multi_kpt_stripped.tflite",
-              "https://storage.googleapis.com/download.tensorflow.org/models/tflite/"
-              "posenet_mobilenet_v1_100_257x257_multi_kpt_stripped.tflite",
-              None,
-              "MobileNet v1 1.0 PoseNet, float32, input 257x257, stride 32 (TF Lite starter)"),
-)}
+from .registry import DATA_DIR, REGISTRY, ModelInfo, registry_name
 
 
 class ChecksumError(ValueError):
     """A model file's sha256 is not the registry's."""
 
 
+class ModelNotAvailableError(FileNotFoundError):
+    """A registry model is in none of the folders searched and could not be downloaded."""
+
+
 def model_path_dirs() -> list[Path]:
-    """The folders of ``POSEFAST_MODEL_PATH``, in order."""
+    """The folders of ``POSEFAST_MODEL_PATH``, in order (missing ones included)."""
     return [Path(p) for p in os.environ.get("POSEFAST_MODEL_PATH", "").split(os.pathsep) if p]
+
+
+def missing_model_path_dirs() -> list[Path]:
+    """The folders ``POSEFAST_MODEL_PATH`` names that do not exist (a typo, an unmounted
+    disk): they are searched in vain, so the command line warns about them."""
+    return [d for d in model_path_dirs() if not d.is_dir()]
 
 
 def cache_dir() -> Path:
@@ -90,34 +61,42 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-# (path, size, mtime_ns) of files already verified in this process: the estimator
-# resolves its model on every construction, and hashing is not free.
-_verified: dict[tuple[str, int, int], str] = {}
-
-
 def verify(path: Path, info: ModelInfo) -> Path:
     """``path`` if its sha256 is the registry's (or the registry has none); else
-    ChecksumError naming the file and both hashes."""
+    ChecksumError naming the file and both hashes.
+
+    The content is hashed every time: a memo keyed on size and mtime let a same-size
+    edit with the mtime restored through, and hashing a PoseNet (1.3 MB) takes about
+    a millisecond, next to the hundreds the runtime takes to load it.
+    """
     if info.sha256 is None:
         return path
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    digest = _verified.get(key) or sha256_of(path)
+    digest = sha256_of(path)
     if digest != info.sha256:
         raise ChecksumError(f"{path}: sha256 {digest} is not the expected {info.sha256} "
                             f"for model {info.name!r}; the file is corrupt or another model")
-    _verified[key] = digest
     return path
 
 
-def _registry_name(text: str) -> str | None:
-    name = text[:-len(".tflite")] if text.endswith(".tflite") else text
-    return name if name in REGISTRY else None
+def searched_text(info: ModelInfo) -> str:
+    """The places a registry name was looked for, for error messages."""
+    places = []
+    if info.embedded:
+        places.append(f"the package ({DATA_DIR})")
+    for d in model_path_dirs():
+        places.append(f"POSEFAST_MODEL_PATH folder {d}"
+                      + ("" if d.is_dir() else " (which does not exist)"))
+    if not model_path_dirs():
+        places.append("POSEFAST_MODEL_PATH (not set)")
+    places.append(f"the cache {cache_dir()}")
+    return ", ".join(places)
 
 
 def locate(name: str) -> Path | None:
     """The verified local file of registry model ``name``, or None if there is none."""
     info = REGISTRY[name]
+    if info.embedded and (DATA_DIR / info.filename).is_file():
+        return verify(DATA_DIR / info.filename, info)
     for folder in search_dirs():
         candidate = folder / info.filename
         if candidate.is_file():
@@ -129,18 +108,24 @@ def resolve_model(name_or_path: str | os.PathLike, *, download: bool = True,
                   allow_unverified: bool | None = None) -> Path:
     """A local, verified model file for a registry name or a path.
 
-    An existing file is returned as it is. A registry name (with or without
-    ``.tflite``) is looked up in ``POSEFAST_MODEL_PATH``, then the cache, and else
-    downloaded into the cache (``download=False`` makes that an error). Raises
-    FileNotFoundError for a missing path, LookupError for an unknown name, and
-    ChecksumError for a file that is not what the registry says.
+    A registry name (a bare name, with or without ``.tflite``) resolves only through
+    the registry's places: the package's own copy, ``POSEFAST_MODEL_PATH``, the cache,
+    and else a download into the cache (``download=False`` makes that an error); a
+    same-named file in the working directory is not used (write ``./NAME.tflite`` to
+    mean it). Anything else is a path, returned as it is when it is a file. Raises
+    FileNotFoundError for a missing path, LookupError for an unknown name,
+    ModelNotAvailableError (a FileNotFoundError) when a registry model is nowhere here
+    and cannot be downloaded, and ChecksumError for a file that is not what the
+    registry says.
     """
     text = os.fspath(name_or_path)
-    path = Path(text)
-    if path.is_file():
-        return path
-    name = _registry_name(text)
+    name = registry_name(text)
     if name is None:
+        path = Path(text)
+        if path.is_file():
+            return path
+        if path.exists():
+            raise FileNotFoundError(f"model {text!r} is not a file")
         if os.sep in text or "/" in text or path.suffix:
             raise FileNotFoundError(f"model file {text!r} not found")
         raise LookupError(f"unknown model {text!r}: not a file, and not a registry name "
@@ -148,10 +133,12 @@ def resolve_model(name_or_path: str | os.PathLike, *, download: bool = True,
     found = locate(name)
     if found is not None:
         return found
-    where = ", ".join(str(d) for d in search_dirs())
+    info = REGISTRY[name]
     if not download:
-        raise FileNotFoundError(f"model {name!r} is not in {where}")
-    return fetch(REGISTRY[name], allow_unverified=allow_unverified)
+        raise ModelNotAvailableError(
+            f"model {name!r} is not in {searched_text(info)}; download {info.url} "
+            f"into one of these folders")
+    return fetch(info, allow_unverified=allow_unverified)
 
 
 def fetch(info: ModelInfo, *, allow_unverified: bool | None = None,
@@ -167,12 +154,26 @@ def fetch(info: ModelInfo, *, allow_unverified: bool | None = None,
             f"download {info.url} yourself into a POSEFAST_MODEL_PATH folder, or set "
             f"POSEFAST_ALLOW_UNVERIFIED=1")
     target_dir = cache_dir()
-    target_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        target_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelNotAvailableError(
+            f"model {info.name!r} is not in {searched_text(info)}, and the cache folder "
+            f"{target_dir} cannot be made to download it into ({exc}); set "
+            f"POSEFAST_CACHE_DIR to a writable folder") from None
     fd, tmp_name = tempfile.mkstemp(prefix=".download-", suffix=".part", dir=target_dir)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as out, opener(info.url) as response:
-            _copy_with_progress(response, out, info.filename)
+        try:
+            with os.fdopen(fd, "wb") as out, opener(info.url) as response:
+                _copy_with_progress(response, out, info.filename)
+        except OSError as exc:  # URLError, refused, timed out, reset: all offline to a user
+            reason = getattr(exc, "reason", None) or exc
+            raise ModelNotAvailableError(
+                f"model {info.name!r} is not in {searched_text(info)}, and downloading "
+                f"{info.url} failed ({reason}); on a machine with network, download that "
+                f"URL and put the file in a folder of POSEFAST_MODEL_PATH (or in "
+                f"{target_dir}), or use a model file with --model PATH") from None
         try:
             verify(tmp, info)
         except ChecksumError as exc:
@@ -213,5 +214,5 @@ def list_models() -> list[tuple[ModelInfo, Path | None]]:
     return out
 
 
-__all__ = ["REGISTRY", "ModelInfo", "ChecksumError", "resolve_model", "list_models",
-           "locate", "fetch", "verify", "cache_dir", "model_path_dirs", "search_dirs"]
+__all__ = ["ChecksumError", "ModelNotAvailableError", "missing_model_path_dirs", "searched_text", "resolve_model", "list_models", "locate", "fetch", "verify",
+           "cache_dir", "model_path_dirs", "search_dirs", "sha256_of"]
