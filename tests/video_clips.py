@@ -97,8 +97,10 @@ def crossing(images: Path, path: Path, people, n: int = 50, fps: float = 25.0,
              times: list[float] | None = None) -> Clip:
     """People pasted over no_person.jpg moving along straight lines.
 
-    ``people``: (crop image, (x0, y0) start, (x1, y1) end) of the crop's top-left
-    corner, frame pixels; later entries are drawn over earlier ones. ``times`` gives
+    ``people``: (crop image, (x0, y0) start, (x1, y1) end[, hidden frames]) of the
+    crop's top-left corner, frame pixels; later entries are drawn over earlier ones;
+    a person is not drawn in its hidden frames, and its centre is None there and
+    where a third of its crop is covered by a later person's. ``times`` gives
     the frames' times (default i / fps); frames in ``drop`` are left out.
     """
     background = Image.open(images / "no_person.jpg").convert("RGB").resize(size)
@@ -110,11 +112,27 @@ def crossing(images: Path, path: Path, people, n: int = 50, fps: float = 25.0,
         u = i / max(1, n - 1)
         canvas = background.copy()
         cs: list[tuple[float, float] | None] = []
-        for crop, (ax, ay), (bx, by) in people:
+        rects: list[tuple[float, float, float, float] | None] = []
+        for crop, (ax, ay), (bx, by), *hidden in people:
+            if hidden and i in hidden[0]:
+                cs.append(None)
+                rects.append(None)
+                continue
             x, y = ax + (bx - ax) * u, ay + (by - ay) * u
             canvas.paste(crop, (round(x), round(y)))
             cx, cy = x + crop.width / 2, y + crop.height / 2
             cs.append((cx, cy) if 0 <= cx < size[0] else None)
+            rects.append((x, y, x + crop.width, y + crop.height))
+        for k, r in enumerate(rects):  # a person a third covered by later ones: hidden
+            if r is None:
+                continue
+            area = (r[2] - r[0]) * (r[3] - r[1])
+            for q in rects[k + 1:]:
+                if q is not None:
+                    w = min(r[2], q[2]) - max(r[0], q[0])
+                    h = min(r[3], q[3]) - max(r[1], q[1])
+                    if w > 0 and h > 0 and w * h > area / 3:
+                        cs[k] = None
         frames.append(np.asarray(canvas))
         clip.times.append(times[i] if times is not None else i / fps)
         clip.centres.append(cs)
