@@ -28,7 +28,7 @@ from .boxes import keypoint_box
 #: Defaults tuned on videos made from the shared images (see docs/video.md):
 #: cut-off (Hz) at rest, speed weight (per person-size per second), speed cut-off (Hz).
 DEFAULT_MIN_CUTOFF = 1.0
-DEFAULT_BETA = 1.0
+DEFAULT_BETA = 10.0
 DEFAULT_D_CUTOFF = 1.0
 
 
