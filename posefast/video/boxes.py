@@ -24,15 +24,26 @@ def keypoint_box(keypoints: np.ndarray, min_score: float = BOX_MIN_SCORE) -> lis
     kp = np.asarray(keypoints, dtype=np.float64)
     if kp.ndim != 2 or kp.shape[1] != 3:
         raise ValueError(f"keypoints must have shape (K, 3), got {kp.shape}")
-    finite = np.isfinite(kp[:, 0]) & np.isfinite(kp[:, 1])
-    chosen = finite & (kp[:, 2] >= min_score)
-    if not chosen.any():
-        chosen = finite
-        if not chosen.any():
-            return [0.0, 0.0, 0.0, 0.0]
-    xs, ys = kp[chosen, 0], kp[chosen, 1]
-    x0, y0 = float(xs.min()), float(ys.min())
-    return [x0, y0, float(xs.max()) - x0, float(ys.max()) - y0]
+    return keypoint_boxes(kp[None], min_score)[0].tolist()
+
+
+def keypoint_boxes(keypoints: np.ndarray, min_score: float = BOX_MIN_SCORE) -> np.ndarray:
+    """:func:`keypoint_box` of each pose of an (N, K, 3) array at once: (N, 4)."""
+    kp = np.asarray(keypoints, dtype=np.float64)
+    if kp.ndim != 3 or kp.shape[2] != 3:
+        raise ValueError(f"keypoints must have shape (N, K, 3), got {kp.shape}")
+    x, y = kp[..., 0], kp[..., 1]
+    finite = np.isfinite(x) & np.isfinite(y)
+    chosen = finite & (kp[..., 2] >= min_score)
+    none = ~chosen.any(axis=1)
+    chosen[none] = finite[none]
+    x0 = np.where(chosen, x, np.inf).min(axis=1, initial=np.inf)
+    x1 = np.where(chosen, x, -np.inf).max(axis=1, initial=-np.inf)
+    y0 = np.where(chosen, y, np.inf).min(axis=1, initial=np.inf)
+    y1 = np.where(chosen, y, -np.inf).max(axis=1, initial=-np.inf)
+    out = np.stack([x0, y0, x1 - x0, y1 - y0], axis=-1)
+    out[~chosen.any(axis=1)] = 0.0
+    return out
 
 
 def box_iou(a: Sequence[float], b: Sequence[float]) -> float:

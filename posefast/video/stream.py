@@ -14,7 +14,7 @@ from typing import Any, Callable, Literal
 import numpy as np
 
 from ..skeleton import KEYPOINT_NAMES
-from .boxes import keypoint_box
+from .boxes import keypoint_boxes
 from .smoothing import (DEFAULT_BETA, DEFAULT_D_CUTOFF, DEFAULT_MIN_CUTOFF, PoseSmoother)
 from .tracking import BoxTracker, PoseTracker
 
@@ -92,18 +92,22 @@ class TrackingStage:
         if t is None:
             t = frame / FALLBACK_FPS
         poses = record["poses"]
-        kps = [pose_array(p) for p in poses]
+        kps = poses_array(poses)
         ids = self._tracker.update(kps, t, scores=[p["score"] for p in poses])
-        if self._smoother is not None:
+        if self._smoother is not None and poses:
             alive = self._tracker.active_ids()
             self._smoother.end_tracks(alive)
-            for pose, kp, tid in zip(poses, kps, ids):
-                if tid not in alive:  # a new track already cut by max_tracks
-                    continue
-                smoothed = self._smoother.smooth(tid, kp, t)
-                for k, (x, y) in zip(pose["keypoints"], smoothed[:, :2].tolist()):
+            smoothed = kps.copy()
+            go = [n for n, tid in enumerate(ids) if tid in alive]  # not cut by max_tracks
+            boxes = self._tracker.last_boxes
+            smoothed[go] = self._smoother.smooth_frame(
+                [ids[n] for n in go], kps[go], t,
+                [max(boxes[n][2], boxes[n][3], 1.0) for n in go])
+            for pose, kp, box in zip(poses, smoothed[:, :, :2].tolist(),
+                                     keypoint_boxes(smoothed).tolist()):
+                for k, (x, y) in zip(pose["keypoints"], kp):
                     k["x"], k["y"] = x, y
-                pose["bbox"] = keypoint_box(smoothed)
+                pose["bbox"] = box
         for pose, tid in zip(poses, ids):
             pose["track_id"] = tid
         return record
@@ -111,7 +115,14 @@ class TrackingStage:
 
 def pose_array(pose: dict[str, Any]) -> np.ndarray:
     """A record's pose as a (17, 3) array of x, y (pixels) and score."""
-    kps = pose["keypoints"]
-    if len(kps) != len(KEYPOINT_NAMES):
-        raise ValueError(f"a pose has {len(kps)} keypoints, expected {len(KEYPOINT_NAMES)}")
-    return np.array([(k["x"], k["y"], k["score"]) for k in kps], dtype=np.float64)
+    return poses_array([pose])[0]
+
+
+def poses_array(poses: list[dict[str, Any]]) -> np.ndarray:
+    """A record's poses as an (N, 17, 3) array of x, y (pixels) and score."""
+    for pose in poses:
+        if len(pose["keypoints"]) != len(KEYPOINT_NAMES):
+            raise ValueError(f"a pose has {len(pose['keypoints'])} keypoints, "
+                             f"expected {len(KEYPOINT_NAMES)}")
+    return np.array([[(k["x"], k["y"], k["score"]) for k in p["keypoints"]] for p in poses],
+                    dtype=np.float64).reshape(len(poses), len(KEYPOINT_NAMES), 3)

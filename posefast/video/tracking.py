@@ -41,7 +41,7 @@ import numpy as np
 
 from ..pose import Pose
 from ..skeleton import NUM_KEYPOINTS
-from .boxes import BOX_MIN_SCORE, iou_matrix, keypoint_box
+from .boxes import BOX_MIN_SCORE, iou_matrix, keypoint_boxes
 
 #: COCO's per-keypoint sigmas (the keypoint evaluation's falloff), in KEYPOINT_NAMES order.
 COCO_SIGMAS: tuple[float, ...] = (
@@ -111,6 +111,7 @@ class _Tracker:
         self._tracks: list[Track] = []
         self._next_id = 1
         self._last_time: float | None = None
+        self.last_boxes: list[list[float]] = []
 
     @property
     def tracks(self) -> list[Track]:
@@ -143,7 +144,10 @@ class _Tracker:
                              f"(call reset() between videos)")
         self._last_time = time
         kps, order_scores = _as_arrays(poses, scores)
-        boxes = [keypoint_box(k, BOX_MIN_SCORE) for k in kps]
+        stacked = np.stack(kps) if kps else np.zeros((0, NUM_KEYPOINTS, 3))
+        boxes = keypoint_boxes(stacked, BOX_MIN_SCORE).tolist()
+        #: The box of each pose of the last update (pixels), for the caller's use.
+        self.last_boxes = boxes
 
         self._tracks = [t for t in self._tracks if time - t.last_time <= self.max_age]
         ids = [0] * len(kps)
@@ -154,7 +158,7 @@ class _Tracker:
         if self._tracks:
             moved = [t.moved(time) if self.predict_motion else (t.keypoints, t.box)
                      for t in self._tracks]
-            sim = self._similarity(np.stack(kps), np.array(boxes),
+            sim = self._similarity(stacked, np.array(boxes),
                                    np.stack([m[0] for m in moved]),
                                    np.array([m[1] for m in moved]))
         for d in sorted(range(len(kps)), key=lambda i: -order_scores[i]):  # stable sort
@@ -275,8 +279,8 @@ def _as_arrays(poses: Sequence[Detection],
             if kp.shape != (NUM_KEYPOINTS, 3):
                 raise ValueError(f"pose {i}: expected a Pose or a ({NUM_KEYPOINTS}, 3) array "
                                  f"of x, y, score, got shape {kp.shape}")
-            s = float(np.mean(kp[:, 2]))
-        kps.append(np.array(kp, dtype=np.float64))
+            s = float(np.mean(kp[:, 2])) if scores is None else 0.0
+        kps.append(np.array(kp, dtype=np.float64))  # a copy: the caller may reuse theirs
         own.append(float(s))
     if scores is not None:
         if len(scores) != len(kps):
