@@ -12,6 +12,7 @@ from posefast import OneEuroFilter
 from posefast.video import PoseSmoother
 from posefast.video.stream import SmoothingOptions, TrackingOptions, TrackingStage
 
+from video_clips import estimator  # noqa: F401  (a fixture)
 from video_clips import crossing, person_crop, write_video
 
 
@@ -95,16 +96,6 @@ def test_a_track_that_ends_starts_afresh():
 
 
 # -- real detections ---------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def estimator(shared_data):
-    pytest.importorskip("av")
-    from posefast import PoseEstimator
-
-    with PoseEstimator(model=str(shared_data / "models" /
-                                 "posenet_mobilenet_v1_075_353_481_quant.tflite")) as est:
-        yield est
 
 
 def _records(estimator, path, smooth):

@@ -12,6 +12,7 @@ from posefast import PoseTracker
 from posefast.video import BoxTracker, box_iou, keypoint_box
 from posefast.video.tracking import COCO_SIGMAS
 
+from video_clips import estimator  # noqa: F401  (a fixture)
 from video_clips import crossing, pan_zoom, person_crop
 
 # -- the formulas, against plain-Python references ------------------------------------
@@ -127,16 +128,6 @@ def test_bad_arguments_are_clear_errors():
 
 
 # -- real videos with known ground truth -------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def estimator(shared_data):
-    pytest.importorskip("av")
-    from posefast import PoseEstimator
-
-    with PoseEstimator(model=str(shared_data / "models" /
-                                 "posenet_mobilenet_v1_075_353_481_quant.tflite")) as est:
-        yield est
 
 
 def detect(estimator, clip):

@@ -13,9 +13,21 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 TIME_BASE = Fraction(1, 1000)
+
+
+@pytest.fixture(scope="module")
+def estimator(shared_data):
+    """The 353x481 model on the CPU, for tests that pose video frames."""
+    pytest.importorskip("av")
+    from posefast import PoseEstimator
+
+    with PoseEstimator(model=str(shared_data / "models" /
+                                 "posenet_mobilenet_v1_075_353_481_quant.tflite")) as est:
+        yield est
 
 
 @dataclass
