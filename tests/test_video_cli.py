@@ -139,3 +139,14 @@ def test_bad_video_options_exit_2_and_say_why(pipeline, tmp_path, args, message)
     r = posefast("run", IMAGES / "standing.png", *args, cwd=tmp_path)
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert message in r.stderr
+
+
+def test_a_video_that_cannot_be_drawn_loses_no_record(pipeline, two_people, tmp_path):
+    out, drawn = tmp_path / "poses.jsonl", tmp_path / "drawn"
+    (drawn / "walk.mp4").mkdir(parents=True)  # the MP4 cannot be written there
+    r = posefast("run", two_people.path, IMAGES / "standing.png", "--every", 6, "--track",
+                 "--render-dir", drawn, "--output", out, *FAST)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("could not draw") == 1 and str(two_people.path) in r.stderr
+    assert [rec["frame"] for rec in records(out)] == [0, 6, 12, 18, None]
+    assert (drawn / "standing.png").is_file()  # the next input is drawn

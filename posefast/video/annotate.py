@@ -122,8 +122,13 @@ class Annotator:
     def _finish_video(self) -> None:
         if self._video is not None:
             video, self._video = self._video, None
-            self._guard(video.source, video.finish)
-            if video.out_path and not video.broken_at_open:
+            try:
+                video.finish()
+            except Exception as exc:
+                self.on_error(f"{video.source}: could not finish {video.out_path}: "
+                              f"{type(exc).__name__}: {exc}")
+                return
+            if not video.broken:
                 self.written.append(video.out_path)
 
     def _guard(self, source: str, fn, *args):
@@ -144,7 +149,7 @@ class _VideoOut:
 
         self.source, self.out_path = source, out_path
         self.index = -1
-        self.broken = self.broken_at_open = False
+        self.broken = False
         self._frames: Iterator = iter_frames(source)
         self._fps = frame_rate(source) or 30.0
         self._writer = None
@@ -155,7 +160,7 @@ class _VideoOut:
     def failed(cls, source: str) -> "_VideoOut":
         self = cls.__new__(cls)
         self.source, self.out_path, self.index = source, "", -1
-        self.broken = self.broken_at_open = True
+        self.broken = True
         self._writer = None
         return self
 
