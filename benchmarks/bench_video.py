@@ -66,7 +66,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
 
-    from posefast import Pose, PoseEstimator
+    from posefast import PoseEstimator
     from posefast.job.records import make_record
     from posefast.reading.video import iter_frames
     from posefast.video.stream import SmoothingOptions, TrackingOptions
@@ -99,7 +99,6 @@ def main() -> None:
                 ("--smooth (oks)", TrackingOptions(), SmoothingOptions())]:
             s = stage_cost(recs, tracking, smoothing, args.repeat)
             print(f"| {name} | {n:.1f} | {label} | {s * 1e6:.0f} | {100 * s / frame_s:.2f} % |")
-    _ = Pose
 
 
 if __name__ == "__main__":

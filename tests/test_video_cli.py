@@ -117,9 +117,15 @@ def test_coco_results_carry_the_boxes(pipeline, tmp_path):
 
 def test_predict_draws_a_video(pipeline, two_people, tmp_path):
     out = tmp_path / "drawn.mp4"
-    r = posefast("predict", two_people.path, "--track", "--render", out, *FAST)
+    r = posefast("predict", two_people.path, IMAGES / "standing.png", "--track", "--render",
+                 out, *FAST)
     assert r.returncode == 0, r.stderr
     got = json.loads(r.stdout)
+    image = got.pop()
+    assert image["source"] == str(IMAGES / "standing.png")
+    assert [p["track_id"] for p in image["poses"]] == [None]
+    assert Image.open(tmp_path / "drawn-1.png").size == (640, 480)
+    out = tmp_path / "drawn-0.mp4"
     assert [rec["frame"] for rec in got] == list(range(len(two_people.times)))
     assert all("track_id" in p for rec in got for p in rec["poses"])
     frames, fps = _frames(out)

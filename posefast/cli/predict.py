@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from .options import CONFIG_HELP, UsageError, add_config_options, check_usable, config_from_args, fail
-from .video_options import VIDEO_HELP, add_video_options
+from .video_options import VIDEO_HELP, add_video_options, video_stage
 
 EXAMPLES = """\
 examples:
@@ -64,6 +64,7 @@ def main(args: argparse.Namespace) -> int:
     if any(is_video_path(p) for p in args.images) and not video_support():
         return fail("reading videos needs PyAV: pip install 'posefast[video]'")
     records = []
+    add = video_stage(args, records.append)  # with --track: "track_id": null, as run does
     with PoseEstimator(config=config) as estimator:
         for index, path in enumerate(args.images):
             if is_video_path(path):
@@ -75,7 +76,7 @@ def main(args: argparse.Namespace) -> int:
                 records.append(error_record(path, None, str(exc)))
                 continue
             poses = estimator.infer([prepared])[0]
-            records.append(make_record(path, None, prepared.width, prepared.height, poses))
+            add(make_record(path, None, prepared.width, prepared.height, poses))
             if args.render:
                 out = _render_path(args.render, index, len(args.images))
                 if out.lower().endswith(".mp4"):  # the name given for videos: images as PNG
