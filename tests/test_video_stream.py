@@ -51,6 +51,14 @@ def test_a_frame_without_time_counts_at_the_fallback_rate():
     assert [r["poses"][0]["track_id"] for r in out] == [1, 1, 2]
 
 
+def test_a_timestamp_going_back_does_not_stop_the_stream():
+    out: list = []
+    stage = TrackingStage(out.append, TrackingOptions(), SmoothingOptions())
+    for i, t in enumerate([0.0, 0.1, 0.05, 0.2]):  # damaged timestamps, frames in order
+        stage(_frame("a.mp4", i, [100 + i], time=t))
+    assert [r["poses"][0]["track_id"] for r in out] == [1, 1, 1, 1]
+
+
 def test_smoothing_moves_the_keypoints_and_the_box_with_them():
     out: list = []
     stage = TrackingStage(out.append, TrackingOptions(), SmoothingOptions())

@@ -70,6 +70,7 @@ class TrackingStage:
                           if smoothing else None)
         self._source: str | None = None
         self._frame = -1
+        self._time = float("-inf")
 
     def __call__(self, record: Record) -> None:
         self.sink(self.apply(record))
@@ -87,10 +88,14 @@ class TrackingStage:
             self._tracker = self.tracking.make()
             if self._smoother is not None:
                 self._smoother.reset()
+            self._time = float("-inf")
         self._source, self._frame = record["source"], frame
         t = record.get("time")
         if t is None:
             t = frame / FALLBACK_FPS
+        # Frame order is the truth: a timestamp going back (a damaged file) is taken as
+        # no time passed, rather than stopping the job.
+        t = self._time = max(float(t), self._time)
         poses = record["poses"]
         kps = poses_array(poses)
         ids = self._tracker.update(kps, t, scores=[p["score"] for p in poses])
