@@ -17,6 +17,7 @@ from .decode import (
 from .pose import Pose
 from .quantized import Quantized
 from .skeleton import KEYPOINT_NAMES, NUM_EDGES, NUM_KEYPOINTS, SKELETON
+from .video import BoxTracker, OneEuroFilter, PoseSmoother, PoseTracker
 
 if TYPE_CHECKING:
     from .estimator import PoseEstimator
@@ -30,6 +31,7 @@ __all__ = [
     "decode_single_pose_batch", "decode_multiple_poses_batch",
     "Backend", "Availability", "InputSpec", "ModelOutputs",
     "PoseEstimator",
+    "PoseTracker", "BoxTracker", "OneEuroFilter", "PoseSmoother",
 ]
 
 

@@ -111,7 +111,8 @@ def test_run_over_a_folder_gives_one_record_per_input_in_order(mixed_folder, tmp
     assert "not an image" in errors["notes.jpg"]
     assert all(str(mixed_folder) in e for e in errors.values())  # each names its file
     for rec in got:
-        assert set(rec) == {"source", "frame", "width", "height", "poses", "error"}
+        assert set(rec) == {"source", "frame", "time", "width", "height", "poses", "error"}
+        assert rec["time"] is None  # images have no time
         if not rec["error"]:
             assert (rec["width"], rec["height"]) == Image.open(rec["source"]).size
     # quiet in a pipe: no progress bar, only the summary
@@ -181,6 +182,7 @@ def test_video_frames(pipeline, tmp_path):
     got = records(out)
     assert [(rec["source"], rec["frame"]) for rec in got] == [(video, 0), (video, 2), (video, 4)]
     assert all((rec["width"], rec["height"]) == (640, 480) for rec in got)
+    assert [rec["time"] for rec in got] == [0.0, 0.4, 0.8]  # 5 fps: --every keeps true times
     assert [len(rec["poses"]) for rec in got] == [1, 1, 1]
 
 

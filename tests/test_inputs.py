@@ -19,14 +19,14 @@ def _touch(path, content=b"x"):
     return str(path)
 
 
-def test_folders_are_searched_recursively_for_images_in_sorted_order(tmp_path):
+def test_folders_are_searched_recursively_for_images_and_videos_in_sorted_order(tmp_path):
     b = _touch(tmp_path / "d" / "b.JPG")
     a = _touch(tmp_path / "d" / "a.png")
     c = _touch(tmp_path / "d" / "sub" / "c.jpeg")
     _touch(tmp_path / "d" / "notes.txt")
-    _touch(tmp_path / "d" / "clip.mp4")  # folders contribute images only
+    v = _touch(tmp_path / "d" / "clip.MP4")  # videos were skipped without a word before
     assert expand_inputs([str(tmp_path / "d")]) == [Source(a, "image"), Source(b, "image"),
-                                                    Source(c, "image")]
+                                                    Source(v, "video"), Source(c, "image")]
 
 
 def test_files_globs_and_lists_keep_the_order_given(tmp_path, monkeypatch):

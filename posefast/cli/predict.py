@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .options import CONFIG_HELP, UsageError, add_config_options, check_usable, config_from_args, fail
+from .video_options import VIDEO_HELP, add_video_options, video_stage
 
 EXAMPLES = """\
 examples:
@@ -14,9 +15,11 @@ examples:
   posefast predict a.jpg b.png --output poses.json
   posefast predict photo.jpg --render photo_poses.png
   posefast predict photo.jpg --mode single --model posenet_mobilenet_v1_075_353_481_quant
+  posefast predict clip.mp4 --smooth --render clip_poses.mp4
 
 Prints a JSON array with one record per image, in the order given, in the record
-format of `posefast run`: {"source", "frame": null, "width", "height", "poses", "error"}.
+format of `posefast run`: {"source", "frame": null, "time": null, "width", "height",
+"poses", "error"}; a video gives one record per frame, with its "frame" and "time".
 Keypoints are pixels of the original image. Exit status: 0 if every image was
 posed, 1 if any could not be read, 2 for usage errors.
 """
@@ -26,16 +29,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "predict", help="pose a few images and print the poses as JSON",
         description="Find the human poses in each IMAGE and print them as a JSON array.",
-        epilog=EXAMPLES + "\n" + CONFIG_HELP,
+        epilog=EXAMPLES + "\n" + VIDEO_HELP + "\n" + CONFIG_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
+    p.add_argument("images", nargs="+", metavar="IMAGE",
+                   help="image files, or videos (a record per frame)")
     p.add_argument("-o", "--output", metavar="FILE", help="write the JSON here instead of stdout")
     p.add_argument("--render", metavar="OUT.png",
                    help="draw the poses over the image and save it (with several images: "
-                        "OUT-<n>.png for the n-th, counting from 0)")
+                        "OUT-<n>.png for the n-th, counting from 0); a video is drawn as "
+                        "an MP4 of the same name with the .mp4 suffix")
     p.add_argument("--render-threshold", type=float, default=0.3, metavar="S",
                    help="hide keypoints scoring below S when rendering (default 0.3)")
+    add_video_options(p)
     add_config_options(p)
     p.set_defaults(func=main)
 
@@ -44,28 +50,38 @@ def main(args: argparse.Namespace) -> int:
     from ..estimator import PoseEstimator
     from ..reading.images import ImageLoadError
     from ..job.records import error_record, make_record
+    from ..reading.video import is_video_path, video_support
 
     try:
         config = config_from_args(args)
         check_usable(config)
     except UsageError as exc:
         return fail(str(exc))
-    if args.render and Path(args.render).suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
-        return fail(f"--render {args.render!r}: expected a .png (or .jpg/.webp) file name")
+    if args.render and Path(args.render).suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp",
+                                                                ".mp4"):
+        return fail(f"--render {args.render!r}: expected a .png (or .jpg/.webp/.mp4) file name")
 
+    if any(is_video_path(p) for p in args.images) and not video_support():
+        return fail("reading videos needs PyAV: pip install 'posefast[video]'")
     records = []
+    add = video_stage(args, records.append)  # with --track: "track_id": null, as run does
     with PoseEstimator(config=config) as estimator:
         for index, path in enumerate(args.images):
+            if is_video_path(path):
+                records.extend(_video(estimator, path, args, index))
+                continue
             try:
                 prepared = estimator.prepare(path)
             except ImageLoadError as exc:
                 records.append(error_record(path, None, str(exc)))
                 continue
             poses = estimator.infer([prepared])[0]
-            records.append(make_record(path, None, prepared.width, prepared.height, poses))
+            add(make_record(path, None, prepared.width, prepared.height, poses))
             if args.render:
-                _render(path, poses, _render_path(args.render, index, len(args.images)),
-                        args.render_threshold)
+                out = _render_path(args.render, index, len(args.images))
+                if out.lower().endswith(".mp4"):  # the name given for videos: images as PNG
+                    out = str(Path(out).with_suffix(".png"))
+                _render(path, poses, out, args.render_threshold)
 
     # One record per line: readable, and each line is a record as `posefast run` writes it.
     text = "[\n" + ",\n".join(json.dumps(r) for r in records) + "\n]"
@@ -80,6 +96,21 @@ def main(args: argparse.Namespace) -> int:
         if r["error"]:
             print(f"posefast: {r['error']}", file=sys.stderr)
     return 1 if any(r["error"] for r in records) else 0
+
+
+def _video(estimator, path: str, args: argparse.Namespace, index: int) -> list:
+    from ..video.clip import pose_video
+    from ..video.stream import SmoothingOptions, TrackingOptions
+
+    tracking = (TrackingOptions(args.tracker, args.max_age, args.min_similarity, args.max_tracks)
+                if args.track or args.smooth else None)
+    smoothing = SmoothingOptions(args.min_cutoff, args.beta, args.d_cutoff) if args.smooth else None
+    render = None
+    if args.render:
+        render = str(Path(_render_path(args.render, index, len(args.images))).with_suffix(".mp4"))
+    return pose_video(estimator, path, tracking=tracking, smoothing=smoothing, render=render,
+                      min_score=args.render_threshold,
+                      on_error=lambda msg: print(f"posefast: {msg}", file=sys.stderr))
 
 
 def _render_path(template: str, index: int, count: int) -> str:

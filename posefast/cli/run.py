@@ -10,6 +10,7 @@ from typing import Iterator
 
 from .options import (CONFIG_HELP, UsageError, add_config_options, check_usable,
                       config_from_args, fail, positive_int)
+from .video_options import VIDEO_HELP, add_video_options, video_stage
 
 EXAMPLES = """\
 examples:
@@ -17,12 +18,14 @@ examples:
   posefast run 'shots/**/*.jpg' @more.txt clip.mp4 --every 5 --output poses.jsonl
   posefast run photos/ --output poses.jsonl --resume      # finish an interrupted job
   posefast run val2017/ --format coco --output results.json
+  posefast run clip.mp4 --smooth --render-dir annotated/ --output poses.jsonl
 
 INPUT is an image, a video (every --every-th frame), a folder (searched recursively
-for images, in sorted path order), a glob pattern, or @FILE listing INPUTs one per
+for images and videos, in sorted path order), a glob pattern, or @FILE listing INPUTs one per
 line. Writes one JSON line per image or frame, in input order, each flushed as soon
-as it is done: {"source", "frame" (null for images), "width", "height", "poses",
-"error" (null unless that input failed)}. A bad input gets an error record and the
+as it is done: {"source", "frame" and "time" (seconds; both null for images), "width",
+"height", "poses" (each with "score", "bbox" [x, y, w, h], "keypoints", and "track_id"
+with --track), "error" (null unless that input failed)}. A bad input gets an error record and the
 job goes on. Exit status: 0 if every input was posed, 1 if any failed, 2 for usage
 errors, 130 if interrupted (rerun with --resume to finish).
 """
@@ -41,7 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "run", help="pose many images, folders and videos in parallel, to JSON Lines or COCO",
         description="Find the human poses in every INPUT, over several worker processes, "
                     "writing one record per image or video frame.",
-        epilog=EXAMPLES + "\n" + CONFIG_HELP,
+        epilog=EXAMPLES + "\n" + VIDEO_HELP + "\n" + CONFIG_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT",
@@ -62,6 +65,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-pixels", type=positive_int, default=None, metavar="N",
                    help="refuse images with more pixels than N (default 100000000)")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line at the end")
+    p.add_argument("--render-dir", metavar="DIR",
+                   help="also draw the poses: each image as DIR/<name>.png, each video as "
+                        "DIR/<name>.mp4 at its frame rate (tracks in their own colours)")
+    add_video_options(p)
     add_config_options(p)
     p.set_defaults(func=main)
 
@@ -79,6 +86,9 @@ def main(args: argparse.Namespace) -> int:
                     "which images were done)")
     if args.resume and args.output == "-":
         return fail("--resume needs --output FILE (the file to complete)")
+    if args.resume and (args.track or args.smooth or args.render_dir):
+        return fail("--resume cannot be combined with --track, --smooth or --render-dir "
+                    "(tracks and videos would restart part-way); rerun the whole job")
     try:
         sources = expand_inputs(args.inputs)
         if any(s.kind == "video" for s in sources) and not video_support():
@@ -100,9 +110,14 @@ def main(args: argparse.Namespace) -> int:
     if total is not None:
         total = max(0, total - sum(done_before.values()))
     progress = Progress(sys.stderr, total, enabled=sys.stderr.isatty())
+    try:
+        annotator = _annotator(args.render_dir)
+    except OSError as exc:
+        return fail(f"--render-dir {args.render_dir}: {exc.strerror or exc}")
+    emit = writer.write if annotator is None else _tee(writer.write, annotator.write)
     runner = Runner(_per_worker(config, workers), workers=workers,
                     max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
-                    emit=writer.write, on_progress=progress.update)
+                    emit=video_stage(args, emit), on_progress=progress.update)
 
     previous = signal.signal(signal.SIGTERM, _interrupt)
     interrupted = False
@@ -120,6 +135,8 @@ def main(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, previous)
         progress.update(runner.stats, force=True)
         progress.close()
+        if annotator is not None:
+            annotator.close()  # an interrupted video is still a playable file
     if not interrupted:
         writer.close()  # COCO results are written only for a whole job
     elif args.format == "jsonl":
@@ -132,6 +149,24 @@ def main(args: argparse.Namespace) -> int:
                   f"run the same command with --resume to finish", file=sys.stderr)
         return 130
     return 1 if stats.failed else 0
+
+
+def _annotator(render_dir: str | None):
+    """The drawing of the records into ``render_dir``, or None."""
+    if render_dir is None:
+        return None
+    from ..video.annotate import Annotator, RenderDir
+
+    os.makedirs(render_dir, exist_ok=True)
+    return Annotator(RenderDir(render_dir),
+                     on_error=lambda msg: print(f"posefast run: {msg}", file=sys.stderr))
+
+
+def _tee(*sinks):
+    def emit(record) -> None:
+        for sink in sinks:
+            sink(record)
+    return emit
 
 
 def _interrupt(signum, frame):  # SIGTERM: stop like Ctrl-C, leaving a resumable file
@@ -187,7 +222,7 @@ def _tasks(sources, every: int, done: Counter, skipped: list[int]) -> Iterator:
         try:
             for frame in iter_frames(s.path, every):
                 if fresh((s.path, frame.index)):
-                    yield Task(s.path, frame.index, frame.pixels)
+                    yield Task(s.path, frame.index, frame.pixels, time=frame.time)
         except VideoError as exc:
             if fresh((s.path, None)):
                 yield Task(s.path, None, None, error=str(exc))

@@ -6,7 +6,8 @@ file whose complete lines are all valid; a last line cut short by the kill is
 dropped by :func:`read_done` when the job is resumed.
 
 COCO: the keypoint-results format of the COCO evaluation tools, a JSON array of
-``{"image_id", "category_id": 1, "keypoints": [x, y, v] * 17, "score"}``, one entry
+``{"image_id", "category_id": 1, "keypoints": [x, y, v] * 17, "score", "bbox"}``
+(``bbox``: ``[x, y, width, height]`` around the pose's keypoints), one entry
 per pose, written whole at the end (atomically: it is never left half-written).
 """
 from __future__ import annotations
@@ -133,8 +134,11 @@ class CocoWriter:
                 kps: list[float] = []
                 for k in pose["keypoints"]:
                     kps += [round(k["x"], 2), round(k["y"], 2), round(k["score"], 4)]
-                out.append({"image_id": image_id, "category_id": 1,
-                            "keypoints": kps, "score": round(pose["score"], 4)})
+                entry = {"image_id": image_id, "category_id": 1,
+                         "keypoints": kps, "score": round(pose["score"], 4)}
+                if "bbox" in pose:
+                    entry["bbox"] = [round(v, 2) for v in pose["bbox"]]
+                out.append(entry)
         return out
 
     def close(self) -> None:

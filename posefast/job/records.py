@@ -2,14 +2,19 @@
 
 One record is a plain JSON object::
 
-    {"source": "photos/a.jpg", "frame": null, "width": 640, "height": 480,
-     "poses": [{"score": 0.71, "keypoints": [{"part": "nose", "x": 312.5, "y": 80.1,
-                                              "score": 0.93}, ...]}, ...],
+    {"source": "photos/a.jpg", "frame": null, "time": null, "width": 640, "height": 480,
+     "poses": [{"score": 0.71, "bbox": [280.2, 75.0, 90.4, 310.8],
+                "keypoints": [{"part": "nose", "x": 312.5, "y": 80.1, "score": 0.93}, ...]},
+               ...],
      "error": null}
 
 ``frame`` is the frame index in a video (0-based, counting every frame of the
-file) or null for an image; ``width``/``height`` are the original image size in
-pixels (null when the input could not be read) and keypoints are pixels of it;
+file) or null for an image; ``time`` is the frame's presentation time in seconds
+(null for an image); ``bbox`` is ``[x, y, width, height]`` around the pose's
+keypoints scoring >= 0.3 (all of them if none does), pixels of the original
+image; with tracking each pose also has ``track_id`` (null for images);
+``width``/``height`` are the original image size in pixels (null when the input
+could not be read) and keypoints are pixels of it;
 ``error`` is null unless the input failed, then it names the file and the reason
 and ``poses`` is empty.
 """
@@ -18,19 +23,27 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ..pose import Pose
+from ..video.boxes import keypoint_box
 
 
 def make_record(source: str, frame: int | None, width: int | None, height: int | None,
-                poses: Sequence[Pose] = (), error: str | None = None) -> dict[str, Any]:
+                poses: Sequence[Pose] = (), error: str | None = None,
+                time: float | None = None) -> dict[str, Any]:
     """A record in the documented key order."""
     return {
         "source": source,
         "frame": frame,
+        "time": time,
         "width": width,
         "height": height,
-        "poses": [p.to_dict() for p in poses],
+        "poses": [_pose_dict(p) for p in poses],
         "error": error,
     }
+
+
+def _pose_dict(pose: Pose) -> dict[str, Any]:
+    d = pose.to_dict()
+    return {"score": d["score"], "bbox": keypoint_box(pose.keypoints), "keypoints": d["keypoints"]}
 
 
 def error_record(source: str, frame: int | None, reason: str) -> dict[str, Any]:

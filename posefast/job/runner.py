@@ -52,6 +52,7 @@ class Task:
     error: str | None = None
     seq: int = -1
     attempts: int = 0
+    time: float | None = None  # a video frame's presentation time, seconds
 
 
 @dataclass
@@ -260,7 +261,8 @@ class Runner:
                 record = error_record(task.source, task.frame, error)
             else:
                 poses = [Pose(score, kp) for score, kp in packed]
-                record = make_record(task.source, task.frame, width, height, poses)
+                record = make_record(task.source, task.frame, width, height, poses,
+                                     time=task.time)
             self._finish(task, record)
 
     def _finish(self, task: Task, record: dict[str, Any]) -> None:

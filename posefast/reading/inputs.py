@@ -1,7 +1,7 @@
 """Turning the command line's INPUT arguments into the list of things to pose.
 
 An INPUT is an image file, a video file, a folder (searched recursively for image
-files, in sorted path order), a glob pattern (``photos/**/*.jpg``), or ``@list.txt``:
+and video files, in sorted path order), a glob pattern (``photos/**/*.jpg``), or ``@list.txt``:
 a text file with one INPUT per line (blank lines and lines starting with ``#`` are
 skipped). Order is kept: the order of the arguments, then sorted order inside each.
 """
@@ -34,7 +34,7 @@ def expand_inputs(inputs: Sequence[str]) -> list[Source]:
 
     A file named explicitly is kept whatever its extension (if it is not an image
     it yields an error record later); folders contribute only files with an image
-    extension. Raises InputError for an argument that names nothing.
+    or video extension. Raises InputError for an argument that names nothing.
     """
     sources: list[Source] = []
     for arg in inputs:
@@ -87,8 +87,9 @@ def _expand_folder(folder: Path) -> list[Source]:
     files = []
     for root, dirs, names in os.walk(folder):
         dirs.sort()
-        files.extend(os.path.join(root, n) for n in names if is_image_path(n))
-    return [Source(f, "image") for f in sorted(files)]
+        files.extend(os.path.join(root, n) for n in names
+                     if is_image_path(n) or is_video_path(n))
+    return [_file(f) for f in sorted(files)]
 
 
 def _file(path: str) -> Source:

@@ -90,17 +90,30 @@ def iter_frames(path: str, every: int = 1) -> Iterator[VideoFrame]:
         try:
             for frame in container.decode(stream):
                 if index % every == 0:
-                    yield VideoFrame(index, _seconds(frame, stream),
+                    yield VideoFrame(index, _seconds(frame, stream, index),
                                      frame.to_ndarray(format="rgb24"))
                 index += 1
         except av.FFmpegError as exc:
             raise VideoError(f"{path}: video data corrupt at frame {index} ({exc})") from None
 
 
-def _seconds(frame, stream) -> float | None:
-    # The frame's own timestamp: a stream whose frame rate varies keeps true times.
-    if frame.pts is None:
+def frame_rate(path: str) -> float | None:
+    """The average frame rate (frames per second) of the first video stream, from the
+    container's header (None if unknown or unreadable)."""
+    try:
+        av = _av()
+        with av.open(path) as container:
+            rate = container.streams.video[0].average_rate
+    except Exception:
         return None
+    return float(rate) if rate else None
+
+
+def _seconds(frame, stream, index: int) -> float | None:
+    # The frame's own timestamp: a stream whose frame rate varies keeps true times.
+    if frame.pts is None:  # no timestamps in the container: count at the average rate
+        rate = stream.average_rate
+        return index / float(rate) if rate else None
     base = frame.time_base or stream.time_base
     start = stream.start_time or 0
     return float((frame.pts - start) * base) if base is not None else None
