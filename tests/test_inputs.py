@@ -122,3 +122,17 @@ def test_unreadable_videos_name_the_file(tmp_path):
     bad = _touch(tmp_path / "bad.mp4", os.urandom(2000))
     with pytest.raises(VideoError, match="bad.mp4"):
         list(iter_frames(bad))
+
+
+def test_a_fifo_or_device_named_like_a_video_is_not_opened(tmp_path):
+    pytest.importorskip("av")
+    fifo = tmp_path / "stream.mp4"
+    os.mkfifo(fifo)  # nobody writes: opening it with FFmpeg would block forever
+    with pytest.raises(VideoError, match="stream.mp4: is a FIFO, not a video file"):
+        list(iter_frames(str(fifo)))
+    from posefast.reading.video import count_frames
+
+    assert count_frames(str(fifo)) is None
+    if os.path.exists("/dev/zero"):
+        with pytest.raises(VideoError, match="a device"):
+            list(iter_frames("/dev/zero"))
