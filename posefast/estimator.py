@@ -15,6 +15,7 @@ from .models import resolve_model
 from .pose import Pose
 from .preprocess import Transform, target_size, to_input
 from .registry import create_backend
+from .runtime_logs import quiet_runtime_logs
 
 
 @dataclass(frozen=True)
@@ -62,11 +63,12 @@ class PoseEstimator:
         self.config = config
         self.max_pixels = max_pixels
         model_path = resolve_model(config.model)
-        self._backend = create_backend(
-            config.backend, str(model_path),
-            input_size=tuple(config.input_size) if config.input_size else None,
-            **dict(config.backend_options),
-        )
+        with quiet_runtime_logs():  # the runtime's INFO lines, once per backend: noise
+            self._backend = create_backend(
+                config.backend, str(model_path),
+                input_size=tuple(config.input_size) if config.input_size else None,
+                **dict(config.backend_options),
+            )
         self.input_spec = self._backend.input_spec
         self._decoder_args = asdict(config.decoder)
         #: Seconds spent in the backend's ``run`` so far (the network alone), for profiling.

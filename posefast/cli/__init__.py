@@ -28,10 +28,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: returns 0 on success, 1 if any input failed, 2 for usage errors."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    """Entry point: returns 0 on success, 1 if any input failed, 2 for usage errors,
+    130 when interrupted (Ctrl-C); no traceback reaches the user for these."""
+    command = "posefast"
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        command = f"posefast {args.command}"
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"{command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # stdout's reader went away (`posefast ... | head`)
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"{command}: stdout was closed by its reader", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

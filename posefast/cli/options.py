@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Any
 
-from ..config import Config, load_config
+from ..config import MAX_INPUT_SIDE, Config, resolve_config
 from ..preprocess import RESIZE_MODES
 
 #: The epilog lines every model-running command shares.
@@ -36,7 +36,21 @@ def input_size(text: str) -> tuple[int, int]:
             f"expected HEIGHTxWIDTH in pixels, e.g. 481x641, got {text!r}") from None
     if h < 1 or w < 1:
         raise argparse.ArgumentTypeError(f"input size must be positive, got {text!r}")
+    if h > MAX_INPUT_SIDE or w > MAX_INPUT_SIDE:
+        raise argparse.ArgumentTypeError(
+            f"input size at most {MAX_INPUT_SIDE}x{MAX_INPUT_SIDE} pixels, got {text!r}")
     return h, w
+
+
+def unit_float(text: str) -> float:
+    """A number in [0, 1] (a score)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
 
 
 def backend_option(text: str) -> tuple[str, Any]:
@@ -46,7 +60,7 @@ def backend_option(text: str) -> tuple[str, Any]:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     try:
         parsed: Any = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):
         parsed = value
     return key.strip(), parsed
 
@@ -76,6 +90,9 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--resize", choices=RESIZE_MODES,
                    help="fit images to the input by stretching or by letterboxing "
                         "(keeping the aspect ratio)")
+    g.add_argument("-v", "--verbose", action="store_true",
+                   help="let the inference runtime's own log lines (INFO, WARNING) through "
+                        "to stderr")
     d = parser.add_argument_group("decoder")
     d.add_argument("--mode", choices=("multi", "single"), help="multi-pose or single-pose")
     d.add_argument("--max-detections", type=positive_int, metavar="N",
@@ -90,6 +107,12 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> Config:
     """The Config the options, environment, TOML file and defaults give; UsageError if invalid."""
+    return resolve_from_args(args)[0]
+
+
+def resolve_from_args(args: argparse.Namespace) -> tuple[Config, dict[str, str]]:
+    """The Config, and where each value came from (see ``posefast.config.resolve_config``);
+    UsageError if invalid."""
     cli = {
         "backend": args.backend,
         "backend_options": dict(args.backend_options) if args.backend_options else None,
@@ -103,27 +126,67 @@ def config_from_args(args: argparse.Namespace) -> Config:
         "refine_steps": args.refine_steps,
     }
     try:
-        return load_config(cli=cli, config_file=args.config)
+        return resolve_config(cli=cli, config_file=args.config)
     except (ValueError, TypeError, KeyError, OSError) as exc:
         raise UsageError(f"configuration: {exc}") from None
 
 
-def check_usable(config: Config) -> None:
-    """Fail early, with the reason, when the backend or the model cannot be used here."""
+def _from(origins: dict[str, str] | None, key: str) -> str:
+    where = (origins or {}).get(key)
+    if where is None:
+        return ""
+    return " (the default)" if where == "default" else f" (from {where})"
+
+
+def check_usable(config: Config, origins: dict[str, str] | None = None) -> None:
+    """Fail early, with the reason and where the value came from, when the backend, its
+    options or the model cannot be used here."""
     from ..models import resolve_model
     from ..registry import get_backend_class
 
     try:
         cls = get_backend_class(config.backend)
     except (LookupError, TypeError, ImportError) as exc:
-        raise UsageError(str(exc)) from None
-    availability = cls.availability_for(config.backend_options)
+        raise UsageError(f"{exc}{_from(origins, 'backend')}") from None
+    known = getattr(cls, "options", None)  # the built-in backends list the options they take
+    if isinstance(known, (tuple, list, frozenset, set)):
+        for name in config.backend_options:
+            if name not in known:
+                raise UsageError(
+                    f"backend {config.backend!r} has no option {name!r}"
+                    f"{_from(origins, 'backend_options.' + name)}; its options: "
+                    f"{', '.join(sorted(known)) or 'none'}")
+    from ..runtime_logs import quiet_runtime_logs
+
+    with quiet_runtime_logs():  # probing a runtime makes it log what it loads
+        availability = cls.availability_for(config.backend_options)
     if not availability:
-        raise UsageError(f"backend {config.backend!r} cannot be used here: {availability.reason}")
+        raise UsageError(f"backend {config.backend!r}{_from(origins, 'backend')} cannot be used "
+                         f"here: {availability.reason}")
     try:
         resolve_model(config.model)
     except Exception as exc:  # missing file, unknown name, failed download or checksum
-        raise UsageError(f"model {config.model!r}: {exc}") from None
+        raise UsageError(f"model {config.model!r}{_from(origins, 'model')}: {exc}") from None
+
+
+def open_estimator(config: Config, origins: dict[str, str] | None = None, **kwargs: Any):
+    """A PoseEstimator for ``config``; UsageError naming the setting and where it came from
+    when the backend refuses an option, the model file or the input size."""
+    from ..estimator import PoseEstimator
+
+    try:
+        return PoseEstimator(config=config, **kwargs)
+    except (ValueError, TypeError, FileNotFoundError, ImportError, RuntimeError) as exc:
+        message = str(exc)
+        hints = [f"backend option {name}{_from(origins, 'backend_options.' + name)}"
+                 for name in config.backend_options if name in message]
+        if not hints and (str(config.model) in message or "model" in message.lower()):
+            hints.append(f"model {config.model}{_from(origins, 'model')}")
+        if not hints and config.input_size and "input" in message:
+            hints.append(f"input size {config.input_size[0]}x{config.input_size[1]}"
+                         f"{_from(origins, 'input_size')}")
+        where = f"{'; '.join(hints)}: " if hints else ""
+        raise UsageError(f"{where}{message}") from None
 
 
 def fail(message: str, status: int = 2) -> int:

@@ -6,7 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from .options import CONFIG_HELP, UsageError, add_config_options, check_usable, config_from_args, fail
+from .options import (CONFIG_HELP, UsageError, add_config_options, check_usable, fail,
+                      open_estimator, resolve_from_args, unit_float)
 
 EXAMPLES = """\
 examples:
@@ -18,7 +19,7 @@ examples:
 Prints a JSON array with one record per image, in the order given, in the record
 format of `posefast run`: {"source", "frame": null, "width", "height", "poses", "error"}.
 Keypoints are pixels of the original image. Exit status: 0 if every image was
-posed, 1 if any could not be read, 2 for usage errors.
+posed, 1 if any could not be read, 2 for usage errors, 130 if interrupted.
 """
 
 
@@ -34,27 +35,33 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--render", metavar="OUT.png",
                    help="draw the poses over the image and save it (with several images: "
                         "OUT-<n>.png for the n-th, counting from 0)")
-    p.add_argument("--render-threshold", type=float, default=0.3, metavar="S",
+    p.add_argument("--render-threshold", type=unit_float, default=0.3, metavar="S",
                    help="hide keypoints scoring below S when rendering (default 0.3)")
     add_config_options(p)
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..estimator import PoseEstimator
     from ..reading.images import ImageLoadError
     from ..job.records import error_record, make_record
+    from ..runtime_logs import set_verbose
 
-    try:
-        config = config_from_args(args)
-        check_usable(config)
-    except UsageError as exc:
-        return fail(str(exc))
+    set_verbose(args.verbose)
     if args.render and Path(args.render).suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
         return fail(f"--render {args.render!r}: expected a .png (or .jpg/.webp) file name")
+    try:
+        if args.render:
+            _check_folder("--render", args.render)
+        if args.output:
+            _check_folder("--output", args.output)
+        config, origins = resolve_from_args(args)
+        check_usable(config, origins)
+        estimator = open_estimator(config, origins)
+    except UsageError as exc:
+        return fail(str(exc))
 
     records = []
-    with PoseEstimator(config=config) as estimator:
+    with estimator:
         for index, path in enumerate(args.images):
             try:
                 prepared = estimator.prepare(path)
@@ -64,8 +71,11 @@ def main(args: argparse.Namespace) -> int:
             poses = estimator.infer([prepared])[0]
             records.append(make_record(path, None, prepared.width, prepared.height, poses))
             if args.render:
-                _render(path, poses, _render_path(args.render, index, len(args.images)),
-                        args.render_threshold)
+                out = _render_path(args.render, index, len(args.images))
+                try:
+                    _render(path, poses, out, args.render_threshold)
+                except OSError as exc:
+                    return fail(f"--render: cannot write {out}: {exc.strerror or exc}", 1)
 
     # One record per line: readable, and each line is a record as `posefast run` writes it.
     text = "[\n" + ",\n".join(json.dumps(r) for r in records) + "\n]"
@@ -80,6 +90,17 @@ def main(args: argparse.Namespace) -> int:
         if r["error"]:
             print(f"posefast: {r['error']}", file=sys.stderr)
     return 1 if any(r["error"] for r in records) else 0
+
+
+def _check_folder(option: str, path: str) -> None:
+    """UsageError unless ``path``'s folder exists and can be written, before any work."""
+    import os
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"{option} {path}: no folder {folder}")
+    if not os.access(folder, os.W_OK | os.X_OK) and not os.access(path, os.W_OK):
+        raise UsageError(f"{option} {path}: the folder {folder} is not writable")
 
 
 def _render_path(template: str, index: int, count: int) -> str:

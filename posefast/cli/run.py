@@ -8,8 +8,8 @@ import sys
 from collections import Counter
 from typing import Iterator
 
-from .options import (CONFIG_HELP, UsageError, add_config_options, check_usable,
-                      config_from_args, fail, positive_int)
+from .options import (CONFIG_HELP, UsageError, add_config_options, check_usable, fail,
+                      open_estimator, positive_int, resolve_from_args)
 
 EXAMPLES = """\
 examples:
@@ -72,8 +72,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-pixels", type=positive_int, default=None, metavar="N",
                    help="refuse images with more pixels than N (default 100000000)")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line at the end")
-    p.add_argument("-v", "--verbose", action="store_true",
-                   help="let the inference runtime's own log lines through to stderr")
     add_config_options(p)
     p.set_defaults(func=main)
 
@@ -83,16 +81,22 @@ def main(args: argparse.Namespace) -> int:
     from ..reading.video import video_support
     from ..job.output import OutputError, coco_image_ids
 
+    from ..runtime_logs import set_verbose
+
     problem = _option_problem(args)
     if problem:
         return fail(problem)
+    set_verbose(args.verbose)  # the workers inherit it
     duplicates: list[str] = []
     try:
         sources = expand_inputs(args.inputs, duplicates=duplicates)
         if any(s.kind == "video" for s in sources) and not video_support():
             raise UsageError("reading videos needs PyAV: pip install 'posefast[video]'")
-        config = config_from_args(args)
-        check_usable(config)
+        config, origins = resolve_from_args(args)
+        check_usable(config, origins)
+        # Created once here, so that what the backend refuses (an option's value, the
+        # model file, the input size) is a usage error naming its source, as in predict.
+        open_estimator(config, origins).close()
         image_ids = (coco_image_ids([(s.path, s.kind) for s in sources], args.coco_annotations)
                      if args.format == "coco" else None)
     except (InputError, UsageError, OutputError) as exc:
