@@ -123,6 +123,9 @@ def test_failed_inputs_are_listed_with_their_reason(pipeline, tmp_path):
     r = posefast("run", empty, IMAGES / "standing.png", text, "--output", tmp_path / "o.jsonl",
                  *FAST)
     assert r.returncode == 1
+    # each error names its file exactly once, first
+    assert [rec["error"] for rec in records(tmp_path / "o.jsonl")] == \
+        [f"{empty}: empty file", None, f"{text}: not an image Pillow can read"]
     assert f"failed: {empty}: empty file" in r.stderr
     assert f"failed: {text}: not an image" in r.stderr
 
