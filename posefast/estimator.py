@@ -4,13 +4,13 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Literal, Sequence
 
 import numpy as np
 
 from .config import Config, load_config
 from .decode import decode_outputs
-from .reading.images import DEFAULT_MAX_PIXELS, ImageInput, describe, load_image
+from .reading.images import DEFAULT_MAX_PIXELS, ImageInput, ImageLoadError, describe, load_image
 from .models import resolve_model
 from .pose import Pose
 from .preprocess import Transform, target_size, to_input
@@ -105,12 +105,23 @@ class PoseEstimator:
         """The poses in one image (path, PIL image or (H, W, 3) uint8 RGB array), best first."""
         return self.infer([self.prepare(image)])[0]
 
-    def estimate_batch(self, images: Iterable[ImageInput]) -> list[list[Pose]]:
-        """The poses in each image, in order; the next image is loaded while one runs."""
-        return list(self.iter_estimate(images))
+    def estimate_batch(self, images: Iterable[ImageInput], *,
+                       on_error: Literal["raise", "return"] = "raise") -> list[Any]:
+        """The poses in each image, in order; the next image is loaded while one runs.
 
-    def iter_estimate(self, images: Iterable[ImageInput]) -> Iterator[list[Pose]]:
-        """Like ``estimate_batch``, yielding each image's poses as soon as they are ready."""
+        An image that cannot be read (``ImageLoadError``, naming it) is, with
+        ``on_error="raise"`` (the default), raised when its turn comes; with
+        ``on_error="return"``, that image's entry is the ``ImageLoadError`` itself and the
+        other images are posed: ``[poses, ImageLoadError(...), poses, ...]``.
+        """
+        return list(self.iter_estimate(images, on_error=on_error))
+
+    def iter_estimate(self, images: Iterable[ImageInput], *,
+                      on_error: Literal["raise", "return"] = "raise") -> Iterator[Any]:
+        """Like ``estimate_batch``, yielding each image's poses (or, with
+        ``on_error="return"``, its ``ImageLoadError``) as soon as they are ready."""
+        if on_error not in ("raise", "return"):
+            raise ValueError(f"on_error must be 'raise' or 'return', got {on_error!r}")
         with ThreadPoolExecutor(1, thread_name_prefix="posefast-prepare") as pool:
             it = iter(images)
             pending = None
@@ -118,12 +129,18 @@ class PoseEstimator:
                 pending = pool.submit(self.prepare, image)
                 break
             while pending is not None:
-                prepared = pending.result()
+                try:
+                    prepared = pending.result()
+                except ImageLoadError as exc:
+                    if on_error == "raise":
+                        raise
+                    prepared = exc
                 pending = None
                 for image in it:
                     pending = pool.submit(self.prepare, image)
                     break
-                yield self.infer([prepared])[0]
+                yield prepared if isinstance(prepared, ImageLoadError) else \
+                    self.infer([prepared])[0]
 
     def close(self) -> None:
         """Release the backend."""
