@@ -8,7 +8,7 @@ import sys
 from typing import Sequence
 
 #: Subcommand modules, in the order ``posefast --help`` lists them.
-COMMANDS = ("predict", "run", "backends", "models", "convert")
+COMMANDS = ("predict", "run", "backends", "models", "convert", "config")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,9 +18,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n"
                "  posefast predict photo.jpg --render out.png   # poses of one image, drawn\n"
                "  posefast run photos/ --output poses.jsonl     # a whole folder, in parallel\n"
+               "  posefast config                               # the settings, and their sources\n"
                "  posefast COMMAND --help                       # each command's options",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"posefast {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").add_parser(sub)

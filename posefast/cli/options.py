@@ -76,33 +76,46 @@ def positive_int(text: str) -> int:
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
-    """Add the model, backend, pre-processing and decoder options to ``parser``."""
+    """Add the model, backend, pre-processing and decoder options to ``parser``.
+
+    The defaults shown are the built-in ones; the environment and the TOML file change
+    them (``posefast config`` shows what applies here, and why)."""
+    default = Config()
+    dec = default.decoder
     g = parser.add_argument_group("model and backend")
-    g.add_argument("--config", metavar="FILE", help="TOML configuration file")
+    g.add_argument("--config", metavar="FILE",
+                   help="TOML configuration file (default: $POSEFAST_CONFIG, else "
+                        "./posefast.toml if there is one)")
     g.add_argument("--backend", metavar="NAME",
-                   help="inference backend (see `posefast backends`), e.g. tflite, onnx")
+                   help=f"inference backend (see `posefast backends`), e.g. tflite, onnx "
+                        f"(default: {default.backend})")
     g.add_argument("--backend-option", metavar="KEY=VALUE", type=backend_option,
                    action="append", dest="backend_options",
-                   help="backend-specific option, repeatable (e.g. num_threads=2)")
-    g.add_argument("--model", metavar="NAME|PATH", help="model registry name or model file")
+                   help="backend-specific option, repeatable (e.g. num_threads=2; default: "
+                        "none, the backend's own choices)")
+    g.add_argument("--model", metavar="NAME|PATH",
+                   help=f"model registry name or model file (default: {default.model})")
     g.add_argument("--input-size", metavar="HxW", type=input_size,
                    help="network input size in pixels, e.g. 353x481 (default: the model's)")
     g.add_argument("--resize", choices=RESIZE_MODES,
-                   help="fit images to the input by stretching or by letterboxing "
-                        "(keeping the aspect ratio)")
+                   help=f"fit images to the input by stretching or by letterboxing "
+                        f"(keeping the aspect ratio) (default: {default.resize})")
     g.add_argument("-v", "--verbose", action="store_true",
                    help="let the inference runtime's own log lines (INFO, WARNING) through "
                         "to stderr")
     d = parser.add_argument_group("decoder")
-    d.add_argument("--mode", choices=("multi", "single"), help="multi-pose or single-pose")
+    d.add_argument("--mode", choices=("multi", "single"),
+                   help=f"multi-pose or single-pose (default: {dec.mode})")
     d.add_argument("--max-detections", type=positive_int, metavar="N",
-                   help="at most N poses per image")
+                   help=f"at most N poses per image (default: {dec.max_detections})")
     d.add_argument("--score-threshold", type=float, metavar="S",
-                   help="keep poses (and candidate keypoints) scoring at least S (0..1)")
+                   help=f"keep poses (and candidate keypoints) scoring at least S (0..1) "
+                        f"(default: {dec.score_threshold})")
     d.add_argument("--nms-radius", type=float, metavar="PX",
-                   help="poses whose keypoints lie within PX network-input pixels are one person")
+                   help=f"poses whose keypoints lie within PX network-input pixels are one "
+                        f"person (default: {dec.nms_radius})")
     d.add_argument("--refine-steps", type=int, metavar="N",
-                   help="offset refinement steps per keypoint")
+                   help=f"offset refinement steps per keypoint (default: {dec.refine_steps})")
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
