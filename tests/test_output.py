@@ -73,6 +73,9 @@ def test_relative_sources_are_matched_by_real_path_from_the_jobs_folder(tmp_path
     monkeypatch.chdir(tmp_path)  # resumed from elsewhere
     assert read_done(out, SETTINGS).done == {(str(tmp_path / "photos" / "a.jpg"), None): 1}
     assert input_key("photos/./a.jpg", None) == input_key(str(tmp_path / "photos/a.jpg"), None)
+    (tmp_path / "photos" / "a.jpg").write_bytes(b"x")
+    (tmp_path / "link.jpg").symlink_to(tmp_path / "photos" / "a.jpg")
+    assert input_key("link.jpg", 3) == input_key("photos/a.jpg", 3)  # the same file
 
 
 @pytest.mark.parametrize("line, problem", [

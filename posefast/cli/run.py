@@ -20,11 +20,14 @@ examples:
 
 INPUT is an image, a video (every --every-th frame), a folder (searched recursively
 for images, in sorted path order), a glob pattern, or @FILE listing INPUTs one per
-line. Writes one JSON line per image or frame, in input order, each flushed as soon
-as it is done: {"source", "frame" (null for images), "width", "height", "poses",
-"error" (null unless that input failed)}. A bad input gets an error record and the
-job goes on. Exit status: 0 if every input was posed, 1 if any failed, 2 for usage
-errors, 130 if interrupted (rerun with --resume to finish).
+line. Writes a header line {"posefast": {"version", "cwd", "settings"}}, then one JSON
+line per image or frame, in input order, each written as soon as it is done:
+{"source", "frame" (null for images), "width", "height", "poses", "error" (null unless
+that input failed)}. A bad input gets an error record and the job goes on. An existing
+non-empty --output is refused unless --resume or --overwrite; a job already writing it
+is named. Exit status: 0 if every input was posed, 1 if any failed or the output could
+not be written, 2 for usage errors and refused outputs, 130 if interrupted (rerun with
+--resume to finish).
 """
 
 
