@@ -73,6 +73,7 @@ class PoseEstimator:
         self._decoder_args = asdict(config.decoder)
         #: Seconds spent in the backend's ``run`` so far (the network alone), for profiling.
         self.run_seconds = 0.0
+        self._first_run = True
 
     # -- the two steps, separately usable so that a pipeline can overlap them --
 
@@ -94,7 +95,12 @@ class PoseEstimator:
             return []
         batch = np.stack([p.array for p in prepared])
         t0 = time.perf_counter()
-        outputs = self._backend.run(batch)
+        if self._first_run:  # some runtimes set up (and log) on their first run
+            with quiet_runtime_logs():
+                outputs = self._backend.run(batch)
+            self._first_run = False
+        else:
+            outputs = self._backend.run(batch)
         self.run_seconds += time.perf_counter() - t0
         decoded = decode_outputs(outputs, **self._decoder_args)
         return [[_to_original(pose, p) for pose in poses] for poses, p in zip(decoded, prepared)]
@@ -144,7 +150,11 @@ class PoseEstimator:
 
     def close(self) -> None:
         """Release the backend."""
-        self._backend.close()
+        import gc
+
+        with quiet_runtime_logs():  # the runtime logs its teardown
+            self._backend.close()
+            gc.collect()  # LiteRT tears down when its objects are freed
 
     def __enter__(self) -> "PoseEstimator":
         return self

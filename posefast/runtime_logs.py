@@ -4,7 +4,8 @@ TF Lite / LiteRT write INFO and WARNING lines straight to file descriptor 2 from
 ("Created TensorFlow Lite XNNPACK delegate for CPU.", accelerator and plugin paths),
 once per backend created, so a job with several workers printed them garbled, even
 with ``-q``. No environment variable of theirs silences them, so while a backend is
-created (or probed) fd 2 is pointed at a temporary file, and what was written there is
+created, probed, first run or closed (LiteRT sets up its environment lazily and logs
+its teardown) fd 2 is pointed at a temporary file, and what was written there is
 passed on without the runtime's INFO/WARNING lines. ``POSEFAST_VERBOSE=1`` (set by
 ``--verbose``, and inherited by worker processes) lets everything through.
 """
@@ -20,8 +21,9 @@ from typing import Iterator
 #: The environment variable that lets the runtime's lines through ("1").
 VERBOSE_ENV = "POSEFAST_VERBOSE"
 
-# "INFO: ...", "WARNING: [npu_registry.cc:34] ...", and glog's "I0000 00:00..." style.
-_NOISE = re.compile(rb"^(?:(?:INFO|WARNING|VERBOSE): |[IW]\d{4} \d)")
+# "INFO: ...", "WARNING: [npu_registry.cc:34] ...", the "└ Could not load shared library"
+# line LiteRT adds under a plugin it cannot load, and glog's "I0000 00:00..." style.
+_NOISE = re.compile(rb"^(?:(?:INFO|WARNING|VERBOSE): |\xe2\x94\x94 |[IW]\d{4} \d)")
 
 
 def verbose() -> bool:
@@ -72,3 +74,18 @@ def quiet_runtime_logs() -> Iterator[None]:
                     os.write(2, b"".join(kept))
                 except OSError:
                     pass
+
+
+def quiet_teardown() -> None:
+    """Drop everything written to fd 2 from now on, unless verbose: for a process about
+    to exit, whose runtime logs its teardown (LiteRT's "DestroyAccelerator" lines) while
+    the interpreter shuts down, after any code of ours could capture it."""
+    if verbose():
+        return
+    try:
+        sys.stderr.flush()
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, 2)
+        os.close(fd)
+    except (OSError, AttributeError, ValueError):
+        pass

@@ -156,3 +156,12 @@ def test_the_runtimes_log_lines_stay_off_stderr_unless_verbose(pipeline, tmp_pat
     assert r.returncode == 0 and r.stderr == ""
     r = posefast("predict", IMG, *FAST, "--verbose")
     assert r.returncode == 0 and "XNNPACK" in r.stderr
+    # LiteRT's CompiledModel logs when created, on its first run and when torn down
+    gpu = ["--backend", "tflite-gpu", "--backend-option", "fallback=cpu"]
+    r = posefast("predict", IMG, *FAST, *gpu)
+    assert r.returncode == 0, r.stderr
+    for noise in ("INFO:", "WARNING: [", "\u2514", "Could not load shared library"):
+        assert noise not in r.stderr, r.stderr
+    r = posefast("run", IMG, "--workers", 1, "--output", tmp_path / "g.jsonl", *FAST, *gpu)
+    assert r.returncode == 0, r.stderr
+    assert "Creating LiteRT" not in r.stderr and "registered" not in r.stderr, r.stderr

@@ -51,5 +51,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def entry() -> None:
+    """The ``posefast`` program: runs :func:`main`, then exits with its status, keeping
+    the inference runtime's teardown lines off stderr (see ``posefast.runtime_logs``)."""
+    from ..runtime_logs import quiet_teardown
+
+    status = main()
+    quiet_teardown()
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
