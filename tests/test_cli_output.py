@@ -156,6 +156,15 @@ def test_a_closed_pipe_or_stdout_is_a_message_and_exit_1(pipeline, tmp_path):
                        timeout=120)
     assert r.returncode == 1 and "stdout is closed" in r.stderr
     _no_traceback(r)
+    r = subprocess.run(f"{sys.executable} -m posefast predict {IMAGES / 'standing.png'} "
+                       f"{' '.join(FAST)} >&-", shell=True, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1 and "stdout is closed" in r.stderr
+    _no_traceback(r)
+    r = subprocess.run(f"{sys.executable} -m posefast predict {IMAGES / 'standing.png'} "
+                       f"{' '.join(FAST)} | head -c 1", shell=True, capture_output=True,
+                       text=True, timeout=120)
+    assert "Traceback" not in r.stderr, r.stderr
 
 
 def test_coco_output_places_are_checked_before_any_work(pipeline, tmp_path):

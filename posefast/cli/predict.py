@@ -84,6 +84,8 @@ def main(args: argparse.Namespace) -> int:
             Path(args.output).write_text(text + "\n", encoding="utf-8")
         except OSError as exc:
             return fail(f"cannot write {args.output}: {exc.strerror or exc}")
+    elif sys.stdout is None:  # started with stdout closed (`>&-`)
+        return fail("stdout is closed: give --output FILE", 1)
     else:
         sys.stdout.write(text + "\n")
     for r in records:
