@@ -26,10 +26,12 @@ from .output import HEADER_KEY, OutputError, is_header
 _NOT_COMPARED = ("model",)
 
 
-def job_settings(config: Any, *, every: int, model_sha256: str | None) -> dict[str, Any]:
+def job_settings(config: Any, *, every: int, model_sha256: str | None,
+                 **more: Any) -> dict[str, Any]:
     """What makes a job's records what they are: the model's content, the input size
-    and resizing, the decoder's parameters and ``--every``. The backend and its options
-    are left out: another runtime of the same model may finish a job."""
+    and resizing, the decoder's parameters, ``--every``, and ``more`` (any other option
+    that changes the records, e.g. tracking). The backend and its options are left out:
+    another runtime of the same model may finish a job."""
     settings = asdict(config)
     settings.pop("backend", None)
     settings.pop("backend_options", None)
@@ -37,6 +39,7 @@ def job_settings(config: Any, *, every: int, model_sha256: str | None) -> dict[s
     settings.update(decoder)
     settings["model_sha256"] = model_sha256
     settings["every"] = every
+    settings.update(more)
     return json.loads(json.dumps(settings))  # tuples as lists, as read back from the file
 
 
