@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -37,9 +38,20 @@ DATA = Path(os.environ.get("POSEFAST_TEST_DATA", HERE.parent.parent / "shared"))
 MODEL = DATA / "models" / "posenet_mobilenet_v1_075_481_641_quant.tflite"
 
 
-def image_list(count: int) -> list[str]:
-    images = sorted(str(p) for p in (DATA / "images").iterdir())
-    return images * -(-count // len(images))  # whole repeats, at least count
+def image_list(count: int, folder: str) -> list[str]:
+    """The shared images repeated, as hard links in ``folder``: `posefast run` poses a
+    file named twice only once, so each repeat needs a name of its own."""
+    images = sorted((DATA / "images").iterdir())
+    paths = []
+    for i in range(-(-count // len(images))):  # whole repeats, at least count
+        for image in images:
+            link = os.path.join(folder, f"{i:04d}-{image.name}")
+            try:
+                os.link(image, link)
+            except OSError:  # another file system
+                shutil.copyfile(image, link)
+            paths.append(link)
+    return paths
 
 
 def naive_loop(paths: list[str], threads: int) -> tuple[float, float]:
@@ -98,7 +110,7 @@ SUMMARY = re.compile(r"done (\d+), failed (\d+).* in ([\d.]+) s \(([\d.]+) image
 
 def posefast_run(list_file: str, workers: int, out: str) -> tuple[float, float, float]:
     """(images/s, share of worker time outside the network, wall seconds of the command)."""
-    cmd = [sys.executable, "-m", "posefast", "run", f"@{list_file}", "--output", out,
+    cmd = [sys.executable, "-m", "posefast", "run", f"@{list_file}", "--output", out, "--overwrite",
            "--workers", str(workers), "--model", str(MODEL),
            "--backend-option", "num_threads=1"]
     t0 = time.perf_counter()
@@ -119,8 +131,8 @@ def main() -> None:
     args = ap.parse_args()
     if not MODEL.is_file():
         raise SystemExit(f"model not found: {MODEL} (set POSEFAST_TEST_DATA)")
-    paths = image_list(args.count)
     with tempfile.TemporaryDirectory() as tmp:
+        paths = image_list(args.count, tmp)
         list_file = os.path.join(tmp, "inputs.txt")
         Path(list_file).write_text("\n".join(paths) + "\n")
         out = os.path.join(tmp, "out.jsonl")

@@ -53,6 +53,9 @@ OUTPUT_STRIDES = (8, 16, 32)
 STRIDE_SCORE_THRESHOLD = {32: 0.15}
 #: The backend a model file's suffix selects when no layer names one (``--model x.onnx``).
 BACKEND_FOR_SUFFIX = {".onnx": "onnx"}
+#: The largest network input side in pixels (8192x8192x3 is 200 MB per image; the
+#: runtimes fail far below memory limits with larger ones).
+MAX_INPUT_SIDE = 8192
 
 
 @dataclass
@@ -127,8 +130,10 @@ def _float(lo: float, hi: float) -> Callable[[Any], float]:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise TypeError(f"expected a number, got {type(v).__name__} {v!r}")
         v = float(v)
-        if not (lo <= v <= hi) or math.isnan(v):
-            raise ValueError(f"expected a number in [{lo:g}, {hi:g}], got {v!r}")
+        if not (lo <= v <= hi) or not math.isfinite(v):
+            if math.isfinite(hi):
+                raise ValueError(f"expected a number in [{lo:g}, {hi:g}], got {v!r}")
+            raise ValueError(f"expected a finite number >= {lo:g}, got {v!r}")
         return v
     return check
 
@@ -144,7 +149,7 @@ def _input_size(v: Any) -> tuple[int, int] | None:
             raise ValueError(f"expected HEIGHTxWIDTH in pixels, e.g. '481x641', got {v!r}") from None
     if not isinstance(v, (list, tuple)) or len(v) != 2:
         raise TypeError(f"expected [height, width] or 'HEIGHTxWIDTH', got {v!r}")
-    h, w = (_int(1)(x) for x in v)
+    h, w = (_int(1, MAX_INPUT_SIDE)(x) for x in v)
     return (h, w)
 
 
@@ -195,8 +200,10 @@ def _from_text(key: str, text: str) -> Any:
     if key == "backend_options":
         try:
             return json.loads(text)
-        except ValueError:
-            raise ValueError(f"expected a JSON object, e.g. '{{\"num_threads\": 2}}', got {text!r}") from None
+        except (ValueError, RecursionError):
+            shown = text if len(text) <= 60 else text[:57] + "..."
+            raise ValueError(f"expected a JSON object, e.g. '{{\"num_threads\": 2}}', "
+                             f"got {shown!r}") from None
     return text
 
 
@@ -205,13 +212,22 @@ def _checked(values: Mapping[str, Any], where: Callable[[str], str]) -> dict[str
     out = {}
     for key, value in values.items():
         if key not in CHECKS:
-            raise ValueError(f"{where(key)}: unknown configuration key {key!r} "
-                             f"(known: {', '.join(KEYS)})")
+            raise ValueError(f"{where(key)}: unknown configuration key {key!r}{_did_you_mean(key)} "
+                             f"(known: {', '.join(KEYS)}, and the table [decoder])")
         try:
             out[key] = CHECKS[key](value)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"{where(key)}: {key}: {exc}") from None
     return out
+
+
+def _did_you_mean(key: str) -> str:
+    import difflib
+
+    names = list(KEYS) + ["decoder"]
+    close = [k for k in names if k == key.lower().replace("-", "_")] or \
+        difflib.get_close_matches(key, names, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 # --- the layers -----------------------------------------------------------------------
@@ -264,6 +280,8 @@ def _file_layer(path: Path) -> dict[str, Any]:
             data = tomllib.load(f)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ValueError(f"{path}: not valid TOML: nested too deeply") from None
     flat = {}
     for key, value in data.items():
         if key == "decoder":
@@ -271,10 +289,11 @@ def _file_layer(path: Path) -> dict[str, Any]:
                 raise TypeError(f"{path}: decoder: expected a [decoder] table, got {value!r}")
             for sub, v in value.items():
                 if sub not in DECODER_KEYS:
-                    raise ValueError(f"{path}: unknown key {sub!r} in [decoder] "
-                                     f"(known: {', '.join(DECODER_KEYS)})")
+                    raise ValueError(f"{path}: unknown key {sub!r} in [decoder]"
+                                     f"{_did_you_mean(sub)} (known: {', '.join(DECODER_KEYS)})")
                 flat[sub] = v
-        elif key in DECODER_KEYS and key in data.get("decoder", {}):
+        elif key in DECODER_KEYS and isinstance(data.get("decoder"), dict) \
+                and key in data["decoder"]:
             raise ValueError(f"{path}: {key} is given both at the top level and in [decoder]")
         else:
             flat[key] = value
@@ -306,32 +325,52 @@ def load_config(api: Mapping[str, Any] | None = None, cli: Mapping[str, Any] | N
     wrong types or values raise ValueError / TypeError naming the key and where it
     came from (the file, the environment variable or the argument).
     """
+    return resolve_config(api, cli, config_file, env)[0]
+
+
+def resolve_config(api: Mapping[str, Any] | None = None, cli: Mapping[str, Any] | None = None,
+                   config_file: str | os.PathLike | None = None,
+                   env: Mapping[str, str] | None = None) -> tuple[Config, dict[str, str]]:
+    """Like :func:`load_config`, with where each value came from: a mapping of each key
+    (and ``backend_options.NAME`` for each backend option) to "default", "file F",
+    "environment variable V", "command-line option --O" or "argument 'K'"."""
     env = os.environ if env is None else env
-    layers = []  # lowest first
+    layers = []  # lowest first: (values, where)
     path = config_file_path(config_file, env)
     if path is not None:
-        layers.append(_file_layer(path))
-    layers.append(_env_layer(env))
-    layers.append(_mapping_layer(cli, _cli_flag))
-    layers.append(_mapping_layer(api, lambda key: f"argument {key!r}"))
+        layers.append((_file_layer(path), lambda key: f"file {path}"))
+    layers.append((_env_layer(env), _env_var))
+    layers.append((_mapping_layer(cli, _cli_flag), _cli_flag))
+    layers.append((_mapping_layer(api, lambda key: f"argument {key!r}"),
+                   lambda key: f"argument {key!r}"))
 
     config = Config()
+    origins = {key: "default" for key in KEYS if key != "backend_options"}
     options: dict[str, Any] = {}
-    if not any("backend" in layer for layer in layers):
-        model = next((layer["model"] for layer in reversed(layers) if "model" in layer), "")
+    if not any("backend" in layer for layer, _ in layers):
+        model = next((layer["model"] for layer, _ in reversed(layers) if "model" in layer), "")
         suffix = Path(model).suffix.lower()
         if suffix in BACKEND_FOR_SUFFIX:
             config.backend = BACKEND_FOR_SUFFIX[suffix]
-    for layer in layers:
+            origins["backend"] = f"the model's suffix {suffix} ({origins.get('model', 'default')})"
+    for layer, where in layers:
         for key, value in layer.items():
             if key == "backend_options":
                 options.update(value)
+                origins.update({f"backend_options.{k}": where(key) for k in value})
             elif key in DECODER_KEYS:
                 setattr(config.decoder, key, value)
+                origins[key] = where(key)
             else:
                 setattr(config, key, value)
+                origins[key] = where(key)
     config.backend_options = options
     if (config.output_stride in STRIDE_SCORE_THRESHOLD
-            and not any("score_threshold" in layer for layer in layers)):
+            and not any("score_threshold" in layer for layer, _ in layers)):
         config.decoder.score_threshold = STRIDE_SCORE_THRESHOLD[config.output_stride]
-    return config
+        origins["score_threshold"] = f"the default for output stride {config.output_stride}"
+    return config, origins
+
+
+def _env_var(key: str) -> str:
+    return f"environment variable POSEFAST_{key.upper()}"

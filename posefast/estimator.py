@@ -4,18 +4,19 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Literal, Sequence
 
 import numpy as np
 
 from .config import Config, load_config
 from .decode import decode_outputs
-from .reading.images import DEFAULT_MAX_PIXELS, ImageInput, describe, load_image
+from .reading.images import DEFAULT_MAX_PIXELS, ImageInput, ImageLoadError, describe, load_image
 from .models import resolve_model
 from .models.derived import model_for_backend
 from .pose import Pose
 from .preprocess import Transform, target_size, to_input
 from .registry import create_backend
+from .runtime_logs import quiet_runtime_logs
 
 
 @dataclass(frozen=True)
@@ -67,15 +68,17 @@ class PoseEstimator:
         # output-stride rewrite; the decoder reads the stride from the outputs' grid
         model_path = model_for_backend(resolve_model(config.model), config.backend,
                                        config.output_stride)
-        self._backend = create_backend(
-            config.backend, str(model_path),
-            input_size=tuple(config.input_size) if config.input_size else None,
-            **dict(config.backend_options),
-        )
+        with quiet_runtime_logs():  # the runtime's INFO lines, once per backend: noise
+            self._backend = create_backend(
+                config.backend, str(model_path),
+                input_size=tuple(config.input_size) if config.input_size else None,
+                **dict(config.backend_options),
+            )
         self.input_spec = self._backend.input_spec
         self._decoder_args = asdict(config.decoder)
         #: Seconds spent in the backend's ``run`` so far (the network alone), for profiling.
         self.run_seconds = 0.0
+        self._first_run = True
 
     # -- the two steps, separately usable so that a pipeline can overlap them --
 
@@ -97,7 +100,12 @@ class PoseEstimator:
             return []
         batch = np.stack([p.array for p in prepared])
         t0 = time.perf_counter()
-        outputs = self._backend.run(batch)
+        if self._first_run:  # some runtimes set up (and log) on their first run
+            with quiet_runtime_logs():
+                outputs = self._backend.run(batch)
+            self._first_run = False
+        else:
+            outputs = self._backend.run(batch)
         self.run_seconds += time.perf_counter() - t0
         decoded = decode_outputs(outputs, **self._decoder_args)
         return [[_to_original(pose, p) for pose in poses] for poses, p in zip(decoded, prepared)]
@@ -108,12 +116,23 @@ class PoseEstimator:
         """The poses in one image (path, PIL image or (H, W, 3) uint8 RGB array), best first."""
         return self.infer([self.prepare(image)])[0]
 
-    def estimate_batch(self, images: Iterable[ImageInput]) -> list[list[Pose]]:
-        """The poses in each image, in order; the next image is loaded while one runs."""
-        return list(self.iter_estimate(images))
+    def estimate_batch(self, images: Iterable[ImageInput], *,
+                       on_error: Literal["raise", "return"] = "raise") -> list[Any]:
+        """The poses in each image, in order; the next image is loaded while one runs.
 
-    def iter_estimate(self, images: Iterable[ImageInput]) -> Iterator[list[Pose]]:
-        """Like ``estimate_batch``, yielding each image's poses as soon as they are ready."""
+        An image that cannot be read (``ImageLoadError``, naming it) is, with
+        ``on_error="raise"`` (the default), raised when its turn comes; with
+        ``on_error="return"``, that image's entry is the ``ImageLoadError`` itself and the
+        other images are posed: ``[poses, ImageLoadError(...), poses, ...]``.
+        """
+        return list(self.iter_estimate(images, on_error=on_error))
+
+    def iter_estimate(self, images: Iterable[ImageInput], *,
+                      on_error: Literal["raise", "return"] = "raise") -> Iterator[Any]:
+        """Like ``estimate_batch``, yielding each image's poses (or, with
+        ``on_error="return"``, its ``ImageLoadError``) as soon as they are ready."""
+        if on_error not in ("raise", "return"):
+            raise ValueError(f"on_error must be 'raise' or 'return', got {on_error!r}")
         with ThreadPoolExecutor(1, thread_name_prefix="posefast-prepare") as pool:
             it = iter(images)
             pending = None
@@ -121,16 +140,26 @@ class PoseEstimator:
                 pending = pool.submit(self.prepare, image)
                 break
             while pending is not None:
-                prepared = pending.result()
+                try:
+                    prepared = pending.result()
+                except ImageLoadError as exc:
+                    if on_error == "raise":
+                        raise
+                    prepared = exc
                 pending = None
                 for image in it:
                     pending = pool.submit(self.prepare, image)
                     break
-                yield self.infer([prepared])[0]
+                yield prepared if isinstance(prepared, ImageLoadError) else \
+                    self.infer([prepared])[0]
 
     def close(self) -> None:
         """Release the backend."""
-        self._backend.close()
+        import gc
+
+        with quiet_runtime_logs():  # the runtime logs its teardown
+            self._backend.close()
+            gc.collect()  # LiteRT tears down when its objects are freed
 
     def __enter__(self) -> "PoseEstimator":
         return self

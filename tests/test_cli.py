@@ -36,7 +36,10 @@ def start(*args, cwd=None):
 
 
 def records(path):
-    return [json.loads(line) for line in Path(path).read_text().splitlines()]
+    """The records of a JSON Lines output, after checking its header line."""
+    lines = [json.loads(line) for line in Path(path).read_text().splitlines()]
+    assert set(lines[0]) == {"posefast"} and "settings" in lines[0]["posefast"]
+    return lines[1:]
 
 
 def wait_for_lines(path, n, proc, timeout=60):
@@ -128,8 +131,14 @@ def test_the_order_and_the_records_do_not_depend_on_the_worker_count(mixed_folde
 
 
 def _list_of(tmp_path, n):
+    """A list of ``n`` distinct image files (copies of the shared frames)."""
     lst = tmp_path / "list.txt"
-    names = [str(IMAGES / FRAMES[i % len(FRAMES)]) for i in range(n)]
+    (tmp_path / "in").mkdir()
+    names = []
+    for i in range(n):
+        name = tmp_path / "in" / f"{i:03d}-{FRAMES[i % len(FRAMES)]}"
+        shutil.copy(IMAGES / FRAMES[i % len(FRAMES)], name)
+        names.append(str(name))
     lst.write_text("\n".join(names) + "\n")
     return lst, Counter(names)
 
@@ -139,12 +148,12 @@ def test_an_interrupted_job_resumes_with_every_record_exactly_once(pipeline, tmp
     lst, expected = _list_of(tmp_path, 30)
     out = tmp_path / "out.jsonl"
     job = start("run", f"@{lst}", "--output", out, "--workers", 2, *FAST)
-    wait_for_lines(out, 8, job)
+    wait_for_lines(out, 9, job)  # the header and 8 records
     job.send_signal(signal.SIGKILL if how == "kill" else signal.SIGINT)
     job.wait(timeout=30)
     if how == "interrupt":
         assert job.returncode == 130 and "--resume" in job.stderr.read()
-    first = out.read_bytes().count(b"\n")
+    first = out.read_bytes().count(b"\n") - 1  # the header is no record
     assert 8 <= first < 30
     r = posefast("run", f"@{lst}", "--output", out, "--resume", "--workers", 2, *FAST)
     assert r.returncode == 0, r.stderr
@@ -201,19 +210,22 @@ def test_a_corrupt_video_is_an_error_record(pipeline, tmp_path):
 def test_coco_output_loads_in_pycocotools(pipeline, tmp_path):
     coco_mod = pytest.importorskip("pycocotools.coco")
     out = tmp_path / "results.json"
+    ann = tmp_path / "instances.json"
+    ann.write_text(json.dumps({"images": [{"id": 10, "file_name": "couple.jpg"},
+                                          {"id": 11, "file_name": "standing.png"}]}))
     r = posefast("run", IMAGES / "couple.jpg", IMAGES / "standing.png", "--format", "coco",
-                 "--output", out, "--model", MODEL_481)
+                 "--output", out, "--model", MODEL_481, "--coco-annotations", ann)
     assert r.returncode == 0, r.stderr
     res = json.loads(out.read_text())
-    assert [e["image_id"] for e in res] == [0, 0, 1]
+    assert [e["image_id"] for e in res] == [10, 10, 11]
     gt = coco_mod.COCO()
-    gt.dataset = {"images": [{"id": 0, "width": 1920, "height": 1278},
-                             {"id": 1, "width": 640, "height": 480}],
+    gt.dataset = {"images": [{"id": 10, "width": 1920, "height": 1278},
+                             {"id": 11, "width": 640, "height": 480}],
                   "annotations": [],
                   "categories": [{"id": 1, "name": "person", "keypoints": [], "skeleton": []}]}
     gt.createIndex()
     dt = gt.loadRes(str(out))
-    assert len(dt.getAnnIds(imgIds=[0])) == 2 and len(dt.getAnnIds(imgIds=[1])) == 1
+    assert len(dt.getAnnIds(imgIds=[10])) == 2 and len(dt.getAnnIds(imgIds=[11])) == 1
 
 
 @pytest.mark.parametrize("args, message", [

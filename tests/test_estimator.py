@@ -100,3 +100,23 @@ def test_results_convert_to_plain_dicts(found):
     assert set(d) == {"score", "keypoints"} and len(d["keypoints"]) == 17
     assert d["keypoints"][0]["part"] == "nose"
     assert set(d["keypoints"][0]) == {"part", "x", "y", "score"}
+
+
+def test_a_bad_image_in_a_batch_is_raised_or_returned_in_its_place(estimator, found, tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"")
+    batch = [IMAGES / "standing.png", bad, IMAGES / "couple.jpg"]
+    got = estimator.estimate_batch(batch, on_error="return")
+    assert isinstance(got[1], ImageLoadError) and got[1].source == str(bad)
+    assert [len(got[0]), len(got[2])] == [1, 2]
+    for mine, expected in ((got[0], found["standing.png"]), (got[2], found["couple.jpg"])):
+        np.testing.assert_array_equal(mine[0].keypoints, expected[0].keypoints)
+    with pytest.raises(ImageLoadError, match="bad.png: empty file"):
+        estimator.estimate_batch(batch)
+    seen = []
+    with pytest.raises(ImageLoadError):
+        for poses in estimator.iter_estimate(batch):
+            seen.append(poses)
+    assert len(seen) == 1  # the images before the bad one were yielded
+    with pytest.raises(ValueError, match="on_error"):
+        estimator.estimate_batch(batch, on_error="ignore")

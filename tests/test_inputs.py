@@ -34,11 +34,48 @@ def test_files_globs_and_lists_keep_the_order_given(tmp_path, monkeypatch):
     _touch(tmp_path / "x1.png"), _touch(tmp_path / "x2.png"), _touch(tmp_path / "v.mp4")
     _touch(tmp_path / "odd.txt")
     (tmp_path / "list.txt").write_text("# a comment\n\nx2.png\n  v.mp4  \nmissing.png\nx*.png\n")
-    got = expand_inputs(["odd.txt", "x*.png", "@list.txt"])
+    duplicates = []
+    got = expand_inputs(["odd.txt", "x*.png", "@list.txt"], duplicates=duplicates)
     assert got == [Source("odd.txt", "image"), Source("x1.png", "image"), Source("x2.png", "image"),
-                   Source("x2.png", "image"), Source("v.mp4", "video"),
-                   Source("missing.png", "image"),  # a stale list entry: an error record later
-                   Source("x1.png", "image"), Source("x2.png", "image")]
+                   Source("v.mp4", "video"),
+                   Source("missing.png", "image")]  # a stale list entry: an error record later
+    assert duplicates == ["x2.png", "x1.png", "x2.png"]  # each input is posed once
+
+
+def test_list_lines_end_at_newlines_only_and_are_relative_to_the_list(tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    odd = ["a\x0cb.png", "c\x85d.png", "e\u2028f.png", "g\x1eh.png"]  # all valid file names
+    for name in odd:
+        _touch(tmp_path / "lists" / name)
+    _touch(tmp_path / "lists" / "plain.png")
+    (tmp_path / "lists" / "l.txt").write_text("\n".join(odd) + "\r\nplain.png\r\n",
+                                              encoding="utf-8")
+    got = expand_inputs(["@../lists/l.txt"])
+    assert got == [Source(os.path.join("../lists", n), "image") for n in odd + ["plain.png"]]
+    assert all(os.path.isfile(s.path) for s in got)
+
+
+def test_the_same_file_however_spelled_is_one_input(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    a = _touch(tmp_path / "a.png")
+    os.symlink("a.png", tmp_path / "link.png")
+    duplicates = []
+    got = expand_inputs(["a.png", "./a.png", a, "link.png", "*.png"], duplicates=duplicates)
+    assert got == [Source("a.png", "image")]
+    assert duplicates == ["./a.png", a, "link.png", "a.png", "link.png"]
+
+
+def test_globs_enter_each_folder_once_whatever_the_symlink_loops(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _touch(tmp_path / "d" / "x.png")
+    _touch(tmp_path / "d" / "sub" / "y.png")
+    os.symlink("..", tmp_path / "d" / "sub" / "up")        # a loop
+    os.symlink("../..", tmp_path / "d" / "sub" / "up2")    # a second one: glob.glob hangs
+    os.symlink("../d", tmp_path / "d" / "sub" / "again")
+    got = expand_inputs(["d/**/*.png"])
+    assert sorted(s.path for s in got) == ["d/sub/y.png", "d/x.png"]
 
 
 def test_arguments_naming_nothing_are_usage_errors(tmp_path, monkeypatch):
@@ -85,3 +122,17 @@ def test_unreadable_videos_name_the_file(tmp_path):
     bad = _touch(tmp_path / "bad.mp4", os.urandom(2000))
     with pytest.raises(VideoError, match="bad.mp4"):
         list(iter_frames(bad))
+
+
+def test_a_fifo_or_device_named_like_a_video_is_not_opened(tmp_path):
+    pytest.importorskip("av")
+    fifo = tmp_path / "stream.mp4"
+    os.mkfifo(fifo)  # nobody writes: opening it with FFmpeg would block forever
+    with pytest.raises(VideoError, match="stream.mp4: is a FIFO, not a video file"):
+        list(iter_frames(str(fifo)))
+    from posefast.reading.video import count_frames
+
+    assert count_frames(str(fifo)) is None
+    if os.path.exists("/dev/zero"):
+        with pytest.raises(VideoError, match="a device"):
+            list(iter_frames("/dev/zero"))

@@ -52,6 +52,11 @@ def provider_names(providers: Any) -> list[str]:
     return names
 
 
+#: The output types the decoder reads (ONNX Runtime gives no quantisation parameters
+#: for integer outputs, so their values would mean nothing).
+_FLOAT_TYPES = ("tensor(float)", "tensor(float16)", "tensor(double)")
+
+
 def _dim(value: Any) -> int | None:
     return value if isinstance(value, int) and value > 0 else None  # symbolic -> None
 
@@ -90,11 +95,15 @@ class OnnxBackend(Backend):
         except ImportError as exc:
             raise ImportError(f"the onnx backend needs onnxruntime: {INSTALL_HINT}") from exc
         available = ort.get_available_providers()
-        missing = [p for p in providers if p not in available]
-        if missing:
-            raise ValueError(f"execution provider {missing[0]} is not available in this "
-                             f"onnxruntime (available: {', '.join(available)}); install the "
-                             f"onnxruntime build that has it, or choose another")
+        # A list is an order of preference: "cuda,cpu" runs on CUDA where it is, else on
+        # the CPU. Only when none of those listed is here is it an error.
+        usable = [p for p in providers if p in available]
+        if not usable:
+            raise ValueError(f"execution provider {' / '.join(providers)} is not available in "
+                             f"this onnxruntime (available: {', '.join(available)}); install "
+                             f"the onnxruntime build that has it, or choose another")
+        self.skipped_providers = [p for p in providers if p not in available]
+        providers = usable
         session_options = ort.SessionOptions()
         if threads is not None:
             session_options.intra_op_num_threads = threads
@@ -105,6 +114,11 @@ class OnnxBackend(Backend):
             raise ValueError(f"cannot load {str(path)!r} as an ONNX model: {exc}") from None
         self._spec, self._chw_input, self._dynamic_batch = self._input(path, size)
         outputs = self._session.get_outputs()
+        for o in outputs:
+            if o.type not in _FLOAT_TYPES:
+                raise ValueError(f"{path}: output {o.name!r} is {o.type}, but PoseNet's outputs "
+                                 f"are float tensors (float16, float or double); is this model "
+                                 f"a PoseNet?")
         self._output_names = [o.name for o in outputs]
         infos = [TensorInfo(o.name, tuple(_dim(d) for d in o.shape)) for o in outputs]
         # outputs usually share the input's layout, but recognition goes by channel counts

@@ -8,7 +8,7 @@ import sys
 from typing import Sequence
 
 #: Subcommand modules, in the order ``posefast --help`` lists them.
-COMMANDS = ("predict", "run", "backends", "models", "convert")
+COMMANDS = ("predict", "run", "backends", "models", "convert", "config")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,9 +18,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n"
                "  posefast predict photo.jpg --render out.png   # poses of one image, drawn\n"
                "  posefast run photos/ --output poses.jsonl     # a whole folder, in parallel\n"
+               "  posefast config                               # the settings, and their sources\n"
                "  posefast COMMAND --help                       # each command's options",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"posefast {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").add_parser(sub)
@@ -28,11 +32,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: returns 0 on success, 1 if any input failed, 2 for usage errors."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    """Entry point: returns 0 on success, 1 if any input failed, 2 for usage errors,
+    130 when interrupted (Ctrl-C); no traceback reaches the user for these."""
+    command = "posefast"
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        command = f"posefast {args.command}"
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"{command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # stdout's reader went away (`posefast ... | head`)
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"{command}: stdout was closed by its reader", file=sys.stderr)
+        return 1
+
+
+def entry() -> None:
+    """The ``posefast`` program: runs :func:`main`, then exits with its status, keeping
+    the inference runtime's teardown lines off stderr (see ``posefast.runtime_logs``)."""
+    from ..runtime_logs import quiet_teardown
+
+    status = main()
+    quiet_teardown()
+    sys.exit(status)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Any
 
-from ..config import Config, load_config
+from ..config import MAX_INPUT_SIDE, Config, resolve_config
 from ..preprocess import RESIZE_MODES
 
 #: The epilog lines every model-running command shares.
@@ -36,7 +36,21 @@ def input_size(text: str) -> tuple[int, int]:
             f"expected HEIGHTxWIDTH in pixels, e.g. 481x641, got {text!r}") from None
     if h < 1 or w < 1:
         raise argparse.ArgumentTypeError(f"input size must be positive, got {text!r}")
+    if h > MAX_INPUT_SIDE or w > MAX_INPUT_SIDE:
+        raise argparse.ArgumentTypeError(
+            f"input size at most {MAX_INPUT_SIDE}x{MAX_INPUT_SIDE} pixels, got {text!r}")
     return h, w
+
+
+def unit_float(text: str) -> float:
+    """A number in [0, 1] (a score)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
 
 
 def backend_option(text: str) -> tuple[str, Any]:
@@ -46,7 +60,7 @@ def backend_option(text: str) -> tuple[str, Any]:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     try:
         parsed: Any = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):
         parsed = value
     return key.strip(), parsed
 
@@ -62,15 +76,25 @@ def positive_int(text: str) -> int:
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
-    """Add the model, backend, pre-processing and decoder options to ``parser``."""
+    """Add the model, backend, pre-processing and decoder options to ``parser``.
+
+    The defaults shown are the built-in ones; the environment and the TOML file change
+    them (``posefast config`` shows what applies here, and why)."""
+    default = Config()
+    dec = default.decoder
     g = parser.add_argument_group("model and backend")
-    g.add_argument("--config", metavar="FILE", help="TOML configuration file")
+    g.add_argument("--config", metavar="FILE",
+                   help="TOML configuration file (default: $POSEFAST_CONFIG, else "
+                        "./posefast.toml if there is one)")
     g.add_argument("--backend", metavar="NAME",
-                   help="inference backend (see `posefast backends`), e.g. tflite, onnx")
+                   help=f"inference backend (see `posefast backends`), e.g. tflite, onnx "
+                        f"(default: {default.backend})")
     g.add_argument("--backend-option", metavar="KEY=VALUE", type=backend_option,
                    action="append", dest="backend_options",
-                   help="backend-specific option, repeatable (e.g. num_threads=2)")
-    g.add_argument("--model", metavar="NAME|PATH", help="model registry name or model file")
+                   help="backend-specific option, repeatable (e.g. num_threads=2; default: "
+                        "none, the backend's own choices)")
+    g.add_argument("--model", metavar="NAME|PATH",
+                   help=f"model registry name or model file (default: {default.model})")
     g.add_argument("--input-size", metavar="HxW", type=input_size,
                    help="network input size in pixels, e.g. 353x481 (default: the model's)")
     g.add_argument("--output-stride", type=int, choices=(8, 16, 32), metavar="{8,16,32}",
@@ -78,22 +102,34 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
                         "32 fastest and coarsest (default: the model's own; the model is "
                         "rewritten once and cached). At 32 the default score threshold is 0.15")
     g.add_argument("--resize", choices=RESIZE_MODES,
-                   help="fit images to the input by stretching or by letterboxing "
-                        "(keeping the aspect ratio)")
+                   help=f"fit images to the input by stretching or by letterboxing "
+                        f"(keeping the aspect ratio) (default: {default.resize})")
+    g.add_argument("-v", "--verbose", action="store_true",
+                   help="let the inference runtime's own log lines (INFO, WARNING) through "
+                        "to stderr")
     d = parser.add_argument_group("decoder")
-    d.add_argument("--mode", choices=("multi", "single"), help="multi-pose or single-pose")
+    d.add_argument("--mode", choices=("multi", "single"),
+                   help=f"multi-pose or single-pose (default: {dec.mode})")
     d.add_argument("--max-detections", type=positive_int, metavar="N",
-                   help="at most N poses per image")
+                   help=f"at most N poses per image (default: {dec.max_detections})")
     d.add_argument("--score-threshold", type=float, metavar="S",
-                   help="keep poses (and candidate keypoints) scoring at least S (0..1)")
+                   help=f"keep poses (and candidate keypoints) scoring at least S (0..1) "
+                        f"(default: {dec.score_threshold})")
     d.add_argument("--nms-radius", type=float, metavar="PX",
-                   help="poses whose keypoints lie within PX network-input pixels are one person")
+                   help=f"poses whose keypoints lie within PX network-input pixels are one "
+                        f"person (default: {dec.nms_radius})")
     d.add_argument("--refine-steps", type=int, metavar="N",
-                   help="offset refinement steps per keypoint")
+                   help=f"offset refinement steps per keypoint (default: {dec.refine_steps})")
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
     """The Config the options, environment, TOML file and defaults give; UsageError if invalid."""
+    return resolve_from_args(args)[0]
+
+
+def resolve_from_args(args: argparse.Namespace) -> tuple[Config, dict[str, str]]:
+    """The Config, and where each value came from (see ``posefast.config.resolve_config``);
+    UsageError if invalid."""
     cli = {
         "backend": args.backend,
         "backend_options": dict(args.backend_options) if args.backend_options else None,
@@ -108,13 +144,21 @@ def config_from_args(args: argparse.Namespace) -> Config:
         "refine_steps": args.refine_steps,
     }
     try:
-        return load_config(cli=cli, config_file=args.config)
+        return resolve_config(cli=cli, config_file=args.config)
     except (ValueError, TypeError, KeyError, OSError) as exc:
         raise UsageError(f"configuration: {exc}") from None
 
 
-def check_usable(config: Config) -> None:
-    """Fail early, with the reason, when the backend or the model cannot be used here."""
+def _from(origins: dict[str, str] | None, key: str) -> str:
+    where = (origins or {}).get(key)
+    if where is None:
+        return ""
+    return " (the default)" if where == "default" else f" (from {where})"
+
+
+def check_usable(config: Config, origins: dict[str, str] | None = None) -> None:
+    """Fail early, with the reason and where the value came from, when the backend, its
+    options or the model cannot be used here."""
     from ..models import missing_model_path_dirs, resolve_model
     from ..models.derived import model_for_backend
     from ..registry import get_backend_class
@@ -122,17 +166,49 @@ def check_usable(config: Config) -> None:
     try:
         cls = get_backend_class(config.backend)
     except (LookupError, TypeError, ImportError) as exc:
-        raise UsageError(str(exc)) from None
-    availability = cls.availability_for(config.backend_options)
+        raise UsageError(f"{exc}{_from(origins, 'backend')}") from None
+    known = getattr(cls, "options", None)  # the built-in backends list the options they take
+    if isinstance(known, (tuple, list, frozenset, set)):
+        for name in config.backend_options:
+            if name not in known:
+                raise UsageError(
+                    f"backend {config.backend!r} has no option {name!r}"
+                    f"{_from(origins, 'backend_options.' + name)}; its options: "
+                    f"{', '.join(sorted(known)) or 'none'}")
+    from ..runtime_logs import quiet_runtime_logs
+
+    with quiet_runtime_logs():  # probing a runtime makes it log what it loads
+        availability = cls.availability_for(config.backend_options)
     if not availability:
-        raise UsageError(f"backend {config.backend!r} cannot be used here: {availability.reason}")
+        raise UsageError(f"backend {config.backend!r}{_from(origins, 'backend')} cannot be used "
+                         f"here: {availability.reason}")
     for folder in missing_model_path_dirs():
         warn(f"POSEFAST_MODEL_PATH names {str(folder)!r}, which is not a folder; it is skipped")
     try:
         # converting for the backend here, once, means workers find it made
         model_for_backend(resolve_model(config.model), config.backend, config.output_stride)
     except Exception as exc:  # missing file, unknown name, failed download or checksum
-        raise UsageError(f"model {config.model!r}: {exc}") from None
+        raise UsageError(f"model {config.model!r}{_from(origins, 'model')}: {exc}") from None
+
+
+def open_estimator(config: Config, origins: dict[str, str] | None = None, **kwargs: Any):
+    """A PoseEstimator for ``config``; UsageError naming the setting and where it came from
+    when the backend refuses an option, the model file or the input size."""
+    from ..estimator import PoseEstimator
+
+    try:
+        return PoseEstimator(config=config, **kwargs)
+    except (ValueError, TypeError, FileNotFoundError, ImportError, RuntimeError) as exc:
+        message = str(exc)
+        hints = [f"backend option {name}{_from(origins, 'backend_options.' + name)}"
+                 for name in config.backend_options if name in message]
+        if not hints and (str(config.model) in message or "model" in message.lower()):
+            hints.append(f"model {config.model}{_from(origins, 'model')}")
+        if not hints and config.input_size and "input" in message:
+            hints.append(f"input size {config.input_size[0]}x{config.input_size[1]}"
+                         f"{_from(origins, 'input_size')}")
+        where = f"{'; '.join(hints)}: " if hints else ""
+        raise UsageError(f"{where}{message}") from None
 
 
 def warn(message: str) -> None:

@@ -6,7 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from .options import CONFIG_HELP, UsageError, add_config_options, check_usable, config_from_args, fail
+from .options import (CONFIG_HELP, UsageError, add_config_options, check_usable, fail,
+                      open_estimator, resolve_from_args, unit_float)
 from .video_options import VIDEO_HELP, add_video_options, video_stage
 
 EXAMPLES = """\
@@ -21,7 +22,7 @@ Prints a JSON array with one record per image, in the order given, in the record
 format of `posefast run`: {"source", "frame": null, "time": null, "width", "height",
 "poses", "error"}; a video gives one record per frame, with its "frame" and "time".
 Keypoints are pixels of the original image. Exit status: 0 if every image was
-posed, 1 if any could not be read, 2 for usage errors.
+posed, 1 if any could not be read, 2 for usage errors, 130 if interrupted.
 """
 
 
@@ -39,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="draw the poses over the image and save it (with several images: "
                         "OUT-<n>.png for the n-th, counting from 0); a video is drawn as "
                         "an MP4 of the same name with the .mp4 suffix")
-    p.add_argument("--render-threshold", type=float, default=0.3, metavar="S",
+    p.add_argument("--render-threshold", type=unit_float, default=0.3, metavar="S",
                    help="hide keypoints scoring below S when rendering (default 0.3)")
     add_video_options(p)
     add_config_options(p)
@@ -47,25 +48,33 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..estimator import PoseEstimator
     from ..reading.images import ImageLoadError
     from ..job.records import error_record, make_record
     from ..reading.video import is_video_path, video_support
+    from ..runtime_logs import set_verbose
 
-    try:
-        config = config_from_args(args)
-        check_usable(config)
-    except UsageError as exc:
-        return fail(str(exc))
+    set_verbose(args.verbose)
     if args.render and Path(args.render).suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp",
                                                                 ".mp4"):
         return fail(f"--render {args.render!r}: expected a .png (or .jpg/.webp/.mp4) file name")
+    try:
+        if args.render:
+            _check_folder("--render", args.render)
+        if args.output:
+            _check_folder("--output", args.output)
+        config, origins = resolve_from_args(args)
+        check_usable(config, origins)
+        if any(is_video_path(p) for p in args.images) and not video_support():
+            raise UsageError("reading videos needs PyAV: pip install 'posefast[video]'")
+        estimator = open_estimator(config, origins)
+    except UsageError as exc:
+        return fail(str(exc))
 
     if any(is_video_path(p) for p in args.images) and not video_support():
         return fail("reading videos needs PyAV: pip install 'posefast[video]'")
     records = []
     add = video_stage(args, records.append)  # with --track: "track_id": null, as run does
-    with PoseEstimator(config=config) as estimator:
+    with estimator:
         for index, path in enumerate(args.images):
             if is_video_path(path):
                 records.extend(_video(estimator, path, args, index))
@@ -81,7 +90,10 @@ def main(args: argparse.Namespace) -> int:
                 out = _render_path(args.render, index, len(args.images))
                 if out.lower().endswith(".mp4"):  # the name given for videos: images as PNG
                     out = str(Path(out).with_suffix(".png"))
-                _render(path, poses, out, args.render_threshold)
+                try:
+                    _render(path, poses, out, args.render_threshold)
+                except OSError as exc:
+                    return fail(f"--render: cannot write {out}: {exc.strerror or exc}", 1)
 
     # One record per line: readable, and each line is a record as `posefast run` writes it.
     text = "[\n" + ",\n".join(json.dumps(r) for r in records) + "\n]"
@@ -90,6 +102,8 @@ def main(args: argparse.Namespace) -> int:
             Path(args.output).write_text(text + "\n", encoding="utf-8")
         except OSError as exc:
             return fail(f"cannot write {args.output}: {exc.strerror or exc}")
+    elif sys.stdout is None:  # started with stdout closed (`>&-`)
+        return fail("stdout is closed: give --output FILE", 1)
     else:
         sys.stdout.write(text + "\n")
     for r in records:
@@ -111,6 +125,17 @@ def _video(estimator, path: str, args: argparse.Namespace, index: int) -> list:
     return pose_video(estimator, path, tracking=tracking, smoothing=smoothing, render=render,
                       min_score=args.render_threshold,
                       on_error=lambda msg: print(f"posefast: {msg}", file=sys.stderr))
+
+
+def _check_folder(option: str, path: str) -> None:
+    """UsageError unless ``path``'s folder exists and can be written, before any work."""
+    import os
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"{option} {path}: no folder {folder}")
+    if not os.access(folder, os.W_OK | os.X_OK) and not os.access(path, os.W_OK):
+        raise UsageError(f"{option} {path}: the folder {folder} is not writable")
 
 
 def _render_path(template: str, index: int, count: int) -> str:

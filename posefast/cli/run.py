@@ -8,8 +8,8 @@ import sys
 from collections import Counter
 from typing import Iterator
 
-from .options import (CONFIG_HELP, UsageError, add_config_options, check_usable,
-                      config_from_args, fail, positive_int)
+from .options import (CONFIG_HELP, UsageError, add_config_options, check_usable, fail,
+                      open_estimator, positive_int, resolve_from_args)
 from .video_options import VIDEO_HELP, add_video_options, video_stage
 
 EXAMPLES = """\
@@ -21,13 +21,16 @@ examples:
   posefast run clip.mp4 --smooth --render-dir annotated/ --output poses.jsonl
 
 INPUT is an image, a video (every --every-th frame), a folder (searched recursively
-for images and videos, in sorted path order), a glob pattern, or @FILE listing INPUTs one per
-line. Writes one JSON line per image or frame, in input order, each flushed as soon
-as it is done: {"source", "frame" and "time" (seconds; both null for images), "width",
-"height", "poses" (each with "score", "bbox" [x, y, w, h], "keypoints", and "track_id"
-with --track), "error" (null unless that input failed)}. A bad input gets an error record and the
-job goes on. Exit status: 0 if every input was posed, 1 if any failed, 2 for usage
-errors, 130 if interrupted (rerun with --resume to finish).
+for images and videos, in sorted path order), a glob pattern, or @FILE listing INPUTs
+one per line. Writes a header line {"posefast": {"version", "cwd", "settings"}}, then
+one JSON line per image or frame, in input order, each written as soon as it is done:
+{"source", "frame" and "time" (seconds; both null for images), "width", "height",
+"poses" (each with "score", "bbox" [x, y, w, h], "keypoints", and "track_id" with
+--track), "error" (null unless that input failed)}. A bad input gets an error record
+and the job goes on. An existing non-empty --output is refused unless --resume or
+--overwrite; a job already writing it is named. Exit status: 0 if every input was
+posed, 1 if any failed or the output could not be written, 2 for usage errors and
+refused outputs, 130 if interrupted (rerun with --resume to finish).
 """
 
 
@@ -56,7 +59,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "JSON, written at the end")
     p.add_argument("--resume", action="store_true",
                    help="keep the records already in --output and pose only the inputs "
-                        "missing from it (jsonl only)")
+                        "missing from it, and again those whose record is an error "
+                        "(jsonl only; the settings must be those the file was made with)")
+    p.add_argument("--keep-failed", action="store_true",
+                   help="with --resume: keep error records as they are instead of retrying "
+                        "those inputs")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing non-empty --output (refused otherwise)")
+    p.add_argument("--coco-annotations", metavar="FILE",
+                   help="with --format coco: the COCO annotation file (instances.json) whose "
+                        "images map each file_name to its image_id (default: the number that "
+                        "ends each file name)")
     p.add_argument("-j", "--workers", type=positive_int, default=None, metavar="N",
                    help=f"worker processes, each with its own backend (default: the number "
                         f"of cores, {default_workers()} here)")
@@ -74,50 +87,130 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..reading.images import DEFAULT_MAX_PIXELS
     from ..reading.inputs import InputError, expand_inputs
     from ..reading.video import video_support
-    from ..job.output import CocoWriter, JsonlWriter, OutputError, read_done
-    from ..job.progress import Progress, summary
-    from ..job.runner import Runner, WorkerStartError
+    from ..job.output import OutputError, coco_image_ids
 
-    if args.resume and args.format != "jsonl":
-        return fail("--resume works with --format jsonl only (COCO results do not say "
-                    "which images were done)")
-    if args.resume and args.output == "-":
-        return fail("--resume needs --output FILE (the file to complete)")
-    if args.resume and (args.track or args.smooth or args.render_dir):
-        return fail("--resume cannot be combined with --track, --smooth or --render-dir "
-                    "(tracks and videos would restart part-way); rerun the whole job")
+    from ..runtime_logs import set_verbose
+
+    problem = _option_problem(args)
+    if problem:
+        return fail(problem)
+    set_verbose(args.verbose)  # the workers inherit it
+    duplicates: list[str] = []
     try:
-        sources = expand_inputs(args.inputs)
+        sources = expand_inputs(args.inputs, duplicates=duplicates)
         if any(s.kind == "video" for s in sources) and not video_support():
             raise UsageError("reading videos needs PyAV: pip install 'posefast[video]'")
-        config = config_from_args(args)
-        check_usable(config)
-    except (InputError, UsageError) as exc:
+        config, origins = resolve_from_args(args)
+        check_usable(config, origins)
+        # Created once here, so that what the backend refuses (an option's value, the
+        # model file, the input size) is a usage error naming its source, as in predict.
+        open_estimator(config, origins).close()
+        image_ids = (coco_image_ids([(s.path, s.kind) for s in sources], args.coco_annotations)
+                     if args.format == "coco" else None)
+    except (InputError, UsageError, OutputError) as exc:
         return fail(str(exc))
-    workers = args.workers or default_workers()
-
-    done_before = read_done(args.output) if args.resume else Counter()
-    skipped = [0]
+    if duplicates:
+        print(f"posefast run: {len(duplicates)} input(s) named more than once, posed once "
+              f"(first: {duplicates[0]})", file=sys.stderr)
     try:
-        writer = (JsonlWriter(args.output, append=args.resume) if args.format == "jsonl"
-                  else CocoWriter(args.output))
+        lock = _lock(args.output)
     except OutputError as exc:
         return fail(str(exc))
+    try:
+        return _job(args, sources, config, image_ids)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _option_problem(args: argparse.Namespace) -> str | None:
+    if args.resume and args.format != "jsonl":
+        return ("--resume works with --format jsonl only (COCO results do not say "
+                "which images were done)")
+    if args.resume and args.output == "-":
+        return "--resume needs --output FILE (the file to complete)"
+    if args.resume and args.overwrite:
+        return "--resume keeps --output's records and --overwrite replaces them: give one"
+    if args.keep_failed and not args.resume:
+        return "--keep-failed goes with --resume"
+    if args.coco_annotations and args.format != "coco":
+        return "--coco-annotations goes with --format coco"
+    if args.resume and (args.track or args.smooth or args.render_dir):
+        return ("--resume cannot be combined with --track, --smooth or --render-dir "
+                "(tracks and videos would restart part-way); rerun the whole job")
+    return None
+
+
+def _lock(output: str):
+    """The lock on a regular (or new) output file; None for stdout, FIFOs and devices."""
+    import stat
+
+    from ..job.lock import OutputLock
+
+    if output == "-":
+        return None
+    try:
+        if not stat.S_ISREG(os.stat(output).st_mode):
+            return None
+    except FileNotFoundError:
+        if not os.path.isdir(os.path.dirname(os.path.realpath(output))):
+            return None  # the writer says so (exit 1, as any output that cannot be written)
+    except OSError:
+        return None
+    return OutputLock(output)
+
+
+def _job(args: argparse.Namespace, sources, config, image_ids) -> int:
+    from ..models import resolve_model, sha256_of
+    from ..reading.images import DEFAULT_MAX_PIXELS
+    from ..job.output import CocoWriter, JsonlWriter, OutputError, make_header
+    from ..job.progress import Progress, summary
+    from ..job.resume import ResumeState, job_settings, read_done
+    from ..job.runner import Runner, WorkerStartError
+
+    settings = job_settings(config, every=args.every,
+                            model_sha256=sha256_of(resolve_model(config.model)))
+    try:
+        if not (args.resume or args.overwrite) and _holds_data(args.output):
+            raise UsageError(
+                f"--output {args.output} already holds records: add --resume to finish the "
+                f"job that wrote it, --overwrite to replace it, or write to another file")
+        state = (read_done(args.output, settings, retry_failed=not args.keep_failed)
+                 if args.resume else ResumeState())
+    except (UsageError, OutputError) as exc:
+        return fail(str(exc))
+    if state.retried:
+        print(f"posefast run: posing again {len(state.retried)} input(s) whose record in "
+              f"{args.output} is an error (first: {state.retried[0]}); --keep-failed keeps them",
+              file=sys.stderr)
+    done_before = state.done
+    try:
+        writer = (JsonlWriter(args.output, append=args.resume, header=make_header(settings))
+                  if args.format == "jsonl" else CocoWriter(args.output, image_ids))
+    except OutputError as exc:
+        return fail(str(exc), 1)
+    workers = args.workers or default_workers()
+    skipped = [0]
     total = _count(sources, args.every)
     if total is not None:
         total = max(0, total - sum(done_before.values()))
     progress = Progress(sys.stderr, total, enabled=sys.stderr.isatty())
+    failures: list[str] = []
+
+    def record_failures(record) -> None:
+        if record["error"]:
+            failures.append(record["error"])
+
     try:
         annotator = _annotator(args.render_dir)
     except OSError as exc:
         return fail(f"--render-dir {args.render_dir}: {exc.strerror or exc}")
-    emit = writer.write if annotator is None else _tee(writer.write, annotator.write)
+    sinks = [writer.write, record_failures] + ([annotator.write] if annotator else [])
     runner = Runner(_per_worker(config, workers), workers=workers,
                     max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
-                    emit=video_stage(args, emit), on_progress=progress.update)
+                    emit=video_stage(args, _tee(*sinks)), on_progress=progress.update)
 
     previous = signal.signal(signal.SIGTERM, _interrupt)
     interrupted = False
@@ -127,20 +220,29 @@ def main(args: argparse.Namespace) -> int:
         interrupted = True
         stats = runner.stats
     except WorkerStartError as exc:
+        _discard(writer)
         return fail(str(exc), 1)
-    except BrokenPipeError:  # stdout's reader went away (`posefast run ... | head`)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+    except OutputError as exc:
+        _discard(writer)
+        if args.output == "-":  # no more output: keep Python's exit flush quiet
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        progress.close()
+        return fail(str(exc), 1)
     finally:
         signal.signal(signal.SIGTERM, previous)
         progress.update(runner.stats, force=True)
         progress.close()
         if annotator is not None:
             annotator.close()  # an interrupted video is still a playable file
-    if not interrupted:
-        writer.close()  # COCO results are written only for a whole job
-    elif args.format == "jsonl":
-        writer.close()
+    if interrupted and args.format == "coco":
+        _discard(writer)  # COCO results are written only for a whole job
+    else:
+        try:
+            writer.close()
+        except OutputError as exc:
+            return fail(str(exc), 1)
+    for error in failures:
+        print(f"posefast run: failed: {error}", file=sys.stderr)
     if not args.quiet:
         print(f"posefast run: {summary(stats, skipped[0], workers)}", file=sys.stderr)
     if interrupted:
@@ -167,6 +269,26 @@ def _tee(*sinks):
         for sink in sinks:
             sink(record)
     return emit
+
+
+def _holds_data(output: str) -> bool:
+    """Whether ``output`` is a regular file with something in it."""
+    import stat
+
+    if output == "-":
+        return False
+    try:
+        st = os.stat(output)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size > 0
+
+
+def _discard(writer) -> None:
+    if hasattr(writer, "discard"):
+        writer.discard()
+    else:
+        writer.close()
 
 
 def _interrupt(signum, frame):  # SIGTERM: stop like Ctrl-C, leaving a resumable file
@@ -202,12 +324,15 @@ def _count(sources, every: int) -> int | None:
 
 
 def _tasks(sources, every: int, done: Counter, skipped: list[int]) -> Iterator:
-    """The runner's tasks in input order, leaving out those already ``done`` (counted,
-    so that an input listed twice is posed twice)."""
+    """The runner's tasks in input order, leaving out those already ``done`` (keyed by
+    real path and frame, see ``posefast.job.resume.input_key``)."""
     from ..reading.video import VideoError, iter_frames
     from ..job.runner import Task
 
+    from ..job.resume import input_key
+
     def fresh(key) -> bool:
+        key = input_key(*key)
         if done[key] > 0:
             done[key] -= 1
             skipped[0] += 1

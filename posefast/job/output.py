@@ -1,150 +1,303 @@
 """Where records go: JSON Lines written as they come (resumable), or COCO results.
 
-JSON Lines: one record (see ``posefast.job.records``) per line, each written and
-flushed as soon as it is in order, so that a job killed at any moment leaves a
-file whose complete lines are all valid; a last line cut short by the kill is
-dropped by :func:`read_done` when the job is resumed.
+JSON Lines: a header line ``{"posefast": {"version", "cwd", "settings"}}`` first
+(the settings that make the records what they are, which ``--resume`` checks, see
+``posefast.job.resume``), then one record (see ``posefast.job.records``) per line,
+each written with one system call as soon as it is in order, so that a job killed
+at any moment, or stopped by a full disk, leaves a file whose complete lines are all
+valid; a last line cut short is dropped when the job is resumed.
 
 COCO: the keypoint-results format of the COCO evaluation tools, a JSON array of
 ``{"image_id", "category_id": 1, "keypoints": [x, y, v] * 17, "score", "bbox"}``
-(``bbox``: ``[x, y, width, height]`` around the pose's keypoints), one entry
-per pose, written whole at the end (atomically: it is never left half-written).
+(``bbox``: ``[x, y, width, height]`` around the pose's keypoints), one entry per
+pose. It is streamed into a temporary file beside the output (so a full disk
+shows at once) and moved over the output at the end, so the output is never
+half-written; outputs that are not regular files (a FIFO, a device) are written in
+place, at the end.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
+import stat
 import sys
 import tempfile
-from collections import Counter
 from pathlib import Path
-from typing import IO, Any
-
-from .records import record_key
+from typing import IO, Any, Iterable, Mapping
 
 FORMATS: tuple[str, ...] = ("jsonl", "coco")
+#: The key of the header line (the only key of that line).
+HEADER_KEY = "posefast"
 
 
 class OutputError(Exception):
-    """The output file cannot be used; the message says why."""
+    """The output cannot be used or written; the message says why and what to do."""
 
 
-def read_done(path: str | os.PathLike) -> Counter:
-    """The (source, frame) keys of the records already in a JSON Lines output, counted.
+def make_header(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The first line of a JSON Lines output: the posefast version, the working
+    folder relative sources are relative to, and the job's settings."""
+    from .. import __version__
 
-    A last line without its newline (the job was killed while writing it) is cut
-    off the file; other lines that are not valid records are dropped from the file
-    too, so that it holds only whole records before the job appends to it.
-    A missing file has no records.
-    """
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        return Counter()
-    done: Counter = Counter()
-    good: list[bytes] = []
-    lines = data.split(b"\n")
-    complete, tail = lines[:-1], lines[-1]  # tail: b"" when the file ends with "\n"
-    for line in complete:
-        try:
-            record = json.loads(line)
-            key = record_key(record)
-        except (ValueError, TypeError, KeyError):
-            continue
-        done[key] += 1
-        good.append(line)
-    if tail or len(good) != len(complete):
-        _replace(p, b"".join(line + b"\n" for line in good))
-    return done
+    return {HEADER_KEY: {"version": __version__, "cwd": os.getcwd(), "settings": dict(settings)}}
 
 
-def _replace(path: Path, content: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+def is_header(obj: Any) -> bool:
+    """Whether a parsed line is the header (not a record)."""
+    return isinstance(obj, dict) and HEADER_KEY in obj and "source" not in obj
+
+
+def _reason(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "no space left on the device"
+    if exc.errno == errno.EPIPE or isinstance(exc, BrokenPipeError):
+        return "its reader closed it (broken pipe)"
+    return exc.strerror or str(exc)
+
+
+def _stdout() -> IO[bytes]:
+    if sys.stdout is None:  # started with stdout closed (`>&-`)
+        raise OutputError("stdout is closed: give --output FILE")
+    return sys.stdout.buffer
 
 
 class JsonlWriter:
-    """Writes records to a JSON Lines file (or stdout for ``-``), flushing each."""
+    """Writes records to a JSON Lines file (or stdout for ``-``), one system call per
+    line. ``header``: the header line to write first, unless appending to a file that
+    already has lines. Write errors (a full disk, a broken pipe) raise OutputError."""
 
-    def __init__(self, path: str, *, append: bool = False) -> None:
+    def __init__(self, path: str, *, append: bool = False,
+                 header: Mapping[str, Any] | None = None) -> None:
         self.path = path
+        self._fd: int | None = None
         if path == "-":
-            self._file: IO[str] = sys.stdout
-            self._owned = False
+            self._stream: IO[bytes] | None = _stdout()
+            has_lines = False
         else:
+            self._stream = None
+            flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
+            flags |= os.O_APPEND if append else os.O_TRUNC
             try:
-                self._file = open(path, "a" if append else "w", encoding="utf-8")
+                self._fd = os.open(path, flags, 0o666)
+                has_lines = append and os.fstat(self._fd).st_size > 0
             except OSError as exc:
-                raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
-            self._owned = True
+                raise OutputError(f"cannot write --output {path}: {_reason(exc)}") from None
+        if header is not None and not has_lines:
+            self._write_line(header)
 
     def write(self, record: dict[str, Any]) -> None:
-        # One write call per line: a kill leaves at most the last line incomplete.
-        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
-        self._file.flush()
+        self._write_line(record)
+
+    def _write_line(self, obj: Mapping[str, Any]) -> None:
+        data = (json.dumps(obj, separators=(",", ":")) + "\n").encode("utf-8")
+        try:
+            if self._stream is not None:
+                self._stream.write(data)
+                self._stream.flush()
+            else:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self._fd, view):]
+        except OSError as exc:
+            where = "stdout" if self.path == "-" else self.path
+            hint = ("" if self.path == "-" else
+                    "; the records written before are intact: make room and run the same "
+                    "command with --resume")
+            raise OutputError(f"cannot write {where}: {_reason(exc)}{hint}") from None
 
     def close(self) -> None:
-        if self._owned:
-            self._file.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+# -- COCO -----------------------------------------------------------------------
+
+def coco_image_ids(sources: Iterable[tuple[str, str]],
+                   annotations: str | None = None) -> dict[str, int]:
+    """The COCO ``image_id`` of each image source (path -> id).
+
+    ``sources``: (path, kind) pairs, kind "image" or "video". With ``annotations``
+    (a COCO annotation file, e.g. ``instances_val2017.json``) each image's id is
+    that of the ``images`` entry whose ``file_name`` is the image's file name;
+    otherwise it is the number at the end of the file name's stem
+    (``000000000139.jpg`` -> 139), when every name has one and no two share it.
+    Anything else raises OutputError saying what to do: ids are never positions,
+    which change when a file is added.
+    """
+    sources = list(sources)
+    videos = [path for path, kind in sources if kind != "image"]
+    if videos:
+        raise OutputError(f"--format coco: {videos[0]} is a video; COCO results have one "
+                          f"image_id per image, so pose videos with --format jsonl")
+    paths = [path for path, _ in sources]
+    if annotations is not None:
+        by_name = _annotation_ids(annotations)
+        ids = {}
+        for path in paths:
+            name = os.path.basename(path)
+            if name not in by_name:
+                raise OutputError(f"--coco-annotations {annotations}: no image with file_name "
+                                  f"{name!r} (input {path}); pose the images that file lists")
+            ids[path] = by_name[name]
+        return ids
+    ids = {}
+    owner: dict[int, str] = {}
+    for path in paths:
+        m = re.search(r"(\d+)$", Path(path).stem)
+        if m is None:
+            raise OutputError(
+                f"--format coco: the image_id of {path} is unknown (its name does not end in a "
+                f"number); give --coco-annotations instances.json, the annotation file whose "
+                f"images map each file_name to its id")
+        image_id = int(m.group(1))
+        if owner.setdefault(image_id, path) != path:
+            raise OutputError(
+                f"--format coco: {owner[image_id]} and {path} would both be image_id "
+                f"{image_id}; give --coco-annotations instances.json to map file names to ids")
+        ids[path] = image_id
+    return ids
+
+
+def _annotation_ids(path: str) -> dict[str, int]:
+    try:
+        with open(path, "rb") as f:
+            data = json.load(f)
+    except OSError as exc:
+        raise OutputError(f"--coco-annotations {path}: {exc.strerror or exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise OutputError(f"--coco-annotations {path}: not valid JSON ({exc})") from None
+    images = data.get("images") if isinstance(data, dict) else None
+    if not isinstance(images, list):
+        raise OutputError(f"--coco-annotations {path}: expected a COCO annotation file, a JSON "
+                          f"object with an \"images\" list")
+    ids: dict[str, int] = {}
+    for n, image in enumerate(images):
+        ok = (isinstance(image, dict) and isinstance(image.get("file_name"), str)
+              and isinstance(image.get("id"), int) and not isinstance(image.get("id"), bool))
+        if not ok:
+            raise OutputError(f"--coco-annotations {path}: images[{n}] has no string file_name "
+                              f"and integer id")
+        name = os.path.basename(image["file_name"])
+        if ids.setdefault(name, image["id"]) != image["id"]:
+            raise OutputError(f"--coco-annotations {path}: file_name {name!r} has two ids")
+    return ids
 
 
 class CocoWriter:
-    """Collects COCO keypoint results and writes them when closed.
+    """Streams COCO keypoint results into a temporary file and puts it in place when
+    closed. ``image_ids`` maps each source to its image_id (see :func:`coco_image_ids`).
+    ``v`` of each keypoint is its score. Nothing is written until :meth:`close`;
+    :meth:`discard` drops what was collected (an interrupted job)."""
 
-    ``image_id``: the file name's stem as an integer when every input's stem is a
-    distinct integer (COCO's own file names, e.g. ``000000000139.jpg``); otherwise
-    the input's position in the job (0-based, in input order). ``v`` of each
-    keypoint is its score.
-    """
-
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, image_ids: Mapping[str, int]) -> None:
         self.path = path
-        self._records: list[tuple[str, int | None, list[dict[str, Any]]]] = []
-        if path != "-":
-            parent = Path(path).resolve().parent
-            if not parent.is_dir():
-                raise OutputError(f"cannot write {path}: no folder {parent}")
+        self.image_ids = dict(image_ids)
+        self._count = 0
+        self._tmp: str | None = None
+        self._fd: int | None = None
+        self._in_place: list[bytes] | None = None  # stdout, FIFOs, devices: at the end
+        if path == "-":
+            _stdout()
+            self._in_place = [b"["]
+            return
+        target = os.path.realpath(path)  # a symlink stays a symlink: its target is replaced
+        self._target = target
+        try:
+            st = os.stat(target)
+        except FileNotFoundError:
+            st = None
+        except OSError as exc:
+            raise OutputError(f"cannot write --output {path}: {_reason(exc)}") from None
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            raise OutputError(f"--output {path} is a folder; give a file name, e.g. "
+                              f"{os.path.join(path, 'results.json')}")
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            if not os.access(target, os.W_OK):
+                raise OutputError(f"cannot write --output {path}: permission denied")
+            self._in_place = [b"["]
+            return
+        folder = os.path.dirname(target)
+        try:
+            fd, self._tmp = tempfile.mkstemp(dir=folder, prefix=os.path.basename(target) + ".",
+                                             suffix=".tmp")
+        except FileNotFoundError:
+            raise OutputError(f"cannot write --output {path}: no folder {folder}") from None
+        except OSError as exc:
+            raise OutputError(f"cannot write --output {path}: cannot create a file in {folder} "
+                              f"({_reason(exc)})") from None
+        self._fd = fd
+        if st is not None:
+            mode = stat.S_IMODE(st.st_mode)
+        else:  # what open() would have given a new file
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.fchmod(fd, mode)
+        self._put(b"[")
+
+    def _put(self, data: bytes) -> None:
+        if self._in_place is not None:
+            self._in_place.append(data)
+            return
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError as exc:
+            self.discard()
+            raise OutputError(f"cannot write --output {self.path}: {_reason(exc)}") from None
 
     def write(self, record: dict[str, Any]) -> None:
-        self._records.append((record["source"], record["frame"], record["poses"]))
-
-    def image_ids(self) -> list[int]:
-        """The image_id of each record written, in order."""
-        stems = [Path(src).stem for src, frame, _ in self._records]
-        frames = [frame for _, frame, _ in self._records]
-        if (all(s.isdigit() for s in stems) and all(f is None for f in frames)
-                and len(set(map(int, stems))) == len(stems)):
-            return [int(s) for s in stems]
-        return list(range(len(self._records)))
-
-    def results(self) -> list[dict[str, Any]]:
-        """The COCO results: one entry per pose."""
-        out = []
-        for image_id, (_, _, poses) in zip(self.image_ids(), self._records):
-            for pose in poses:
-                kps: list[float] = []
-                for k in pose["keypoints"]:
-                    kps += [round(k["x"], 2), round(k["y"], 2), round(k["score"], 4)]
-                entry = {"image_id": image_id, "category_id": 1,
-                         "keypoints": kps, "score": round(pose["score"], 4)}
-                if "bbox" in pose:
-                    entry["bbox"] = [round(v, 2) for v in pose["bbox"]]
-                out.append(entry)
-        return out
+        image_id = self.image_ids[record["source"]]
+        for pose in record["poses"]:
+            kps: list[float] = []
+            for k in pose["keypoints"]:
+                kps += [round(k["x"], 2), round(k["y"], 2), round(k["score"], 4)]
+            entry = {"image_id": image_id, "category_id": 1, "keypoints": kps,
+                     "score": round(pose["score"], 4)}
+            if "bbox" in pose:
+                entry["bbox"] = [round(v, 2) for v in pose["bbox"]]
+            self._put((",\n" if self._count else "\n").encode() + json.dumps(entry).encode())
+            self._count += 1
 
     def close(self) -> None:
-        content = json.dumps(self.results())
-        if self.path == "-":
-            sys.stdout.write(content + "\n")
-            sys.stdout.flush()
-        else:
-            _replace(Path(self.path), content.encode("utf-8"))
+        """Finish the array and put the file in place."""
+        self._put(b"\n]\n")
+        if self._in_place is not None:
+            data = b"".join(self._in_place)
+            try:
+                if self.path == "-":
+                    out = _stdout()
+                    out.write(data)
+                    out.flush()
+                else:
+                    with open(self._target, "wb") as f:
+                        f.write(data)
+            except OSError as exc:
+                where = "stdout" if self.path == "-" else f"--output {self.path}"
+                raise OutputError(f"cannot write {where}: {_reason(exc)}") from None
+            return
+        try:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = None
+            os.replace(self._tmp, self._target)
+            self._tmp = None
+        except OSError as exc:
+            self.discard()
+            raise OutputError(f"cannot write --output {self.path}: {_reason(exc)}") from None
+
+    def discard(self) -> None:
+        """Drop the temporary file (idempotent)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if self._tmp is not None:
+            try:
+                os.unlink(self._tmp)
+            except OSError:
+                pass
+            self._tmp = None

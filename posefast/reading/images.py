@@ -85,7 +85,7 @@ def load_image(image: ImageInput, *, target_size: TargetSize = None,
         return _from_array(image, max_pixels)
     if isinstance(image, Image.Image):
         _check_size(describe(image), image.width, image.height, max_pixels)
-        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        rgb = image if image.mode == "RGB" else _to_rgb(image)
         return LoadedImage(rgb, image.width, image.height, describe(image))
     if isinstance(image, (str, os.PathLike)):
         return _from_file(Path(image), target_size, max_pixels)
@@ -136,7 +136,7 @@ def _from_file(path: Path, target_size: TargetSize,
                     tw, th = target_size(*upright) if callable(target_size) else target_size
                     tw, th = max(1, tw), max(1, th)
                     im.draft("RGB", (th, tw) if orientation >= 5 else (tw, th))
-                rgb = im.convert("RGB")  # decodes; raises on corrupt or truncated data
+                rgb = _to_rgb(im)  # decodes; raises on corrupt or truncated data
     except ImageLoadError:
         raise
     except UnidentifiedImageError:
@@ -154,6 +154,19 @@ def _from_file(path: Path, target_size: TargetSize,
         if orientation >= 5:
             width, height = height, width
     return LoadedImage(rgb, width, height, source)
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """``im`` as 8-bit RGB. Pillow's own conversion clips 16-bit and 32-bit grey
+    (modes I;16*, I) at 255, so that a 16-bit PNG became a white image; their values
+    are scaled down to 8 bits instead."""
+    if im.mode.startswith("I;16") or im.mode == "I":
+        values = np.asarray(im)
+        if im.mode.startswith("I;16") or values.max(initial=0) > 255:
+            values = np.clip(values.astype(np.int64), 0, 65535) // 257  # 65535 -> 255
+        grey = np.clip(values, 0, 255).astype(np.uint8)
+        return Image.fromarray(np.repeat(grey[:, :, None], 3, axis=2), "RGB")
+    return im.convert("RGB")
 
 
 _EXIF_ORIENTATION = 0x0112

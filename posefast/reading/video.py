@@ -6,6 +6,7 @@ says whether it is installed; everything else raises ``VideoError`` without it.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -56,8 +57,24 @@ def video_support() -> bool:
     return True
 
 
+def _regular_file_problem(path: str) -> str | None:
+    """Why ``path`` is not opened as a video: FFmpeg would block forever on a FIFO or a
+    device (deaf to Ctrl-C, inside its C code), so only regular files are opened."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return f"cannot read ({exc.strerror or exc})"
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
+                else "a device or socket")
+        return f"is {kind}, not a video file"
+    return None
+
+
 def count_frames(path: str, every: int = 1) -> int | None:
     """How many frames ``iter_frames`` will yield, from the container's header (None if unknown)."""
+    if _regular_file_problem(path):
+        return None
     try:
         av = _av()
         with av.open(path) as container:
@@ -77,6 +94,9 @@ def iter_frames(path: str, every: int = 1) -> Iterator[VideoFrame]:
     if every < 1:
         raise ValueError(f"every must be >= 1, got {every}")
     av = _av()
+    problem = _regular_file_problem(path)
+    if problem:
+        raise VideoError(f"{path}: {problem}")
     try:
         container = av.open(path)
     except Exception as exc:  # PyAV raises its own FFmpegError subclasses and OSError

@@ -1,0 +1,167 @@
+"""What ``--resume`` keeps: the records already in a JSON Lines output, checked.
+
+The output's header line records the settings its records were made with; a job
+with other settings (another model, mode, ``--every``, thresholds...) would mix
+two kinds of records in one file, so it is refused, naming each difference.
+Inputs are matched by their real path (relative sources are relative to the
+folder named in the header), so ``a.jpg``, ``./a.jpg`` and ``/photos/a.jpg`` are
+one input. Records that are errors are dropped and their inputs posed again,
+unless told to keep them. A line that is not a record is an error naming the line,
+never silently dropped: only a last line cut short (the job was killed while
+writing it) is.
+"""
+from __future__ import annotations
+
+import json
+import os
+import stat
+import tempfile
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+from .output import HEADER_KEY, OutputError, is_header
+
+#: Settings that do not change the records (the model is compared by its sha256).
+_NOT_COMPARED = ("model",)
+
+
+def job_settings(config: Any, *, every: int, model_sha256: str | None,
+                 **more: Any) -> dict[str, Any]:
+    """What makes a job's records what they are: the model's content, the input size
+    and resizing, the decoder's parameters, ``--every``, and ``more`` (any other option
+    that changes the records, e.g. tracking). The backend and its options are left out:
+    another runtime of the same model may finish a job."""
+    settings = asdict(config)
+    settings.pop("backend", None)
+    settings.pop("backend_options", None)
+    decoder = settings.pop("decoder", {})
+    settings.update(decoder)
+    settings["model_sha256"] = model_sha256
+    settings["every"] = every
+    settings.update(more)
+    return json.loads(json.dumps(settings))  # tuples as lists, as read back from the file
+
+
+class ResumeError(OutputError):
+    """The output cannot be resumed as it is; the message says why and what to do."""
+
+
+@dataclass
+class ResumeState:
+    """What an existing output holds: ``done`` counts (real path, frame) keys of the
+    records kept; ``retried`` the sources of the error records dropped to be redone."""
+
+    done: Counter = field(default_factory=Counter)
+    retried: list[str] = field(default_factory=list)
+    header: dict[str, Any] | None = None
+
+
+def input_key(source: str, frame: int | None, base: str | None = None) -> tuple[str, int | None]:
+    """The key that identifies an input whatever its spelling: its real path, and the frame."""
+    path = source if os.path.isabs(source) or base is None else os.path.join(base, source)
+    return os.path.realpath(path), frame
+
+
+def read_done(path: str | os.PathLike, settings: Mapping[str, Any] | None = None, *,
+              retry_failed: bool = True) -> ResumeState:
+    """The records an output holds, after checking it can be completed by this job.
+
+    Raises ResumeError (naming the file, and the line or the setting) for a file that
+    is not a posefast output, a line that is not a record, or a header whose settings
+    differ from ``settings`` (None: not checked). A missing or empty file holds nothing.
+    The file is rewritten (atomically) without its cut last line and without the error
+    records to retry.
+    """
+    name = os.fspath(path)
+    try:
+        st = os.stat(name)
+    except FileNotFoundError:
+        return ResumeState()
+    if not stat.S_ISREG(st.st_mode):
+        raise ResumeError(f"--resume: {name} is not a regular file, so it cannot be completed")
+    try:
+        with open(name, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise ResumeError(f"--resume: cannot read {name}: {exc.strerror or exc}") from None
+    lines = data.split(b"\n")
+    complete, tail = lines[:-1], lines[-1]  # tail: b"" when the file ends with "\n"
+    state = ResumeState()
+    keep: list[bytes] = []
+    base = None
+    for number, line in enumerate(complete, 1):
+        try:
+            obj = json.loads(line)
+        except (ValueError, RecursionError):
+            obj = None
+        if number == 1 and is_header(obj):
+            state.header = obj[HEADER_KEY]
+            base = _check_header(name, state.header, settings)
+            keep.append(line)
+            continue
+        problem = _record_problem(obj)
+        if problem:
+            raise ResumeError(f"--resume: {name} line {number} is not a posefast record "
+                              f"({problem}): remove that line, or start again with --overwrite")
+        if number == 1:
+            raise ResumeError(f"--resume: {name} has no posefast header line (written by an "
+                              f"older posefast?), so its settings cannot be checked: start "
+                              f"again with --overwrite, or write to another file")
+        if obj["error"] is not None and retry_failed:
+            state.retried.append(obj["source"])
+            continue
+        state.done[input_key(obj["source"], obj["frame"], base)] += 1
+        keep.append(line)
+    if tail or len(keep) != len(complete):
+        _rewrite(name, b"".join(line + b"\n" for line in keep), st)
+    return state
+
+
+def _check_header(name: str, header: Any, settings: Mapping[str, Any] | None) -> str | None:
+    if not isinstance(header, dict) or not isinstance(header.get("settings"), dict):
+        raise ResumeError(f"--resume: {name} line 1: a header without settings")
+    cwd = header.get("cwd")
+    if settings is not None:
+        old = header["settings"]
+        diffs = [f"{key} {old.get(key)!r} there, {settings.get(key)!r} now"
+                 for key in sorted(set(old) | set(settings))
+                 if key not in _NOT_COMPARED and old.get(key) != settings.get(key)]
+        if diffs:
+            raise ResumeError(
+                f"--resume: {name} was made with other settings ({'; '.join(diffs)}): run with "
+                f"the settings it was made with, or start again with --overwrite, or write to "
+                f"another file")
+    return cwd if isinstance(cwd, str) else None
+
+
+def _record_problem(obj: Any) -> str | None:
+    if not isinstance(obj, dict):
+        return "not a JSON object"
+    source, frame, error = obj.get("source"), obj.get("frame", "missing"), obj.get("error", "")
+    if not isinstance(source, str) or not source:
+        return "no \"source\" string"
+    if frame is not None and (isinstance(frame, bool) or not isinstance(frame, int) or frame < 0):
+        return "\"frame\" is neither null nor a frame number"
+    if error is not None and not isinstance(error, str):
+        return "\"error\" is neither null nor a string"
+    return None
+
+
+def _rewrite(name: str, content: bytes, st: os.stat_result) -> None:
+    target = os.path.realpath(name)  # keep a symlink a symlink
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target),
+                               prefix=os.path.basename(target) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), stat.S_IMODE(st.st_mode))
+            f.write(content)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise ResumeError(f"--resume: cannot rewrite {name}: {exc.strerror or exc}") from None
