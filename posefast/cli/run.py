@@ -5,9 +5,9 @@ import argparse
 import os
 import signal
 import sys
-from collections import Counter
 from typing import Iterator
 
+from ..job.plan import default_workers
 from .options import (CONFIG_HELP, UsageError, add_config_options, check_usable,
                       config_from_args, fail, positive_int)
 
@@ -28,13 +28,6 @@ errors, 130 if interrupted (rerun with --resume to finish).
 """
 
 
-def default_workers() -> int:
-    """The number of cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -48,9 +41,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="image, video, folder, glob pattern or @list.txt")
     p.add_argument("-o", "--output", metavar="FILE", default="-",
                    help="where the records go (default: stdout)")
-    p.add_argument("--format", choices=("jsonl", "coco"), default="jsonl",
+    p.add_argument("--format", choices=("jsonl", "coco", "parquet"), default="jsonl",
                    help="jsonl: one record per line (default); coco: COCO keypoint results "
-                        "JSON, written at the end")
+                        "JSON, written at the end; parquet: one row per record (needs "
+                        "posefast[parquet]; with --engine ray, a folder of files)")
     p.add_argument("--resume", action="store_true",
                    help="keep the records already in --output and pose only the inputs "
                         "missing from it (jsonl only)")
@@ -62,6 +56,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-pixels", type=positive_int, default=None, metavar="N",
                    help="refuse images with more pixels than N (default 100000000)")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line at the end")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: worker processes on this machine (default); ray: actors "
+                        "on a Ray cluster (needs posefast[ray]; -j sets the number of actors)")
+    p.add_argument("--ray-address", metavar="ADDRESS", default=None,
+                   help="with --engine ray: the cluster to run on (host:port, ray://..., "
+                        "or auto); default RAY_ADDRESS, else the cluster started on this "
+                        "machine, else a new local Ray")
     add_config_options(p)
     p.set_defaults(func=main)
 
@@ -70,15 +71,20 @@ def main(args: argparse.Namespace) -> int:
     from ..reading.images import DEFAULT_MAX_PIXELS
     from ..reading.inputs import InputError, expand_inputs
     from ..reading.video import video_support
-    from ..job.output import CocoWriter, JsonlWriter, OutputError, read_done
+    from ..job.output import OutputError, open_writer, read_done
+    from ..job.plan import Skipper, count_inputs
     from ..job.progress import Progress, summary
-    from ..job.runner import Runner, WorkerStartError
+    from ..job.runner import Runner, RunStats, WorkerStartError
 
     if args.resume and args.format != "jsonl":
         return fail("--resume works with --format jsonl only (COCO results do not say "
                     "which images were done)")
     if args.resume and args.output == "-":
         return fail("--resume needs --output FILE (the file to complete)")
+    if args.format == "parquet" and args.output == "-":
+        return fail("--format parquet needs --output FILE (Parquet is not a stream)")
+    if args.ray_address is not None and args.engine != "ray":
+        return fail("--ray-address needs --engine ray")
     try:
         sources = expand_inputs(args.inputs)
         if any(s.kind == "video" for s in sources) and not video_support():
@@ -88,44 +94,76 @@ def main(args: argparse.Namespace) -> int:
     except (InputError, UsageError) as exc:
         return fail(str(exc))
     workers = args.workers or default_workers()
+    max_pixels = args.max_pixels or DEFAULT_MAX_PIXELS
+    if args.engine == "ray":
+        try:
+            from ..ray.engine import RayEngineError, connect, run_on_ray
+        except ImportError:
+            return fail("--engine ray needs Ray Data: pip install 'posefast[ray]'")
+        try:
+            started_ray = connect(args.ray_address)
+        except RayEngineError as exc:
+            return fail(str(exc))
 
-    done_before = read_done(args.output) if args.resume else Counter()
-    skipped = [0]
+    skipper = Skipper(read_done(args.output) if args.resume else None)
+    done_before = sum(skipper.done.values())
+    # Ray writes a Parquet folder itself, in parallel on the cluster.
+    ray_parquet = args.engine == "ray" and args.format == "parquet"
     try:
-        writer = (JsonlWriter(args.output, append=args.resume) if args.format == "jsonl"
-                  else CocoWriter(args.output))
+        writer = None if ray_parquet else open_writer(args.format, args.output,
+                                                      append=args.resume)
     except OutputError as exc:
         return fail(str(exc))
-    total = _count(sources, args.every)
+    total = count_inputs(sources, args.every)
     if total is not None:
-        total = max(0, total - sum(done_before.values()))
+        total = max(0, total - done_before)
     progress = Progress(sys.stderr, total, enabled=sys.stderr.isatty())
-    runner = Runner(_per_worker(config, workers), workers=workers,
-                    max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
-                    emit=writer.write, on_progress=progress.update)
+    if args.engine == "ray":
+        stats = RunStats()
+    else:
+        runner = Runner(_per_worker(config, workers), workers=workers, max_pixels=max_pixels,
+                        emit=writer.write, on_progress=progress.update)
+        stats = runner.stats
 
     previous = signal.signal(signal.SIGTERM, _interrupt)
     interrupted = False
     try:
-        stats = runner.run(_tasks(sources, args.every, done_before, skipped))
+        if args.engine == "ray":
+            run_on_ray(sources, config, every=args.every, max_pixels=max_pixels,
+                       skipper=skipper, writer=writer, stats=stats,
+                       parquet_folder=args.output if ray_parquet else None,
+                       workers=args.workers, on_progress=progress.update)
+        else:
+            stats = runner.run(_tasks(sources, args.every, skipper))
     except KeyboardInterrupt:
         interrupted = True
-        stats = runner.stats
     except WorkerStartError as exc:
         return fail(str(exc), 1)
+    except Exception as exc:
+        if args.engine == "ray" and isinstance(exc, RayEngineError):
+            return fail(str(exc), 1)
+        raise
     except BrokenPipeError:  # stdout's reader went away (`posefast run ... | head`)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
-        progress.update(runner.stats, force=True)
+        progress.update(stats, force=True)
         progress.close()
-    if not interrupted:
-        writer.close()  # COCO results are written only for a whole job
+        if args.engine == "ray" and started_ray:
+            import ray
+
+            ray.shutdown()
+    if writer is None:
+        pass
+    elif not interrupted:
+        writer.close()  # COCO results and Parquet files are written only for a whole job
     elif args.format == "jsonl":
         writer.close()
+    elif hasattr(writer, "discard"):
+        writer.discard()
     if not args.quiet:
-        print(f"posefast run: {summary(stats, skipped[0], workers)}", file=sys.stderr)
+        print(f"posefast run: {summary(stats, skipper.skipped, workers)}", file=sys.stderr)
     if interrupted:
         if args.format == "jsonl" and args.output != "-":
             print(f"posefast run: interrupted; {args.output} holds every record written so far; "
@@ -140,44 +178,17 @@ def _interrupt(signum, frame):  # SIGTERM: stop like Ctrl-C, leaving a resumable
 
 def _per_worker(config, workers: int):
     """The config each worker uses: the cores shared out between the workers."""
-    from dataclasses import replace
+    from ..job.plan import with_backend_threads
 
-    from ..registry import get_backend_class
-
-    options = dict(config.backend_options)
-    threads_option = getattr(get_backend_class(config.backend), "threads_option", None)
-    if threads_option and threads_option not in options:
-        options[threads_option] = max(1, default_workers() // workers)
-    return replace(config, backend_options=options)
+    return with_backend_threads(config, default_workers() // workers)
 
 
-def _count(sources, every: int) -> int | None:
-    from ..reading.video import count_frames
-
-    total = 0
-    for s in sources:
-        if s.kind == "image":
-            total += 1
-        else:
-            n = count_frames(s.path, every)
-            if n is None:
-                return None
-            total += n
-    return total
-
-
-def _tasks(sources, every: int, done: Counter, skipped: list[int]) -> Iterator:
-    """The runner's tasks in input order, leaving out those already ``done`` (counted,
-    so that an input listed twice is posed twice)."""
+def _tasks(sources, every: int, skipper) -> Iterator:
+    """The runner's tasks in input order, leaving out those ``skipper`` says are done."""
     from ..reading.video import VideoError, iter_frames
     from ..job.runner import Task
 
-    def fresh(key) -> bool:
-        if done[key] > 0:
-            done[key] -= 1
-            skipped[0] += 1
-            return False
-        return True
+    fresh = skipper.fresh
 
     for s in sources:
         if s.kind == "image":

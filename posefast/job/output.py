@@ -21,7 +21,7 @@ from typing import IO, Any
 
 from .records import record_key
 
-FORMATS: tuple[str, ...] = ("jsonl", "coco")
+FORMATS: tuple[str, ...] = ("jsonl", "coco", "parquet")
 
 
 class OutputError(Exception):
@@ -144,3 +144,20 @@ class CocoWriter:
             sys.stdout.flush()
         else:
             _replace(Path(self.path), content.encode("utf-8"))
+
+
+def open_writer(fmt: str, path: str, *, append: bool = False):
+    """The writer of ``fmt`` (one of FORMATS) for ``path``: ``write(record)``, ``close()``.
+
+    Raises OutputError when the file cannot be written (or pyarrow is missing for
+    Parquet, see ``posefast.job.parquet``).
+    """
+    if fmt == "jsonl":
+        return JsonlWriter(path, append=append)
+    if fmt == "coco":
+        return CocoWriter(path)
+    if fmt == "parquet":
+        from .parquet import ParquetWriter
+
+        return ParquetWriter(path)
+    raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
