@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 from typing import Any, Callable, Sequence
 
@@ -28,6 +29,7 @@ def connect(address: str | None) -> bool:
     if ray.is_initialized():
         return False
     started = address is None and not os.environ.get("RAY_ADDRESS")
+    _check_reachable(address or os.environ.get("RAY_ADDRESS"))
     try:
         # The dashboard only matters to a long-lived cluster; a local Ray started
         # for one job starts a few seconds faster without it (ignored when connecting).
@@ -40,6 +42,19 @@ def connect(address: str | None) -> bool:
     ctx.enable_progress_bars = False  # posefast draws its own
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # no notes on stderr
     return started
+
+
+def _check_reachable(address: str | None) -> None:
+    # Ray retries an unreachable head for minutes; a user who mistyped the address
+    # should hear so at once.
+    if not address or address == "auto" or "://" in address or ":" not in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except (OSError, ValueError) as exc:
+        raise RayEngineError(f"cannot connect to Ray at {address}: "
+                             f"{getattr(exc, 'strerror', None) or exc}") from None
 
 
 def run_on_ray(sources: Sequence[Source], config: Config, *, every: int, max_pixels: int,
@@ -64,8 +79,11 @@ def run_on_ray(sources: Sequence[Source], config: Config, *, every: int, max_pix
         if parquet_folder is not None:
             ds = ds.materialize()  # posed once, then written and counted
             ds.write_parquet(parquet_folder)
-            failed = ds.filter(lambda row: row["error"] is not None).count()
-            stats.failed, stats.done = failed, ds.count() - failed
+            for batch in ds.select_columns(["error"]).iter_batches(batch_format="pyarrow",
+                                                                   batch_size=None):
+                failed = len(batch) - batch["error"].null_count
+                stats.failed += failed
+                stats.done += len(batch) - failed
         else:
             for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
                 for record in table_to_records(batch):
