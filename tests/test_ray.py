@@ -186,6 +186,34 @@ def test_ray_usage_errors_exit_2(pipeline, args, message, tmp_path):
     assert "Traceback" not in r.stderr
 
 
+class ThreadsProbe:
+    """A PosePredictor that says how many threads its backend was given."""
+
+    def __init__(self, **kwargs):
+        from posefast.ray import PosePredictor
+
+        self.threads = PosePredictor(**kwargs)._estimator.config.backend_options.get("num_threads")
+
+    def __call__(self, batch):
+        return {"threads": [self.threads] * len(batch["id"])}
+
+
+# The actors cannot import this test module: its classes travel by value.
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+@pytest.mark.parametrize("num_cpus, options, threads", [(2, {}, 2), (1, {}, 1),
+                                                        (2, {"num_threads": 1}, 1)])
+def test_an_actors_backend_runs_a_thread_per_cpu_of_the_actor(local_ray, num_cpus, options,
+                                                              threads):
+    # from_items: no read task, so an actor holding both CPUs leaves none wanting.
+    ds = ray.data.from_items([{"id": 0}]).map_batches(
+        ThreadsProbe, fn_constructor_kwargs={"model": str(MODEL_353), "backend": "tflite",
+                                             "backend_options": options},
+        compute=ray.data.ActorPoolStrategy(size=1), num_cpus=num_cpus, batch_format="numpy")
+    assert [r["threads"] for r in ds.take_all()] == [threads]
+
+
 # -- no Ray needed ---------------------------------------------------------------
 
 @pytest.mark.parametrize("backend, options, gpu", [

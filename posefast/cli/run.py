@@ -17,6 +17,8 @@ examples:
   posefast run 'shots/**/*.jpg' @more.txt clip.mp4 --every 5 --output poses.jsonl
   posefast run photos/ --output poses.jsonl --resume      # finish an interrupted job
   posefast run val2017/ --format coco --output results.json
+  posefast run photos/ --format parquet --output poses.parquet
+  posefast run /data/photos --engine ray --ray-address auto --output /data/poses.jsonl
 
 INPUT is an image, a video (every --every-th frame), a folder (searched recursively
 for images, in sorted path order), a glob pattern, or @FILE listing INPUTs one per
@@ -101,7 +103,7 @@ def main(args: argparse.Namespace) -> int:
         except ImportError:
             return fail("--engine ray needs Ray Data: pip install 'posefast[ray]'")
         try:
-            started_ray = connect(args.ray_address)
+            own_ray = connect(args.ray_address)
         except RayEngineError as exc:
             return fail(str(exc))
 
@@ -150,7 +152,7 @@ def main(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, previous)
         progress.update(stats, force=True)
         progress.close()
-        if args.engine == "ray" and started_ray:
+        if args.engine == "ray" and own_ray:
             import ray
 
             ray.shutdown()

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..config import Config, load_config
-from ..job.plan import Skipper, with_backend_threads
+from ..job.plan import Skipper
 from ..reading.images import DEFAULT_MAX_PIXELS
 from ..reading.inputs import Source, expand_inputs
 from .predictor import PosePredictor
@@ -121,7 +121,8 @@ def pose_dataset(inputs: Sequence[str], *, model: str | None = None,
         every: pose every ``every``-th frame of videos.
         actors: the actor pool's size, or its (min, max) to autoscale between;
             default from 1 to as many as the cluster's CPUs (or GPUs) allow.
-        num_cpus: CPUs each actor asks for; its backend runs that many threads.
+        num_cpus: CPUs each actor asks for; its backend runs that many threads
+            (``PosePredictor`` sets them, unless ``config`` or options do).
         num_gpus: GPUs each actor asks for; default 1 when the backend runs on a
             GPU (``uses_gpu``), else 0.
         batch_size: images per batch handed to an actor.
@@ -151,9 +152,6 @@ def sources_dataset(sources: Sequence[Source], config: Config, *, every: int = 1
     import ray
 
     gpus = (1 if uses_gpu(config) else 0) if num_gpus is None else num_gpus
-    # The backend runs as many threads as the actor has CPUs: ONNX Runtime and
-    # XNNPACK would otherwise start one per core of the node in every actor.
-    config = with_backend_threads(config, max(1, int(num_cpus)))
     rows = input_rows(sources, skipper)
     if actors is None:
         resources = ray.cluster_resources()

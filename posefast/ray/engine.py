@@ -23,12 +23,13 @@ class RayEngineError(RuntimeError):
 def connect(address: str | None) -> bool:
     """Connect to the Ray cluster at ``address`` (``auto``: the one running here);
     None: ``RAY_ADDRESS``, else the cluster last started on this machine, else a
-    new local Ray (True is returned then: the caller shuts it down)."""
+    new local Ray. True when the caller is to call ``ray.shutdown()`` at the end
+    (which stops a local Ray started here, and only disconnects from a cluster);
+    False when this process was connected already."""
     import ray
 
     if ray.is_initialized():
         return False
-    started = address is None and not os.environ.get("RAY_ADDRESS")
     _check_reachable(address or os.environ.get("RAY_ADDRESS"))
     try:
         # The dashboard only matters to a long-lived cluster; a local Ray started
@@ -40,8 +41,10 @@ def connect(address: str | None) -> bool:
                              f"{exc}") from None
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False  # posefast draws its own
-    logging.getLogger("ray.data").setLevel(logging.ERROR)  # no notes on stderr
-    return started
+    # Ray Data logs its plans, and the traceback of a failed job, on stderr; the
+    # user gets posefast's own one-line message instead (the logs stay in /tmp/ray).
+    logging.getLogger("ray.data").setLevel(logging.CRITICAL)
+    return True
 
 
 def _check_reachable(address: str | None) -> None:
@@ -95,7 +98,8 @@ def run_on_ray(sources: Sequence[Source], config: Config, *, every: int, max_pix
                     if on_progress:
                         on_progress(stats)
     except ray.exceptions.RayError as exc:
-        raise RayEngineError(f"the job failed on Ray: {exc}") from None
+        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise RayEngineError(f"the job failed on Ray: {first}") from None
     finally:
         stats.seconds = time.perf_counter() - start
     return stats

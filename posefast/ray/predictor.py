@@ -6,9 +6,10 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
-from ..config import Config
+from ..config import Config, load_config
 from ..estimator import PoseEstimator
 from ..job.parquet import records_to_table
+from ..job.plan import with_backend_threads
 from ..job.records import failed_record, failure_reason, make_record
 from ..reading.images import DEFAULT_MAX_PIXELS, EncodedImage
 
@@ -18,7 +19,9 @@ class PosePredictor:
 
     Use it with ``Dataset.map_batches(PosePredictor, compute=ActorPoolStrategy(...),
     batch_format="numpy", fn_constructor_kwargs={...})``. The constructor takes
-    ``PoseEstimator``'s arguments (``model``, ``backend``, ``config``, options).
+    ``PoseEstimator``'s arguments (``model``, ``backend``, ``config``, options);
+    the backend's threads are set to the actor's CPUs (``num_cpus``) unless the
+    options set them.
 
     A batch is a dict of equal-length columns, one row per image; which columns
     say where the pixels are:
@@ -42,8 +45,16 @@ class PosePredictor:
     def __init__(self, model: str | None = None, backend: str | None = None, *,
                  config: Config | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
                  **options: Any) -> None:
-        self._estimator = PoseEstimator(model, backend, config=config, max_pixels=max_pixels,
-                                        **options)
+        if config is None:
+            config = load_config(api={"model": model, "backend": backend, **options})
+        elif model is not None or backend is not None or options:
+            raise ValueError("pass either config= or model/backend/options, not both")
+        cpus = actor_cpus()
+        if cpus is not None:
+            # As many backend threads as the actor has CPUs: ONNX Runtime and XNNPACK
+            # would otherwise start one per core of the node in every actor.
+            config = with_backend_threads(config, cpus)
+        self._estimator = PoseEstimator(config=config, max_pixels=max_pixels)
         # Loads and pre-processes the next image while the network runs on this one.
         self._loader = ThreadPoolExecutor(1, thread_name_prefix="posefast-prepare")
 
@@ -79,6 +90,19 @@ class PosePredictor:
         estimator = getattr(self, "_estimator", None)
         if estimator is not None:
             estimator.close()
+
+
+def actor_cpus() -> int | None:
+    """The CPUs Ray gave the calling actor or task (at least 1); None outside Ray."""
+    try:
+        import ray
+
+        if not ray.is_initialized():
+            return None
+        cpus = ray.get_runtime_context().get_assigned_resources().get("CPU")
+    except Exception:  # not in a Ray worker, or a Ray without this API
+        return None
+    return max(1, int(cpus or 1))
 
 
 def _column(batch: Mapping[str, np.ndarray], name: str, n: int) -> list:
