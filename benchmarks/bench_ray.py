@@ -60,14 +60,15 @@ class ReadyRecord:
         return records_to_table([{**self.record, "source": str(p)} for p in batch["path"]])
 
 
-def _through_ray(paths: list[str], record: dict, slots: int) -> float:
+def _through_ray(paths: list[str], record: dict, slots: int, blocks: int) -> float:
     """Seconds to run ``paths`` through the pipeline of ``--engine ray`` with
     ReadyRecord in place of posing, records turned back into JSON on the driver."""
     import ray
 
     from posefast.job.parquet import table_to_records
 
-    ds = ray.data.from_items([{"source": p, "frame": -1, "path": p} for p in paths])
+    ds = ray.data.from_items([{"source": p, "frame": -1, "path": p} for p in paths],
+                             override_num_blocks=blocks)
     ds = ds.map_batches(ReadyRecord, fn_constructor_kwargs={"record": record},
                         compute=ray.data.ActorPoolStrategy(min_size=1, max_size=slots),
                         batch_size=8, batch_format="numpy", num_cpus=1)
@@ -83,7 +84,9 @@ def ray_overhead(paths: list[str], record: dict, repeats: int = 3) -> dict[str, 
     """What Ray adds: its start, a fixed cost per job (planning, starting the actor
     pool), a cost per image (scheduling batches, inputs and records through the
     object store, records back to JSON), and the driver's share of the latter.
-    The fixed and per-image parts come from jobs of n and 4n images."""
+    The fixed and per-image parts come from jobs of n and 8n images; inputs in
+    blocks of 8 rows, as ``posefast.ray`` makes them, and (for comparison) in
+    blocks of one row."""
     import ray
 
     from posefast.job.output import JsonlWriter
@@ -96,13 +99,18 @@ def ray_overhead(paths: list[str], record: dict, repeats: int = 3) -> dict[str, 
     start_s = time.perf_counter() - t0
     try:
         slots = int(ray.cluster_resources().get("CPU", 1))
-        _through_ray(paths, record, slots)  # warm: workers started, modules imported
-        small = statistics.median(_through_ray(paths, record, slots) for _ in range(repeats))
-        large = statistics.median(_through_ray(paths * 4, record, slots)
-                                  for _ in range(repeats))
+        _through_ray(paths, record, slots, len(paths) // 8)  # warm: workers started
+        fits = {}
+        for name, per_block in (("8 per block", 8), ("1 per block", 1)):
+            small = statistics.median(_through_ray(paths, record, slots, len(paths) // per_block)
+                                      for _ in range(repeats))
+            large = statistics.median(_through_ray(paths * 8, record, slots,
+                                                   8 * len(paths) // per_block)
+                                      for _ in range(repeats))
+            per_image = (large - small) / (7 * len(paths))
+            fits[name] = (small - per_image * len(paths), per_image)
     finally:
         ray.shutdown()
-    per_image = (large - small) / (3 * len(paths))
     # The driver's part alone: Arrow batch -> records -> JSON Lines.
     table = records_to_table([{**record, "source": p} for p in paths])
     with tempfile.TemporaryDirectory() as tmp:
@@ -113,25 +121,19 @@ def ray_overhead(paths: list[str], record: dict, repeats: int = 3) -> dict[str, 
                 writer.write(rec)
         driver = (time.perf_counter() - t0) / (repeats * len(paths))
         writer.close()
-    return {"start_s": start_s, "job_fixed_s": small - per_image * len(paths),
-            "ray_per_image_s": per_image, "driver_per_record_s": driver,
+    return {"start_s": start_s, "fits": fits, "driver_per_record_s": driver,
             "record_bytes": table.nbytes / len(paths)}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--count", type=int, default=168)
-    ap.add_argument("--rounds", type=int, default=3)
-    args = ap.parse_args()
-    print(machine.describe())
-    paths = image_list(args.count)
+def end_to_end(paths: list[str], rounds: int) -> dict:
+    """Both engines, alternating; returns the first record (for ray_overhead)."""
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         lst = tmp / "list.txt"
         lst.write_text("\n".join(paths) + "\n")
         times: dict[str, list[float]] = {"local": [], "ray": []}
-        print(f"{len(paths)} images, 481x641 model, {args.rounds} rounds, engines alternating:")
-        for _ in range(args.rounds):
+        print(f"{len(paths)} images, 481x641 model, {rounds} rounds, engines alternating:")
+        for _ in range(rounds):
             for engine in ("local", "ray"):
                 times[engine].append(run_command(lst, tmp / f"{engine}.jsonl", engine))
         same = (tmp / "local.jsonl").read_bytes() == (tmp / "ray.jsonl").read_bytes()
@@ -139,14 +141,34 @@ def main() -> None:
         print(f"median: local {local:.1f} s ({len(paths) / local:.1f} images/s), "
               f"ray {on_ray:.1f} s ({len(paths) / on_ray:.1f} images/s); "
               f"ray/local throughput {local / on_ray:.2f}; records identical: {same}")
-        record = json.loads((tmp / "local.jsonl").read_text().splitlines()[0])
+        return json.loads((tmp / "local.jsonl").read_text().splitlines()[0])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--count", type=int, default=168)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--overhead-only", action="store_true", help="skip the end-to-end runs")
+    args = ap.parse_args()
+    print(machine.describe())
+    paths = image_list(args.count)
+    if args.overhead_only:
+        from posefast import PoseEstimator
+        from posefast.job.records import make_record
+
+        with PoseEstimator(model=str(MODEL)) as est:  # a real record: couple.jpg, 2 poses
+            couple = str(MODEL.parent.parent / "images" / "couple.jpg")
+            record = make_record(couple, None, 1920, 1278, est.estimate(couple))
+    else:
+        record = end_to_end(paths, args.rounds)
     o = ray_overhead(paths, record)
-    print(f"Ray start (ray.init, local) {o['start_s']:.1f} s; per job {o['job_fixed_s']:.2f} s; "
-          f"per image through Ray without posing {o['ray_per_image_s'] * 1e3:.2f} ms; "
-          f"the driver's share of it "
-          f"(Arrow -> record -> JSONL) {o['driver_per_record_s'] * 1e6:.0f} us, so one driver "
-          f"takes in at most {1 / o['driver_per_record_s']:.0f} records/s; "
-          f"{o['record_bytes']:.0f} bytes of Arrow per record")
+    print(f"Ray start (ray.init, local): {o['start_s']:.1f} s")
+    for name, (fixed, per_image) in o["fits"].items():
+        print(f"through Ray without posing, {name}: {fixed:.2f} s per job + "
+              f"{per_image * 1e3:.2f} ms per image")
+    print(f"the driver's share (Arrow -> record -> JSONL): {o['driver_per_record_s'] * 1e6:.0f} us "
+          f"per record, so one driver takes in at most {1 / o['driver_per_record_s']:.0f} "
+          f"records/s; {o['record_bytes']:.0f} bytes of Arrow per record")
 
 
 if __name__ == "__main__":

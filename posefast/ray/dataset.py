@@ -167,8 +167,12 @@ def sources_dataset(sources: Sequence[Source], config: Config, *, every: int = 1
         ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
             expand_videos, batch_size=1, batch_format="numpy", fn_kwargs={"every": every})
     else:
+        # One block per batch, one batch per actor task: an actor that dies takes
+        # one batch with it, not a block of thousands (Ray cuts a long list into
+        # about 200 blocks), and the actors share the work batch by batch.
         ds = ray.data.from_items([{"source": r["path"], "frame": -1, "path": r["path"]}
-                                  for r in rows])
+                                  for r in rows],
+                                 override_num_blocks=-(-len(rows) // batch_size))
     ds = ds.map_batches(
         PosePredictor,
         fn_constructor_kwargs={"config": config, "max_pixels": max_pixels},
