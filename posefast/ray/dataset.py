@@ -153,6 +153,8 @@ def sources_dataset(sources: Sequence[Source], config: Config, *, every: int = 1
 
     gpus = (1 if uses_gpu(config) else 0) if num_gpus is None else num_gpus
     rows = input_rows(sources, skipper)
+    if not ray.is_initialized():  # as Ray Data does on first use: RAY_ADDRESS or local
+        ray.init()
     if actors is None:
         resources = ray.cluster_resources()
         slots = (resources.get("GPU", 0) // gpus if gpus
