@@ -173,6 +173,32 @@ def test_the_command_reaches_a_cluster_by_address(local_ray, tmp_path):
     assert "Traceback" not in r.stderr
 
 
+def test_an_interrupted_ray_job_exits_130_and_resumes(local_ray, tmp_path):
+    import signal
+    import time
+
+    names = [str(p) for p in SHARED]
+    paths = [names[i % len(names)] for i in range(60)]
+    lst, out = tmp_path / "list.txt", tmp_path / "out.jsonl"
+    lst.write_text("\n".join(paths) + "\n")
+    args = [sys.executable, "-m", "posefast", "run", f"@{lst}", "--engine", "ray",
+            "--ray-address", local_ray, "--output", str(out), "--workers", "1", *FAST]
+    job = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (out.exists() and out.read_bytes().count(b"\n") >= 4):
+        assert job.poll() is None and time.monotonic() < deadline, "ended before the interrupt"
+        time.sleep(0.05)
+    job.send_signal(signal.SIGINT)
+    assert job.wait(timeout=60) == 130
+    assert "--resume" in job.stderr.read()
+    first = len(read(out))
+    assert 4 <= first < 60
+    r = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert [rec["source"] for rec in read(out)] == paths  # each once, in order
+    assert f"skipped {first} " in r.stderr
+
+
 @pytest.mark.parametrize("args, message", [
     (["--ray-address", "127.0.0.1:9"], "--ray-address needs --engine ray"),
     (["--engine", "ray", "--ray-address", "127.0.0.1:9"], "cannot connect to Ray"),
