@@ -86,7 +86,7 @@ def test_resume_submits_only_what_is_missing(local_ray, inputs, local_records, t
     out.write_text("\n".join(lines[:5]) + "\n" + lines[5][:30])  # killed while writing line 6
     assert cli(["run", *inputs, "--engine", "ray", "--output", str(out), "--resume", *FAST]) == 1
     assert read(out) == local_records
-    assert f"skipped 5 " in capsys.readouterr().err
+    assert "skipped 5 " in capsys.readouterr().err
 
 
 def test_coco_results_are_the_local_engines(local_ray, inputs, tmp_path):
