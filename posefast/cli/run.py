@@ -5,9 +5,10 @@ import argparse
 import os
 import signal
 import sys
-from collections import Counter
+from types import SimpleNamespace
 from typing import Iterator
 
+from ..job.plan import default_workers
 from .options import (CONFIG_HELP, UsageError, add_config_options, check_usable, fail,
                       open_estimator, positive_int, resolve_from_args)
 from .video_options import VIDEO_HELP, add_video_options, video_stage
@@ -19,6 +20,8 @@ examples:
   posefast run photos/ --output poses.jsonl --resume      # finish an interrupted job
   posefast run val2017/ --format coco --output results.json
   posefast run clip.mp4 --smooth --render-dir annotated/ --output poses.jsonl
+  posefast run photos/ --format parquet --output poses.parquet
+  posefast run /data/photos --engine ray --ray-address auto --output /data/poses.jsonl
 
 INPUT is an image, a video (every --every-th frame), a folder (searched recursively
 for images and videos, in sorted path order), a glob pattern, or @FILE listing INPUTs
@@ -34,14 +37,6 @@ refused outputs, 130 if interrupted (rerun with --resume to finish).
 """
 
 
-def default_workers() -> int:
-    """The number of cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "run", help="pose many images, folders and videos in parallel, to JSON Lines or COCO",
@@ -54,9 +49,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="image, video, folder, glob pattern or @list.txt")
     p.add_argument("-o", "--output", metavar="FILE", default="-",
                    help="where the records go (default: stdout)")
-    p.add_argument("--format", choices=("jsonl", "coco"), default="jsonl",
+    p.add_argument("--format", choices=("jsonl", "coco", "parquet"), default="jsonl",
                    help="jsonl: one record per line (default); coco: COCO keypoint results "
-                        "JSON, written at the end")
+                        "JSON, written at the end; parquet: one row per record (a file; "
+                        "a folder of files with --engine ray), written at the end")
     p.add_argument("--resume", action="store_true",
                    help="keep the records already in --output and pose only the inputs "
                         "missing from it, and again those whose record is an error "
@@ -81,6 +77,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--render-dir", metavar="DIR",
                    help="also draw the poses: each image as DIR/<name>.png, each video as "
                         "DIR/<name>.mp4 at its frame rate (tracks in their own colours)")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: worker processes on this machine (default); ray: actors "
+                        "on a Ray cluster (needs posefast[ray]; -j sets the number of actors)")
+    p.add_argument("--ray-address", metavar="ADDRESS", default=None,
+                   help="with --engine ray: the cluster to run on (host:port, ray://..., "
+                        "or auto); default RAY_ADDRESS, else the cluster started on this "
+                        "machine, else a new local Ray")
     add_video_options(p)
     add_config_options(p)
     p.set_defaults(func=main)
@@ -137,6 +140,14 @@ def _option_problem(args: argparse.Namespace) -> str | None:
         return "--keep-failed goes with --resume"
     if args.coco_annotations and args.format != "coco":
         return "--coco-annotations goes with --format coco"
+    if args.format == "parquet" and args.output == "-":
+        return "--format parquet needs --output FILE (Parquet is not a stream)"
+    if args.ray_address is not None and args.engine != "ray":
+        return "--ray-address needs --engine ray"
+    if (args.engine == "ray" and args.format == "parquet"
+            and (args.track or args.smooth or args.render_dir)):
+        return ("--engine ray with --format parquet writes the rows on the cluster; --track, "
+                "--smooth and --render-dir need the records here: use --format jsonl")
     if args.resume and (args.track or args.smooth or args.render_dir):
         return ("--resume cannot be combined with --track, --smooth or --render-dir "
                 "(tracks and videos would restart part-way); rerun the whole job")
@@ -165,10 +176,11 @@ def _lock(output: str):
 def _job(args: argparse.Namespace, sources, config, image_ids) -> int:
     from ..models import resolve_model, sha256_of
     from ..reading.images import DEFAULT_MAX_PIXELS
-    from ..job.output import CocoWriter, JsonlWriter, OutputError, make_header
+    from ..job.output import OutputError, make_header, open_writer
+    from ..job.plan import Skipper, count_inputs, with_backend_threads
     from ..job.progress import Progress, summary
     from ..job.resume import ResumeState, job_settings, read_done
-    from ..job.runner import Runner, WorkerStartError
+    from ..job.runner import Runner, RunStats, WorkerStartError
 
     settings = job_settings(config, every=args.every,
                             model_sha256=sha256_of(resolve_model(config.model)))
@@ -185,17 +197,32 @@ def _job(args: argparse.Namespace, sources, config, image_ids) -> int:
         print(f"posefast run: posing again {len(state.retried)} input(s) whose record in "
               f"{args.output} is an error (first: {state.retried[0]}); --keep-failed keeps them",
               file=sys.stderr)
-    done_before = state.done
+    skipper = Skipper(state.done)
+    done_before = sum(skipper.done.values())
+    max_pixels = args.max_pixels or DEFAULT_MAX_PIXELS
+    own_ray = False
+    if args.engine == "ray":
+        try:
+            from ..ray.engine import RayEngineError, connect, run_on_ray
+        except ImportError:
+            return fail("--engine ray needs Ray Data: pip install 'posefast[ray]'")
+        try:
+            own_ray = connect(args.ray_address)
+        except RayEngineError as exc:
+            return fail(str(exc))
+    # Ray writes a Parquet folder itself, in parallel on the cluster.
+    ray_parquet = args.engine == "ray" and args.format == "parquet"
     try:
-        writer = (JsonlWriter(args.output, append=args.resume, header=make_header(settings))
-                  if args.format == "jsonl" else CocoWriter(args.output, image_ids))
+        writer = None if ray_parquet else open_writer(
+            args.format, args.output, append=args.resume, header=make_header(settings),
+            image_ids=image_ids)
     except OutputError as exc:
+        _stop_ray(own_ray)
         return fail(str(exc), 1)
     workers = args.workers or default_workers()
-    skipped = [0]
-    total = _count(sources, args.every)
+    total = count_inputs(sources, args.every)
     if total is not None:
-        total = max(0, total - sum(done_before.values()))
+        total = max(0, total - done_before)
     progress = Progress(sys.stderr, total, enabled=sys.stderr.isatty())
     failures: list[str] = []
 
@@ -206,19 +233,31 @@ def _job(args: argparse.Namespace, sources, config, image_ids) -> int:
     try:
         annotator = _annotator(args.render_dir)
     except OSError as exc:
+        _stop_ray(own_ray)
         return fail(f"--render-dir {args.render_dir}: {exc.strerror or exc}")
-    sinks = [writer.write, record_failures] + ([annotator.write] if annotator else [])
-    runner = Runner(_per_worker(config, workers), workers=workers,
-                    max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
-                    emit=video_stage(args, _tee(*sinks)), on_progress=progress.update)
+    sinks = ([writer.write] if writer else []) + [record_failures]
+    sinks += [annotator.write] if annotator else []
+    emit = video_stage(args, _tee(*sinks))
+    if args.engine == "ray":
+        stats = RunStats()
+    else:
+        runner = Runner(with_backend_threads(config, default_workers() // workers),
+                        workers=workers, max_pixels=max_pixels, emit=emit,
+                        on_progress=progress.update)
+        stats = runner.stats
 
     previous = signal.signal(signal.SIGTERM, _interrupt)
     interrupted = False
     try:
-        stats = runner.run(_tasks(sources, args.every, done_before, skipped))
+        if args.engine == "ray":
+            run_on_ray(sources, config, every=args.every, max_pixels=max_pixels,
+                       skipper=skipper, writer=SimpleNamespace(write=emit), stats=stats,
+                       parquet_folder=args.output if ray_parquet else None,
+                       workers=args.workers, on_progress=progress.update)
+        else:
+            stats = runner.run(_tasks(sources, args.every, skipper))
     except KeyboardInterrupt:
         interrupted = True
-        stats = runner.stats
     except WorkerStartError as exc:
         _discard(writer)
         return fail(str(exc), 1)
@@ -228,14 +267,22 @@ def _job(args: argparse.Namespace, sources, config, image_ids) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         progress.close()
         return fail(str(exc), 1)
+    except Exception as exc:
+        if args.engine == "ray" and isinstance(exc, RayEngineError):
+            _discard(writer)
+            return fail(str(exc), 1)
+        raise
     finally:
         signal.signal(signal.SIGTERM, previous)
-        progress.update(runner.stats, force=True)
+        progress.update(stats, force=True)
         progress.close()
         if annotator is not None:
             annotator.close()  # an interrupted video is still a playable file
-    if interrupted and args.format == "coco":
-        _discard(writer)  # COCO results are written only for a whole job
+        _stop_ray(own_ray)
+    if writer is None:
+        pass
+    elif interrupted and args.format != "jsonl":
+        _discard(writer)  # COCO results and Parquet files are written only for a whole job
     else:
         try:
             writer.close()
@@ -244,7 +291,7 @@ def _job(args: argparse.Namespace, sources, config, image_ids) -> int:
     for error in failures:
         print(f"posefast run: failed: {error}", file=sys.stderr)
     if not args.quiet:
-        print(f"posefast run: {summary(stats, skipped[0], workers)}", file=sys.stderr)
+        print(f"posefast run: {summary(stats, skipper.skipped, workers)}", file=sys.stderr)
     if interrupted:
         if args.format == "jsonl" and args.output != "-":
             print(f"posefast run: interrupted; {args.output} holds every record written so far; "
@@ -284,7 +331,17 @@ def _holds_data(output: str) -> bool:
     return stat.S_ISREG(st.st_mode) and st.st_size > 0
 
 
+def _stop_ray(own_ray: bool) -> None:
+    """Stop the local Ray this job started (only disconnects from a cluster)."""
+    if own_ray:
+        import ray
+
+        ray.shutdown()
+
+
 def _discard(writer) -> None:
+    if writer is None:
+        return
     if hasattr(writer, "discard"):
         writer.discard()
     else:
@@ -295,49 +352,12 @@ def _interrupt(signum, frame):  # SIGTERM: stop like Ctrl-C, leaving a resumable
     raise KeyboardInterrupt
 
 
-def _per_worker(config, workers: int):
-    """The config each worker uses: the cores shared out between the workers."""
-    from dataclasses import replace
-
-    from ..registry import get_backend_class
-
-    options = dict(config.backend_options)
-    threads_option = getattr(get_backend_class(config.backend), "threads_option", None)
-    if threads_option and threads_option not in options:
-        options[threads_option] = max(1, default_workers() // workers)
-    return replace(config, backend_options=options)
-
-
-def _count(sources, every: int) -> int | None:
-    from ..reading.video import count_frames
-
-    total = 0
-    for s in sources:
-        if s.kind == "image":
-            total += 1
-        else:
-            n = count_frames(s.path, every)
-            if n is None:
-                return None
-            total += n
-    return total
-
-
-def _tasks(sources, every: int, done: Counter, skipped: list[int]) -> Iterator:
-    """The runner's tasks in input order, leaving out those already ``done`` (keyed by
-    real path and frame, see ``posefast.job.resume.input_key``)."""
+def _tasks(sources, every: int, skipper) -> Iterator:
+    """The runner's tasks in input order, leaving out those ``skipper`` says are done."""
     from ..reading.video import VideoError, iter_frames
     from ..job.runner import Task
 
-    from ..job.resume import input_key
-
-    def fresh(key) -> bool:
-        key = input_key(*key)
-        if done[key] > 0:
-            done[key] -= 1
-            skipped[0] += 1
-            return False
-        return True
+    fresh = skipper.fresh
 
     for s in sources:
         if s.kind == "image":

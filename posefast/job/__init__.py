@@ -1,2 +1,3 @@
-"""The batch job behind ``posefast run``: records, the worker runner, output writers
-and progress."""
+"""The batch job behind ``posefast run``, whichever engine runs it: records, the plan
+(resume, counts, backend threads), the local worker runner, output writers (JSON
+Lines, COCO, Parquet) and progress. The Ray engine is ``posefast.ray``."""

@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any, Iterable, Mapping
 
-FORMATS: tuple[str, ...] = ("jsonl", "coco")
+FORMATS: tuple[str, ...] = ("jsonl", "coco", "parquet")
 #: The key of the header line (the only key of that line).
 HEADER_KEY = "posefast"
 
@@ -301,3 +301,24 @@ class CocoWriter:
             except OSError:
                 pass
             self._tmp = None
+
+
+def open_writer(fmt: str, path: str, *, append: bool = False,
+                header: Mapping[str, Any] | None = None,
+                image_ids: Mapping[str, int] | None = None):
+    """The writer of ``fmt`` (one of FORMATS) for ``path``: ``write(record)``, ``close()``,
+    and ``discard()`` for the formats written whole at the end (COCO, Parquet).
+
+    ``append`` and ``header``: JSON Lines (see JsonlWriter); ``image_ids``: COCO (see
+    :func:`coco_image_ids`). Raises OutputError when the file cannot be written (or
+    pyarrow is missing for Parquet, see ``posefast.job.parquet``).
+    """
+    if fmt == "jsonl":
+        return JsonlWriter(path, append=append, header=header)
+    if fmt == "coco":
+        return CocoWriter(path, image_ids or {})
+    if fmt == "parquet":
+        from .parquet import ParquetWriter
+
+        return ParquetWriter(path)
+    raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")

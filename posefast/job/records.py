@@ -51,6 +51,24 @@ def error_record(source: str, frame: int | None, reason: str) -> dict[str, Any]:
     return make_record(source, frame, None, None, (), reason)
 
 
+def failure_reason(exc: BaseException) -> str:
+    """Why an input failed, from the exception its loading or inference raised."""
+    from ..reading.images import ImageLoadError
+
+    if isinstance(exc, ImageLoadError):  # names the file and says why already
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def failed_record(source: str, frame: int | None, reason: str) -> dict[str, Any]:
+    """:func:`error_record` with ``reason`` led by the input's name (file, and frame
+    of a video) unless it names the file already: every error names its input."""
+    if not reason.startswith(source):
+        name = source if frame is None else f"{source} frame {frame}"
+        reason = f"{name}: {reason}"
+    return error_record(source, frame, reason)
+
+
 def record_key(record: dict[str, Any]) -> tuple[str, int | None]:
     """What identifies a record's input: (source, frame)."""
     return record["source"], record["frame"]

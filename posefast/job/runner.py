@@ -31,7 +31,7 @@ import numpy as np
 from ..config import Config
 from ..reading.images import DEFAULT_MAX_PIXELS
 from ..pose import Pose
-from .records import error_record, make_record
+from .records import error_record, failed_record, failure_reason, make_record
 
 #: Inputs handed to a worker ahead of its results: one running, one pre-processed
 #: and waiting, one being pre-processed.
@@ -109,7 +109,7 @@ def _worker_main(conn: Connection, config: Config, max_pixels: int) -> None:
         while (got := prepared.get()) is not None:
             seq, item, prep_s = got
             if isinstance(item, Exception):
-                conn.send(("result", seq, None, None, None, _reason(item), prep_s, 0.0))
+                conn.send(("result", seq, None, None, None, failure_reason(item), prep_s, 0.0))
                 continue
             before = estimator.run_seconds
             try:
@@ -124,14 +124,6 @@ def _worker_main(conn: Connection, config: Config, max_pixels: int) -> None:
         pass  # the main process is gone: nothing to report to
     finally:
         estimator.close()
-
-
-def _reason(exc: Exception) -> str:
-    from ..reading.images import ImageLoadError
-
-    if isinstance(exc, ImageLoadError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
 
 
 # -- the main process ---------------------------------------------------------------
@@ -255,10 +247,7 @@ class Runner:
             self.stats.prepare_seconds += prep_s
             self.stats.infer_seconds += infer_s
             if error is not None:
-                name = task.source if task.frame is None else f"{task.source} frame {task.frame}"
-                if not error.startswith(task.source):  # every error names its input
-                    error = f"{name}: {error}"
-                record = error_record(task.source, task.frame, error)
+                record = failed_record(task.source, task.frame, error)
             else:
                 poses = [Pose(score, kp) for score, kp in packed]
                 record = make_record(task.source, task.frame, width, height, poses,

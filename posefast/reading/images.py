@@ -7,11 +7,12 @@ coefficients), which is several times cheaper than decoding in full and shrinkin
 """
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Union
+from typing import IO, Callable, Union
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -25,7 +26,16 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
 #: bombs: a small file that expands to gigabytes). 100 megapixels is 300 MB as RGB.
 DEFAULT_MAX_PIXELS = 100_000_000
 
-ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray]
+@dataclass(frozen=True)
+class EncodedImage:
+    """An image file's bytes, already read (from an object store, a Ray dataset, ...),
+    decoded exactly as the file ``source`` would be (draft mode, EXIF orientation)."""
+
+    data: bytes
+    source: str
+
+
+ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray, EncodedImage]
 #: (width, height) an image will be resized to, or a function of its (width, height) giving it.
 TargetSize = Union[tuple[int, int], Callable[[int, int], tuple[int, int]], None]
 
@@ -60,6 +70,8 @@ def describe(image: ImageInput) -> str:
         return os.fspath(image)
     if isinstance(image, Image.Image):
         return getattr(image, "filename", "") or "<PIL image>"
+    if isinstance(image, EncodedImage):
+        return image.source
     return "<array>"
 
 
@@ -89,8 +101,12 @@ def load_image(image: ImageInput, *, target_size: TargetSize = None,
         return LoadedImage(rgb, image.width, image.height, describe(image))
     if isinstance(image, (str, os.PathLike)):
         return _from_file(Path(image), target_size, max_pixels)
+    if isinstance(image, EncodedImage):
+        if not image.data:
+            raise ImageLoadError(image.source, "empty file")
+        return _decode(io.BytesIO(image.data), image.source, target_size, max_pixels)
     raise TypeError(
-        f"image must be a path, a PIL.Image.Image or an (H, W, 3) uint8 array, "
+        f"image must be a path, a PIL.Image.Image, an EncodedImage or an (H, W, 3) uint8 array, "
         f"got {type(image).__name__}"
     )
 
@@ -121,6 +137,11 @@ def _from_file(path: Path, target_size: TargetSize,
         raise ImageLoadError(source, "is a folder, not an image file")
     if st.st_size == 0:
         raise ImageLoadError(source, "empty file")
+    return _decode(path, source, target_size, max_pixels)
+
+
+def _decode(path: Path | IO[bytes], source: str, target_size: TargetSize,
+            max_pixels: int) -> LoadedImage:
     try:
         with warnings.catch_warnings():
             # Our own pixel limit below is the check; Pillow's warning would be noise.

@@ -1,0 +1,120 @@
+"""``--format parquet``: the records as Parquet rows, readable by pandas, equal to the JSON ones."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pa = pytest.importorskip("pyarrow")
+pd = pytest.importorskip("pandas")
+
+from posefast.job.output import OutputError  # noqa: E402
+from posefast.job.parquet import SCHEMA, ParquetWriter, records_to_table, table_to_records  # noqa: E402
+from posefast.skeleton import KEYPOINT_NAMES  # noqa: E402
+
+from pipeline_ready import pipeline  # noqa: E402,F401  (a fixture)
+from conftest import IMAGES, MODEL_353  # noqa: E402
+
+FAST = ["--model", str(MODEL_353), "--input-size", "177x241"]
+
+
+def _record(source, frame, n_poses, error=None):
+    poses = [{"score": 0.5 + i / 10,
+              "keypoints": [{"part": name, "x": k + 0.25, "y": 2.0 * k, "score": k / 17}
+                            for k, name in enumerate(KEYPOINT_NAMES)]}
+             for i in range(n_poses)]
+    if error:
+        return {"source": source, "frame": frame, "width": None, "height": None, "poses": [],
+                "error": error}
+    return {"source": source, "frame": frame, "width": 640, "height": 480, "poses": poses,
+            "error": None}
+
+
+def test_records_survive_the_round_trip_value_for_value():
+    recs = [_record("a.jpg", None, 2), _record("v.mp4", 7, 0), _record("b.jpg", None, 0, "b.jpg: bad")]
+    table = records_to_table(recs)
+    assert table.schema == SCHEMA
+    assert table_to_records(table) == recs
+    kp = SCHEMA.field("poses").type.value_type.field("keypoints").type
+    assert kp.field("x").type == pa.list_(pa.float64(), 17)  # fixed-size: one per keypoint
+
+
+def test_a_wrong_keypoint_count_is_refused_not_written():
+    rec = _record("a.jpg", None, 1)
+    del rec["poses"][0]["keypoints"][-1]
+    with pytest.raises((pa.ArrowInvalid, ValueError)):
+        records_to_table([rec])
+
+
+def test_the_writer_makes_the_file_only_when_closed(tmp_path):
+    out = tmp_path / "poses.parquet"
+    w = ParquetWriter(str(out))
+    w.write(_record("a.jpg", None, 1))
+    assert not out.exists()
+    w.close()
+    df = pd.read_parquet(out)
+    assert list(df.columns) == SCHEMA.names and len(df) == 1
+    w = ParquetWriter(str(tmp_path / "gone.parquet"))
+    w.write(_record("a.jpg", None, 1))
+    w.discard()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["poses.parquet"]  # nothing left over
+
+
+def test_an_empty_job_is_an_empty_table_with_the_schema(tmp_path):
+    out = tmp_path / "none.parquet"
+    ParquetWriter(str(out)).close()
+    assert pa.parquet.read_table(out).schema == SCHEMA
+
+
+def test_parquet_is_no_stream():
+    with pytest.raises(OutputError, match="--output FILE"):
+        ParquetWriter("-")
+
+
+def test_run_writes_the_same_records_as_jsonl(pipeline, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("couple.jpg", "standing.png", "no_person.jpg"):
+        shutil.copy(IMAGES / name, folder / name)
+    (folder / "broken.jpg").write_text("not an image")
+    jsonl, parquet = tmp_path / "out.jsonl", tmp_path / "out.parquet"
+    codes = []
+    for out, fmt in ((jsonl, "jsonl"), (parquet, "parquet")):
+        r = subprocess.run([sys.executable, "-m", "posefast", "run", str(folder), "--output",
+                            str(out), "--format", fmt, "--workers", "1", *FAST],
+                           capture_output=True, text=True, timeout=120)
+        codes.append(r.returncode)
+    assert codes == [1, 1]  # broken.jpg failed in both
+    expected = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert table_to_records(pa.parquet.read_table(parquet)) == expected
+    df = pd.read_parquet(parquet)  # what a pandas user does
+    assert list(df["source"]) == [r["source"] for r in expected]
+    assert df["frame"].isna().all()
+    couple = df[df["source"].str.endswith("couple.jpg")].iloc[0]
+    assert len(couple["poses"]) == 2
+    want = next(r for r in expected if r["source"] == couple["source"])
+    assert couple["poses"][0]["keypoints"]["x"][0] == want["poses"][0]["keypoints"][0]["x"]
+    assert df["error"].notna().sum() == 1
+
+
+def test_duckdb_reads_the_file(pipeline, tmp_path):
+    duckdb = pytest.importorskip("duckdb")
+    out = tmp_path / "out.parquet"
+    r = subprocess.run([sys.executable, "-m", "posefast", "run", str(IMAGES / "couple.jpg"),
+                        "--output", str(out), "--format", "parquet", "--workers", "1", *FAST],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    n, first_x = duckdb.sql(f"SELECT len(poses), poses[1].keypoints.x[1] FROM '{out}'").fetchall()[0]
+    assert n == len(table_to_records(pa.parquet.read_table(out))[0]["poses"])
+    assert first_x == table_to_records(pa.parquet.read_table(out))[0]["poses"][0]["keypoints"][0]["x"]
+
+
+def test_parquet_to_stdout_is_a_usage_error(pipeline):
+    r = subprocess.run([sys.executable, "-m", "posefast", "run", str(IMAGES / "couple.jpg"),
+                        "--format", "parquet", *FAST], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "--output FILE" in r.stderr
+    assert Path.cwd().joinpath("-").exists() is False

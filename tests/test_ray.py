@@ -1,0 +1,264 @@
+"""posefast on Ray: a real local Ray (started once for the module), the same records
+as the local engine, bad inputs as error records, resume, Parquet, video frames."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+pytest.importorskip("ray.data")
+
+from posefast.cli import main as cli  # noqa: E402
+from posefast.config import load_config  # noqa: E402
+from posefast.job.parquet import SCHEMA, table_to_records  # noqa: E402
+from posefast.job.plan import with_backend_threads  # noqa: E402
+
+from pipeline_ready import pipeline  # noqa: E402,F401  (a fixture)
+from conftest import IMAGES, MODEL_353  # noqa: E402
+
+FAST = ["--model", str(MODEL_353), "--input-size", "177x241"]
+SHARED = sorted(IMAGES.iterdir())
+
+
+def quiet_ray_env() -> None:
+    """Before a test starts Ray: local addresses only, no dashboard, no usage stats."""
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    os.environ.pop("RAY_ADDRESS", None)
+
+
+@pytest.fixture(scope="module")
+def local_ray(pipeline):
+    quiet_ray_env()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def inputs(pipeline, tmp_path_factory):
+    """The shared images, a truncated JPEG, an empty and a non-image file, and an
+    @list naming a missing file: every kind of input, good and bad."""
+    folder = tmp_path_factory.mktemp("inputs")
+    for p in SHARED:
+        shutil.copy(p, folder / p.name)
+    (folder / "cut.jpg").write_bytes((IMAGES / "couple.jpg").read_bytes()[:40000])
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "notes.jpg").write_text("not an image\n")
+    lst = folder.parent / "more.txt"
+    lst.write_text(f"{folder / 'standing.png'}\n{folder / 'missing.jpg'}\n")
+    return [str(folder), f"@{lst}"]
+
+
+@pytest.fixture(scope="module")
+def local_records(inputs, tmp_path_factory):
+    """What the local engine writes for ``inputs``: the reference."""
+    out = tmp_path_factory.mktemp("local") / "local.jsonl"
+    assert cli(["run", *inputs, "--output", str(out), "--workers", "2", "-q", *FAST]) == 1
+    return read(out)
+
+
+def read(path):
+    return [json.loads(line) for line in Path(path).read_text().splitlines()]
+
+
+def test_the_ray_engine_writes_the_local_engines_records(local_ray, inputs, local_records,
+                                                         tmp_path, capsys):
+    out = tmp_path / "ray.jsonl"
+    assert cli(["run", *inputs, "--engine", "ray", "--output", str(out), *FAST]) == 1
+    got = read(out)
+    assert got == local_records  # same records, same input order
+    failed = [r["source"] for r in got if r["error"]]
+    assert [Path(s).name for s in failed] == ["cut.jpg", "empty.png", "notes.jpg", "missing.jpg"]
+    assert "done 8, failed 4, skipped 0" in capsys.readouterr().err
+
+
+def test_resume_submits_only_what_is_missing(local_ray, inputs, local_records, tmp_path, capsys):
+    out = tmp_path / "ray.jsonl"
+    lines = [json.dumps(r, separators=(",", ":")) for r in local_records]
+    out.write_text("\n".join(lines[:5]) + "\n" + lines[5][:30])  # killed while writing line 6
+    assert cli(["run", *inputs, "--engine", "ray", "--output", str(out), "--resume", *FAST]) == 1
+    assert read(out) == local_records
+    assert "skipped 5 " in capsys.readouterr().err
+
+
+def test_coco_results_are_the_local_engines(local_ray, inputs, tmp_path):
+    local, on_ray = tmp_path / "local.json", tmp_path / "ray.json"
+    cli(["run", *inputs, "--format", "coco", "--output", str(local), "-q", *FAST])
+    cli(["run", *inputs, "--format", "coco", "--engine", "ray", "--output", str(on_ray), "-q",
+         *FAST])
+    assert json.loads(on_ray.read_text()) == json.loads(local.read_text())
+
+
+def test_parquet_on_ray_is_a_folder_of_the_same_rows(local_ray, inputs, local_records, tmp_path):
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "poses"
+    assert cli(["run", *inputs, "--engine", "ray", "--format", "parquet", "--output", str(out),
+                "-q", *FAST]) == 1
+    table = pq.read_table(out)  # the folder, as pandas, DuckDB or Spark read it
+    assert table.select(SCHEMA.names).schema == SCHEMA
+    key = lambda r: (r["source"], r["frame"] if r["frame"] is not None else -1)  # noqa: E731
+    assert sorted(table_to_records(table), key=key) == sorted(local_records, key=key)
+
+
+def test_the_binary_files_api_gives_the_same_records(local_ray, local_records):
+    from posefast.ray import PosePredictor
+
+    paths = [str(p) for p in SHARED]
+    config = load_config(api={"model": str(MODEL_353), "input_size": (177, 241)})
+    ds = ray.data.read_binary_files(paths, include_paths=True).map_batches(
+        PosePredictor, fn_constructor_kwargs={"config": config},
+        compute=ray.data.ActorPoolStrategy(size=1), batch_size=4, batch_format="numpy")
+    got = {r["source"]: r for b in ds.iter_batches(batch_format="pyarrow", batch_size=None)
+           for r in table_to_records(b)}
+    want = {Path(r["source"]).name: r for r in local_records if r["error"] is None}
+    assert set(got) == set(paths)
+    for source, rec in got.items():
+        assert {**rec, "source": Path(source).name} == {**want[Path(source).name],
+                                                        "source": Path(source).name}
+
+
+def test_decoded_images_give_the_same_poses_as_their_files(local_ray, local_records):
+    from posefast.ray import PosePredictor
+
+    pngs = [str(p) for p in SHARED if p.suffix == ".png"][:2]
+    ds = ray.data.read_images(pngs, include_paths=True, mode="RGB").map_batches(
+        PosePredictor, fn_constructor_kwargs={"model": str(MODEL_353), "input_size": (177, 241)},
+        compute=ray.data.ActorPoolStrategy(size=1), batch_size=2, batch_format="numpy")
+    got = [r for b in ds.iter_batches(batch_format="pyarrow", batch_size=None)
+           for r in table_to_records(b)]
+    want = {Path(r["source"]).name: r for r in local_records if r["error"] is None}
+    assert sorted(Path(r["source"]).name for r in got) == sorted(Path(p).name for p in pngs)
+    for rec in got:
+        assert rec["poses"] == want[Path(rec["source"]).name]["poses"]
+
+
+def test_pose_dataset_orders_video_frames_among_images(local_ray, tmp_path):
+    pytest.importorskip("av")
+    from test_inputs import make_video
+
+    from posefast.ray import pose_dataset
+
+    video = make_video(tmp_path / "clip.mp4", [IMAGES / "sitting.png", IMAGES / "standing.png"],
+                       repeat=2)
+    bad_video = tmp_path / "bad.mp4"
+    bad_video.write_bytes(b"\0\0\0\x18ftypmp42" + b"\x01" * 3000)
+    inputs = [str(IMAGES / "couple.jpg"), video, str(bad_video), str(IMAGES / "standing.png")]
+    local = tmp_path / "local.jsonl"
+    cli(["run", *inputs, "--every", "2", "--output", str(local), "-q", *FAST])
+    ds = pose_dataset(inputs, every=2, model=str(MODEL_353), input_size=(177, 241), actors=2)
+    got = [r for b in ds.iter_batches(batch_format="pyarrow", batch_size=None)
+           for r in table_to_records(b)]
+    assert got == read(local)
+    assert [(Path(r["source"]).name, r["frame"]) for r in got] == [
+        ("couple.jpg", None), ("clip.mp4", 0), ("clip.mp4", 2), ("bad.mp4", None),
+        ("standing.png", None)]
+
+
+def test_the_command_reaches_a_cluster_by_address(local_ray, tmp_path):
+    out = tmp_path / "out.jsonl"
+    r = subprocess.run([sys.executable, "-m", "posefast", "run", str(IMAGES / "couple.jpg"),
+                        "--engine", "ray", "--ray-address", local_ray, "--output", str(out),
+                        *FAST], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert [rec["source"] for rec in read(out)] == [str(IMAGES / "couple.jpg")]
+    assert "Traceback" not in r.stderr
+
+
+def test_an_interrupted_ray_job_exits_130_and_resumes(local_ray, tmp_path):
+    import signal
+    import time
+
+    names = [str(p) for p in SHARED]
+    paths = [names[i % len(names)] for i in range(60)]
+    lst, out = tmp_path / "list.txt", tmp_path / "out.jsonl"
+    lst.write_text("\n".join(paths) + "\n")
+    args = [sys.executable, "-m", "posefast", "run", f"@{lst}", "--engine", "ray",
+            "--ray-address", local_ray, "--output", str(out), "--workers", "1", *FAST]
+    job = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (out.exists() and out.read_bytes().count(b"\n") >= 4):
+        assert job.poll() is None and time.monotonic() < deadline, "ended before the interrupt"
+        time.sleep(0.05)
+    job.send_signal(signal.SIGINT)
+    assert job.wait(timeout=60) == 130
+    assert "--resume" in job.stderr.read()
+    first = len(read(out))
+    assert 4 <= first < 60
+    r = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert [rec["source"] for rec in read(out)] == paths  # each once, in order
+    assert f"skipped {first} " in r.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--ray-address", "127.0.0.1:9"], "--ray-address needs --engine ray"),
+    (["--engine", "ray", "--ray-address", "127.0.0.1:9"], "cannot connect to Ray"),
+])
+def test_ray_usage_errors_exit_2(pipeline, args, message, tmp_path):
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    r = subprocess.run([sys.executable, "-m", "posefast", "run", str(IMAGES / "couple.jpg"),
+                        "--output", str(tmp_path / "o.jsonl"), *args, *FAST],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+class ThreadsProbe:
+    """A PosePredictor that says how many threads its backend was given."""
+
+    def __init__(self, **kwargs):
+        from posefast.ray import PosePredictor
+
+        self.threads = PosePredictor(**kwargs)._estimator.config.backend_options.get("num_threads")
+
+    def __call__(self, batch):
+        return {"threads": [self.threads] * len(batch["id"])}
+
+
+# The actors cannot import this test module: its classes travel by value.
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+@pytest.mark.parametrize("num_cpus, options, threads", [(2, {}, 2), (1, {}, 1),
+                                                        (2, {"num_threads": 1}, 1)])
+def test_an_actors_backend_runs_a_thread_per_cpu_of_the_actor(local_ray, num_cpus, options,
+                                                              threads):
+    # from_items: no read task, so an actor holding both CPUs leaves none wanting.
+    ds = ray.data.from_items([{"id": 0}]).map_batches(
+        ThreadsProbe, fn_constructor_kwargs={"model": str(MODEL_353), "backend": "tflite",
+                                             "backend_options": options},
+        compute=ray.data.ActorPoolStrategy(size=1), num_cpus=num_cpus, batch_format="numpy")
+    assert [r["threads"] for r in ds.take_all()] == [threads]
+
+
+# -- no Ray needed ---------------------------------------------------------------
+
+@pytest.mark.parametrize("backend, options, gpu", [
+    ("tflite", {}, False),
+    ("tflite-gpu", {}, True),
+    ("onnx", {}, False),
+    ("onnx", {"providers": "cpu"}, False),
+    ("onnx", {"providers": "cuda,cpu"}, True),
+    ("onnx", {"providers": ["TensorrtExecutionProvider", "CPUExecutionProvider"]}, True),
+])
+def test_actors_ask_for_a_gpu_only_when_the_backend_runs_on_one(backend, options, gpu):
+    from posefast.ray import uses_gpu
+
+    config = load_config(api={"backend": backend, "backend_options": options})
+    assert uses_gpu(config) is gpu
+
+
+def test_the_backend_runs_as_many_threads_as_the_actor_has_cpus():
+    config = load_config(api={"backend": "tflite"})
+    assert with_backend_threads(config, 3).backend_options["num_threads"] == 3
+    mine = load_config(api={"backend": "tflite", "backend_options": {"num_threads": 1}})
+    assert with_backend_threads(mine, 3).backend_options["num_threads"] == 1  # the user's wins
