@@ -66,7 +66,10 @@ def local_records(inputs, tmp_path_factory):
 
 
 def read(path):
-    return [json.loads(line) for line in Path(path).read_text().splitlines()]
+    """The records of a JSON Lines output, without its header line."""
+    lines = [json.loads(line) for line in Path(path).read_text().splitlines()]
+    assert set(lines[0]) == {"posefast"}
+    return lines[1:]
 
 
 def test_the_ray_engine_writes_the_local_engines_records(local_ray, inputs, local_records,
@@ -77,7 +80,7 @@ def test_the_ray_engine_writes_the_local_engines_records(local_ray, inputs, loca
     assert got == local_records  # same records, same input order
     failed = [r["source"] for r in got if r["error"]]
     assert [Path(s).name for s in failed] == ["cut.jpg", "empty.png", "notes.jpg", "missing.jpg"]
-    assert "done 8, failed 4, skipped 0" in capsys.readouterr().err
+    assert "done 7, failed 4, skipped 0" in capsys.readouterr().err
 
 
 def test_resume_submits_only_what_is_missing(local_ray, inputs, local_records, tmp_path, capsys):
