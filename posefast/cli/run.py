@@ -11,6 +11,16 @@ from typing import Iterator
 from .options import (CONFIG_HELP, UsageError, add_config_options, check_usable,
                       config_from_args, fail, positive_int)
 
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
 EXAMPLES = """\
 examples:
   posefast run photos/ --output poses.jsonl
@@ -26,14 +36,6 @@ as it is done: {"source", "frame" (null for images), "width", "height", "poses",
 job goes on. Exit status: 0 if every input was posed, 1 if any failed, 2 for usage
 errors, 130 if interrupted (rerun with --resume to finish).
 """
-
-
-def default_workers() -> int:
-    """The number of cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -55,8 +57,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="keep the records already in --output and pose only the inputs "
                         "missing from it (jsonl only)")
     p.add_argument("-j", "--workers", type=positive_int, default=None, metavar="N",
-                   help=f"worker processes, each with its own backend (default: the number "
-                        f"of cores, {default_workers()} here)")
+                   help="inference processes, each with its own backend (default: one per "
+                        "core, one for a backend that owns a GPU); the cores are shared out "
+                        "between them as threads")
+    p.add_argument("--preparers", type=positive_int, default=None, metavar="N",
+                   help="processes that read, decode and resize the inputs (default: one "
+                        "per core)")
+    p.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
+                   help="images per network call (default: the backend's, measured)")
+    p.add_argument("--time-limit", type=positive_float, default=None, metavar="SECONDS",
+                   help="seconds one input may take before its process is taken for hung, "
+                        "replaced, and the input retried once then failed (default 120)")
     p.add_argument("--every", type=positive_int, default=1, metavar="N",
                    help="pose every N-th frame of videos (default 1: every frame)")
     p.add_argument("--max-pixels", type=positive_int, default=None, metavar="N",
@@ -72,7 +83,7 @@ def main(args: argparse.Namespace) -> int:
     from ..reading.video import video_support
     from ..job.output import CocoWriter, JsonlWriter, OutputError, read_done
     from ..job.progress import Progress, summary
-    from ..job.runner import Runner, WorkerStartError
+    from ..job.runner import DEFAULT_TIME_LIMIT, JobAborted, Runner, WorkerStartError, plan_job
 
     if args.resume and args.format != "jsonl":
         return fail("--resume works with --format jsonl only (COCO results do not say "
@@ -85,9 +96,18 @@ def main(args: argparse.Namespace) -> int:
             raise UsageError("reading videos needs PyAV: pip install 'posefast[video]'")
         config = config_from_args(args)
         check_usable(config)
-    except (InputError, UsageError) as exc:
+        plan = plan_job(config, workers=args.workers, preparers=args.preparers,
+                        batch_size=args.batch_size)
+    except (InputError, UsageError, ValueError) as exc:
         return fail(str(exc))
-    workers = args.workers or default_workers()
+    runner = Runner(config, plan=plan, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
+                    time_limit=args.time_limit or DEFAULT_TIME_LIMIT, emit=lambda r: None)
+    try:
+        runner.check()  # the model loads and the backend runs, before any process starts
+    except Exception as exc:
+        return fail(str(exc))
+    if not args.quiet:
+        print(f"posefast run: {plan.describe()}", file=sys.stderr)
 
     done_before = read_done(args.output) if args.resume else Counter()
     skipped = [0]
@@ -100,9 +120,7 @@ def main(args: argparse.Namespace) -> int:
     if total is not None:
         total = max(0, total - sum(done_before.values()))
     progress = Progress(sys.stderr, total, enabled=sys.stderr.isatty())
-    runner = Runner(_per_worker(config, workers), workers=workers,
-                    max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
-                    emit=writer.write, on_progress=progress.update)
+    runner.emit, runner.on_progress = writer.write, progress.update
 
     previous = signal.signal(signal.SIGTERM, _interrupt)
     interrupted = False
@@ -113,6 +131,12 @@ def main(args: argparse.Namespace) -> int:
         stats = runner.stats
     except WorkerStartError as exc:
         return fail(str(exc), 1)
+    except JobAborted as exc:
+        writer.close() if args.format == "jsonl" else None
+        hint = (f"; {args.output} holds every record written so far: run the same command "
+                f"with --resume to finish" if args.format == "jsonl" and args.output != "-"
+                else "")
+        return fail(f"the job stopped: {exc}{hint}", 1)
     except BrokenPipeError:  # stdout's reader went away (`posefast run ... | head`)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
@@ -125,7 +149,7 @@ def main(args: argparse.Namespace) -> int:
     elif args.format == "jsonl":
         writer.close()
     if not args.quiet:
-        print(f"posefast run: {summary(stats, skipped[0], workers)}", file=sys.stderr)
+        print(f"posefast run: {summary(stats, skipped[0], plan.workers)}", file=sys.stderr)
     if interrupted:
         if args.format == "jsonl" and args.output != "-":
             print(f"posefast run: interrupted; {args.output} holds every record written so far; "
@@ -136,19 +160,6 @@ def main(args: argparse.Namespace) -> int:
 
 def _interrupt(signum, frame):  # SIGTERM: stop like Ctrl-C, leaving a resumable file
     raise KeyboardInterrupt
-
-
-def _per_worker(config, workers: int):
-    """The config each worker uses: the cores shared out between the workers."""
-    from dataclasses import replace
-
-    from ..registry import get_backend_class
-
-    options = dict(config.backend_options)
-    threads_option = getattr(get_backend_class(config.backend), "threads_option", None)
-    if threads_option and threads_option not in options:
-        options[threads_option] = max(1, default_workers() // workers)
-    return replace(config, backend_options=options)
 
 
 def _count(sources, every: int) -> int | None:
@@ -168,9 +179,9 @@ def _count(sources, every: int) -> int | None:
 
 def _tasks(sources, every: int, done: Counter, skipped: list[int]) -> Iterator:
     """The runner's tasks in input order, leaving out those already ``done`` (counted,
-    so that an input listed twice is posed twice)."""
-    from ..reading.video import VideoError, iter_frames
-    from ..job.runner import Task
+    so that an input listed twice is posed twice). Videos are decoded by the
+    preparation stage, skipping the frames already done."""
+    from ..job.tasks import Task
 
     def fresh(key) -> bool:
         if done[key] > 0:
@@ -184,10 +195,10 @@ def _tasks(sources, every: int, done: Counter, skipped: list[int]) -> Iterator:
             if fresh((s.path, None)):
                 yield Task(s.path, None, s.path)
             continue
-        try:
-            for frame in iter_frames(s.path, every):
-                if fresh((s.path, frame.index)):
-                    yield Task(s.path, frame.index, frame.pixels)
-        except VideoError as exc:
-            if fresh((s.path, None)):
-                yield Task(s.path, None, None, error=str(exc))
+        if not fresh((s.path, None)):  # an error record of this video is done
+            continue
+        frames = [key[1] for key in done if key[0] == s.path and done[key] > 0]
+        for frame in frames:
+            done[(s.path, frame)] -= 1
+        skipped[0] += len(frames)
+        yield Task(s.path, "video", every=every, skip=frozenset(frames))
