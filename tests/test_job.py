@@ -44,16 +44,29 @@ def lines(path):
     return path.read_bytes().count(b"\n") if path.exists() else 0
 
 
+def descendants(pid):
+    """Every process below ``pid`` (the job's stages run under a fork server: grandchildren)."""
+    found, todo = [], [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*/children"):
+            try:
+                children = [int(c) for c in task.read_text().split()]
+            except OSError:
+                continue  # gone meanwhile
+            found += children
+            todo += children
+    return found
+
+
 def stage_processes(pid, name):
     """The pids of the job ``pid``'s processes of one stage (posefast-infer / posefast-prep)."""
     found = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        for child in task.read_text().split():
-            try:
-                if Path(f"/proc/{child}/comm").read_text().strip() == name:
-                    found.append(int(child))
-            except OSError:
-                continue  # gone meanwhile
+    for child in descendants(pid):
+        try:
+            if Path(f"/proc/{child}/comm").read_text().strip() == name:
+                found.append(child)
+        except OSError:
+            continue  # gone meanwhile
     return found
 
 

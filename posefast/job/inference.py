@@ -15,12 +15,13 @@ import signal
 from multiprocessing.connection import Connection
 
 from ..config import Config
-from .slots import SlotLayout, SlotPool
+from .slots import SlotLayout, SlotPool, name_process
 
 
 def inference_main(conn: Connection, layout: SlotLayout, config: Config, max_pixels: int) -> None:
     """The body of an inference process (the target given to multiprocessing)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides on Ctrl-C
+    name_process("posefast-infer")
     from ..estimator import PoseEstimator, Prepared
 
     try:

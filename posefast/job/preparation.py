@@ -26,13 +26,14 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from ..backend import InputSpec
-from .slots import SlotLayout, SlotPool
+from .slots import SlotLayout, SlotPool, name_process
 
 
 def preparation_main(conn: Connection, layout: SlotLayout, spec: InputSpec, resize: str,
                      max_pixels: int) -> None:
     """The body of a preparation process (the target given to multiprocessing)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides on Ctrl-C
+    name_process("posefast-prep")
     pool = SlotPool.attach(layout)
     stage = _Preparer(conn, pool, spec, resize, max_pixels)
     try:
