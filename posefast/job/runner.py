@@ -152,6 +152,12 @@ class Runner:
         if self.spec is None:
             from ..estimator import PoseEstimator
 
+            if self._ctx.get_start_method() == "forkserver":
+                # The fork server imports its modules while this process loads the model.
+                from multiprocessing import forkserver
+
+                forkserver.ensure_running()
+
             with PoseEstimator(config=self.config, max_pixels=self.max_pixels) as probe:
                 self.spec = probe.input_spec
         return self.spec
