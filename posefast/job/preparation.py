@@ -10,7 +10,8 @@ takes one task at a time from its pipe, in the order sent:
   start, sequentially, and prepare every ``every``-th frame after ``start_after``
   (-1: all) whose index is not in ``skip``, each into a slot granted by a
   ``("slots", [...])`` message, answering ``("frame", key, index, time, slot, meta)``
-  per frame, then ``("video_end", key, unused_slots, error)``;
+  per frame, then ``("video_end", key, unused_slots, error)``; slots granted after
+  the video ended go back with ``("returned", slots)``;
 - ``None``: exit.
 
 ``meta`` is ``(transform, width, height, seconds)``: the Transform back to the
@@ -64,8 +65,8 @@ class _Preparer:
                 self.conn.send(self._prepare(key, path, slot))
             elif kind == "video":
                 self._video(*msg[1:])
-            elif kind == "slots":
-                self.credits.extend(msg[1])
+            elif kind == "slots":  # granted as the video ended: not ours to keep
+                self.conn.send(("returned", msg[1]))
 
     def _prepare(self, key: Any, image: Any, slot: int) -> tuple:
         from ..estimator import prepare_image

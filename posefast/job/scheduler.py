@@ -109,7 +109,6 @@ class Scheduler:
         self.next_item = 0
         self.ready: list = []  # heap of (item, frame, uid, unit): prepared, waiting for a batch
         self.retry: deque = deque()  # units or video items to prepare again
-        self.units: dict[int, _Unit] = {}
         self.uids = itertools.count()
         self.batch_ids = itertools.count()
         self.deaths: deque[float] = deque()
@@ -215,7 +214,6 @@ class Scheduler:
             self.peeked = None
             index = self._new_item(task)
             unit = _Unit(index, None, task.source, slot=self.free.popleft())
-            self.units[id(unit)] = unit
             self.items[index].order.append(None)
             return unit
 
@@ -296,7 +294,6 @@ class Scheduler:
             item.last_frame = frame
             p.credits.discard(slot)
             unit = _Unit(index, frame, item.task.source, slot=slot, meta=meta)
-            self.units[id(unit)] = unit
             self.stats.prepare_seconds += meta[3]
             self._queue_prepared(unit)
             p.since = now
@@ -316,6 +313,10 @@ class Scheduler:
                 self._finish(index, "end", error_record(item.task.source, None, error))
             else:
                 self._emit_ready()
+        elif kind == "returned":
+            for slot in msg[1]:
+                p.credits.discard(slot)
+                self.free.append(slot)
         elif kind == "done":
             _, _, results, seconds = msg
             _, units = p.in_flight.popleft()
@@ -335,7 +336,6 @@ class Scheduler:
         if unit.slot is not None:
             self.free.append(unit.slot)
             unit.slot = None
-        self.units.pop(id(unit), None)
 
     def _finish(self, index: int, key: Any, record: dict[str, Any]) -> None:
         self.items[index].records[key] = record
@@ -369,8 +369,8 @@ class Scheduler:
     def _deadline(self, p: _Proc) -> float | None:
         if not p.ready:
             return p.since + max(self.time_limit, START_LIMIT)
-        if not p.in_flight:
-            return None
+        if not p.in_flight or (p.video is not None and not p.credits):
+            return None  # idle, or decoding a video and waiting for us to free a slot
         if p.kind == "inference":
             return p.since + self.time_limit * len(p.in_flight[0][1])
         return p.since + self.time_limit
