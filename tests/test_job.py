@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +27,18 @@ linux_only = pytest.mark.skipif(not Path("/proc/self/task").is_dir(),
                                 reason="finding the job's processes needs Linux's /proc")
 
 
-def start(*args):
-    return subprocess.Popen([sys.executable, "-m", "posefast", *map(str, args)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+@contextmanager
+def running(*args):
+    """``posefast ARGS`` started in the background, killed if still running at the end."""
+    job = subprocess.Popen([sys.executable, "-m", "posefast", *map(str, args)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        yield job
+        job.wait(timeout=90)
+    finally:
+        if job.poll() is None:
+            job.kill()
+            job.wait()
 
 
 def posefast(*args, timeout=180):
@@ -96,16 +106,11 @@ def image_list(tmp_path, n):
 def test_a_stopped_process_is_replaced_and_its_inputs_retried(pipeline, tmp_path, stage):
     lst, names = image_list(tmp_path, 40)
     out = tmp_path / "out.jsonl"
-    job = start("run", f"@{lst}", "--output", out, "--workers", 1, "--preparers", 1,
-                "--time-limit", 2, *FAST)
-    try:
+    with running("run", f"@{lst}", "--output", out, "--workers", 1, "--preparers", 1,
+                 "--time-limit", 2, *FAST) as job:
         wait_until(lambda: lines(out) >= 3, job)
         victim = stage_processes(job.pid, stage)[0]
         os.kill(victim, signal.SIGSTOP)  # a stopped process never answers: the job must not wait
-        job.wait(timeout=90)
-    finally:
-        if job.poll() is None:
-            job.kill()
     err = job.stderr.read()
     assert job.returncode == 0, err
     got = records(out)
@@ -124,8 +129,8 @@ def test_the_time_limit_must_be_a_positive_number(pipeline, tmp_path):
 def test_replacements_killed_before_they_start_fail_no_input(pipeline, tmp_path):
     lst, names = image_list(tmp_path, 40)
     out = tmp_path / "out.jsonl"
-    job = start("run", f"@{lst}", "--output", out, "--workers", 1, "--preparers", 1, *FAST)
-    try:
+    with running("run", f"@{lst}", "--output", out, "--workers", 1, "--preparers", 1,
+                 *FAST) as job:
         wait_until(lambda: lines(out) >= 2, job)
         killed = set()
         first = stage_processes(job.pid, "posefast-infer")[0]
@@ -136,10 +141,6 @@ def test_replacements_killed_before_they_start_fail_no_input(pipeline, tmp_path)
                                         if p not in killed], job, what="a replacement")
             os.kill(fresh[0], signal.SIGKILL)
             killed.add(fresh[0])
-        job.wait(timeout=90)
-    finally:
-        if job.poll() is None:
-            job.kill()
     err = job.stderr.read()
     assert job.returncode == 0, err  # before: the inputs in flight failed, "died 2 times"
     got = records(out)
@@ -190,8 +191,8 @@ def test_deaths_spread_over_a_long_job_do_not_stop_it(pipeline, tmp_path):
 def test_a_job_whose_processes_keep_dying_stops_and_says_how_to_resume(pipeline, tmp_path):
     lst, names = image_list(tmp_path, 400)
     out = tmp_path / "out.jsonl"
-    job = start("run", f"@{lst}", "--output", out, "--workers", 1, "--preparers", 1, *FAST)
-    try:
+    with running("run", f"@{lst}", "--output", out, "--workers", 1, "--preparers", 1,
+                 *FAST) as job:
         wait_until(lambda: lines(out) >= 2, job)
         while job.poll() is None:  # kill every inference process as soon as it appears
             for pid in stage_processes(job.pid, "posefast-infer"):
@@ -200,10 +201,6 @@ def test_a_job_whose_processes_keep_dying_stops_and_says_how_to_resume(pipeline,
                 except ProcessLookupError:
                     pass
             time.sleep(0.005)
-        job.wait(timeout=60)
-    finally:
-        if job.poll() is None:
-            job.kill()
     err = job.stderr.read()
     assert job.returncode == 1, err
     assert "Traceback" not in err and "--resume" in err and str(out) in err
@@ -257,15 +254,10 @@ def test_the_plan_is_printed_and_batches_give_the_records_of_single_images(pipel
 def test_a_video_survives_its_preparation_process_being_killed(pipeline, tmp_path):
     video = make_video(tmp_path / "clip.mp4", [IMAGES / n for n in FRAMES], repeat=12)
     out = tmp_path / "out.jsonl"
-    job = start("run", video, IMAGES / "standing.png", "--output", out, "--workers", 1,
-                "--preparers", 1, *FAST)
-    try:
+    with running("run", video, IMAGES / "standing.png", "--output", out, "--workers", 1,
+                 "--preparers", 1, *FAST) as job:
         wait_until(lambda: lines(out) >= 5, job)
         os.kill(stage_processes(job.pid, "posefast-prep")[0], signal.SIGKILL)
-        job.wait(timeout=90)
-    finally:
-        if job.poll() is None:
-            job.kill()
     assert job.returncode == 0, job.stderr.read()
     got = records(out)
     assert [(r["source"], r["frame"]) for r in got] == \
@@ -297,7 +289,8 @@ def test_slots_carry_pixels_between_processes():
         child.start()
         child.join(timeout=60)
         assert child.exitcode == 0
-        assert (pool.view(1) == 42).all() and (pool.view(0) == 0).all() and (pool.view(2) == 0).all()
+        assert (pool.view(1) == 42).all()
+        assert (pool.view(0) == 0).all() and (pool.view(2) == 0).all()
         with pytest.raises(IndexError):
             pool.view(3)
     finally:
@@ -323,3 +316,29 @@ def test_plan_from_the_cores_and_the_backend():
     gpu = plan_job(load_config(api={"backend": "tflite-gpu"}), cores=16)
     assert (gpu.workers, gpu.preparers, gpu.exclusive) == (1, 16, True)
     assert gpu.batch_size >= 1 and "16 cores" in gpu.describe()
+
+
+def test_a_backend_that_owns_the_device_runs_in_one_process_with_batches(pipeline, tmp_path):
+    """The GPU path's scheduling, on the CPU: tflite-gpu (its CPU fallback here, the same
+    CompiledModel code) gets one inference process, batches of 3, and gives the records
+    of the tflite backend."""
+    pytest.importorskip("ai_edge_litert.compiled_model")
+    lst, names = image_list(tmp_path, 8)
+    model = ["--model", str(MODEL_353)]
+    cpu = tmp_path / "cpu.jsonl"
+    assert posefast("run", f"@{lst}", "--output", cpu, *model).returncode == 0
+    out = tmp_path / "gpu.jsonl"
+    r = posefast("run", f"@{lst}", "--output", out, "--backend", "tflite-gpu",
+                 "--backend-option", "fallback=cpu", "--batch-size", 3, *model)
+    assert r.returncode == 0, r.stderr
+    plan = [line for line in r.stderr.splitlines() if line.startswith("posefast run:")][0]
+    assert "1 inference process" in plan and "one owns the device" in plan
+    assert "batches of 3" in plan
+    got, expected = records(out), records(cpu)
+    assert [rec["source"] for rec in got] == names
+    for a, b in zip(got, expected):
+        assert len(a["poses"]) == len(b["poses"])
+        for pa, pb in zip(a["poses"], b["poses"]):
+            xy = np.array([(k["x"], k["y"]) for k in pa["keypoints"]])
+            xy_cpu = np.array([(k["x"], k["y"]) for k in pb["keypoints"]])
+            assert np.abs(xy - xy_cpu).max() < 1e-3
