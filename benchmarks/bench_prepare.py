@@ -33,14 +33,18 @@ DATA = Path(os.environ.get("POSEFAST_TEST_DATA", HERE.parent.parent / "shared"))
 W, H = 641, 481
 
 
-def median_ms(fn, runs: int) -> float:
-    fn()  # warm: file cache, libraries loaded
-    times = []
+def interleaved_ms(fns: dict, runs: int) -> dict:
+    """Median ms of each function, run in turn round after round, so that a busy spell
+    of the machine hits every candidate alike."""
+    times: dict = {name: [] for name in fns}
+    for fn in fns.values():
+        fn()  # warm: file cache, libraries loaded
     for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) * 1000 for name, t in times.items()}
 
 
 def resize(rgb: Image.Image) -> np.ndarray:
@@ -119,13 +123,13 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=30)
     args = ap.parse_args()
     print(f"machine: {machine.describe()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    print(f"median of {args.runs} runs, ms, one thread, to a {H}x{W} uint8 input")
+    print(f"median of {args.runs} interleaved runs, ms, one thread, to a {H}x{W} uint8 input")
     for path in sorted((DATA / "images").iterdir()):
         with Image.open(path) as im:
             desc = f"{path.name} ({im.format} {im.width}x{im.height} {im.mode})"
         print(f"\n{desc}")
-        for name, fn in candidates(path).items():
-            print(f"  {name:40s} {median_ms(fn, args.runs):7.2f}")
+        for name, ms in interleaved_ms(candidates(path), args.runs).items():
+            print(f"  {name:40s} {ms:7.2f}")
 
 
 if __name__ == "__main__":
