@@ -285,6 +285,8 @@ class Scheduler:
             unit = p.in_flight.popleft()
             self.stats.prepare_seconds += seconds
             self._release(unit)
+            if not reason.startswith(unit.source):  # every error names its input
+                reason = f"{unit.name}: {reason}"
             self._finish(unit.item, None, error_record(unit.source, None, reason))
             p.since = now
         elif kind == "frame":
