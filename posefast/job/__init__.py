@@ -1,2 +1,3 @@
-"""The batch job behind ``posefast run``: records, the worker runner, output writers
+"""The batch job behind ``posefast run``: the runner and its stages (``slots``,
+``preparation``, ``inference``, ``scheduler``), the tasks, records, output writers
 and progress."""
