@@ -9,7 +9,10 @@ Interpreter (set_tensor, invoke, get_tensor), the plain NumPy decoder of
 the shared images repeated to at least --count inputs, timed from the command's
 start to its end (start-up included). The limit, measured in the same run, is what
 the cores can do when every one of them is busy with useful work all the time:
-cores / (network time at 1 thread + preparation time) per image.
+cores / (network time at 1 thread + preparation time) per image, both as CPU time
+(equal to the wall time on an idle core, and not inflated by other work). The CPU time
+all the job's processes spend per image, against that sum, says how close the job
+comes to the limit when it has the cores to itself, whatever else runs meanwhile.
 
     python benchmarks/bench_throughput.py            # about 4 minutes on 2 cores
     python benchmarks/bench_throughput.py --count 60 --repeats 1 # a quick look
@@ -44,8 +47,9 @@ def image_list(count: int) -> list[str]:
 
 
 def naive_loop(paths: list[str], threads: int) -> tuple[float, float, float]:
-    """(images/s, seconds in invoke per image, CPU ms per image): the loop a user would
-    write."""
+    """(images/s, CPU seconds in invoke per image, CPU ms per image): the loop a user
+    would write. (The invoke time is CPU time, so that other work on the machine does
+    not inflate it; at 1 thread it is the network's time on an idle core.)"""
     from ai_edge_litert.interpreter import Interpreter
 
     interp = Interpreter(model_path=str(MODEL), num_threads=threads)
@@ -67,9 +71,9 @@ def naive_loop(paths: list[str], threads: int) -> tuple[float, float, float]:
         sx, sy = image.width / width, image.height / height
         pixels = np.asarray(image.resize((width, height), Image.BILINEAR), dtype=np.uint8)
         interp.set_tensor(inp["index"], pixels[None])
-        t0 = time.perf_counter()
+        t0 = time.thread_time()  # CPU time: at 1 thread XNNPACK runs on this thread
         interp.invoke()
-        invoke += time.perf_counter() - t0
+        invoke += time.thread_time() - t0
         heat, offs, mid = deq("float_heatmaps"), deq("float_short_offsets"), deq("float_mid_offsets")
         stride = (height - 1) // (heat.shape[0] - 1)
         poses = decode_multi(heat, offs, mid[..., :32], mid[..., 32:], stride)
@@ -80,8 +84,9 @@ def naive_loop(paths: list[str], threads: int) -> tuple[float, float, float]:
 
 
 def prepare_ms(paths: list[str], runs: int = 7) -> float:
-    """Mean over ``paths`` of the median ms to prepare each (what the job's preparation
-    stage does: load, decode at reduced scale, resize for the 481x641 input)."""
+    """Mean over ``paths`` of the median CPU ms to prepare each (what the job's
+    preparation stage does: load, decode at reduced scale, resize for the 481x641
+    input), in CPU time so that other work on the machine does not inflate it."""
     from posefast.backend import InputSpec
     from posefast.estimator import prepare_image
 
@@ -90,9 +95,9 @@ def prepare_ms(paths: list[str], runs: int = 7) -> float:
     for path in sorted(set(paths)):
         times = []
         for _ in range(runs):
-            t0 = time.perf_counter()
+            t0 = time.thread_time()
             prepare_image(path, spec, "stretch")
-            times.append(time.perf_counter() - t0)
+            times.append(time.thread_time() - t0)
         per_image[path] = statistics.median(times) * 1000
     return statistics.fmean(per_image[p] for p in paths)
 
@@ -189,8 +194,8 @@ def main() -> None:
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"inputs: {len(paths)} (the shared images repeated), model {MODEL.name}, "
           f"medians of {args.repeats} interleaved runs")
-    print(f"network alone (invoke, 1 thread): {invoke_ms:.1f} ms/image; preparation "
-          f"(load, decode, resize): {prep_ms:.1f} ms/image")
+    print(f"network alone (invoke, 1 thread): {invoke_ms:.1f} CPU ms/image; preparation "
+          f"(load, decode, resize): {prep_ms:.1f} CPU ms/image")
     print(f"limit: {cores} cores / ({invoke_ms:.1f} + {prep_ms:.1f}) ms = {limit:.1f} images/s")
     print("| pipeline | images/s wall (start-up included) | / limit | / naive loop 2 threads "
           "| images/s inside the job | network busy | CPU ms per image |")
