@@ -13,6 +13,7 @@ from .options import (CONFIG_HELP, UsageError, add_config_options, check_usable,
 
 
 def positive_float(text: str) -> float:
+    """A number of seconds > 0 (argparse type)."""
     try:
         value = float(text)
     except ValueError:
@@ -20,6 +21,7 @@ def positive_float(text: str) -> float:
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
     return value
+
 
 EXAMPLES = """\
 examples:
@@ -132,7 +134,8 @@ def main(args: argparse.Namespace) -> int:
     except WorkerStartError as exc:
         return fail(str(exc), 1)
     except JobAborted as exc:
-        writer.close() if args.format == "jsonl" else None
+        if args.format == "jsonl":
+            writer.close()
         hint = (f"; {args.output} holds every record written so far: run the same command "
                 f"with --resume to finish" if args.format == "jsonl" and args.output != "-"
                 else "")
