@@ -87,7 +87,9 @@ class PoseEstimator:
         best first, keypoints in original-image pixels."""
         if not prepared:
             return []
-        batch = np.stack([p.array for p in prepared])
+        # One image goes in as a view (the runtime copies it into its input anyway).
+        batch = prepared[0].array[None] if len(prepared) == 1 else np.stack(
+            [p.array for p in prepared])
         t0 = time.perf_counter()
         outputs = self._backend.run(batch)
         self.run_seconds += time.perf_counter() - t0
