@@ -14,7 +14,7 @@ cores / (network time at 1 thread + preparation time) per image, both as CPU tim
 all the job's processes spend per image, against that sum, says how close the job
 comes to the limit when it has the cores to itself, whatever else runs meanwhile.
 
-    python benchmarks/bench_throughput.py            # about 4 minutes on 2 cores
+    python benchmarks/bench_throughput.py            # about 4 minutes on 2 idle cores
     python benchmarks/bench_throughput.py --count 60 --repeats 1 # a quick look
 """
 from __future__ import annotations
