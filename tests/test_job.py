@@ -342,3 +342,19 @@ def test_a_backend_that_owns_the_device_runs_in_one_process_with_batches(pipelin
             xy = np.array([(k["x"], k["y"]) for k in pa["keypoints"]])
             xy_cpu = np.array([(k["x"], k["y"]) for k in pb["keypoints"]])
             assert np.abs(xy - xy_cpu).max() < 1e-3
+
+
+def test_inputs_known_bad_get_their_error_record_in_order(pipeline):
+    from posefast.config import load_config
+    from posefast.job.runner import Runner, plan_job
+    from posefast.job.tasks import Task
+
+    config = load_config(api={"model": str(MODEL_353), "input_size": (177, 241)})
+    emitted = []
+    runner = Runner(config, plan=plan_job(config, workers=1, preparers=1), emit=emitted.append)
+    image = str(IMAGES / "standing.png")
+    stats = runner.run([Task(image), Task("clip.mp4", "error", error="clip.mp4: unreadable"),
+                        Task(image)])
+    assert [(r["source"], r["error"]) for r in emitted] == \
+        [(image, None), ("clip.mp4", "clip.mp4: unreadable"), (image, None)]
+    assert (stats.done, stats.failed) == (2, 1)

@@ -201,6 +201,7 @@ class Scheduler:
             if task.kind == "error":
                 self.peeked = None
                 index = self._new_item(task)
+                self.items[index].order.append("end")
                 self._finish(index, "end", error_record(task.source, task.frame, task.error))
                 continue
             if task.kind == "video":
