@@ -1,4 +1,4 @@
-"""Batch throughput: ``posefast run`` with 1 and 2 workers against a naive loop.
+"""Batch throughput: ``posefast run`` against the machine's limit and a naive loop.
 
 The naive loop is what a user would write without posefast, on the same runtime
 and model: for each image, PIL open + convert + resize, ai-edge-litert's
@@ -6,12 +6,16 @@ Interpreter (set_tensor, invoke, get_tensor), the plain NumPy decoder of
 ``numpy_decoder.py`` on the dequantised outputs, and scaling back to the image.
 
 ``posefast run`` is run as users run it (a subprocess, JSON Lines to a file) over
-the shared images repeated to at least --count inputs; its summary line gives the
-workers' share of time spent in the network, from which the share outside
-inference (loading, pre-processing, decoding, scheduling, start-up, idling) follows.
+the shared images repeated to at least --count inputs, timed from the command's
+start to its end (start-up included). The limit, measured in the same run, is what
+the cores can do when every one of them is busy with useful work all the time:
+cores / (network time at 1 thread + preparation time) per image, both as CPU time
+(equal to the wall time on an idle core, and not inflated by other work). The CPU time
+all the job's processes spend per image, against that sum, says how close the job
+comes to the limit when it has the cores to itself, whatever else runs meanwhile.
 
-    python benchmarks/bench_throughput.py            # about 3 minutes on 2 cores
-    python benchmarks/bench_throughput.py --count 60 # a quick look
+    python benchmarks/bench_throughput.py            # about 4 minutes on 2 idle cores
+    python benchmarks/bench_throughput.py --count 60 --repeats 1 # a quick look
 """
 from __future__ import annotations
 
@@ -54,8 +58,10 @@ def image_list(count: int, folder: str) -> list[str]:
     return paths
 
 
-def naive_loop(paths: list[str], threads: int) -> tuple[float, float]:
-    """(images/s, seconds in invoke per image): the loop a user would write."""
+def naive_loop(paths: list[str], threads: int) -> tuple[float, float, float]:
+    """(images/s, CPU seconds in invoke per image, CPU ms per image): the loop a user
+    would write. (The invoke time is CPU time, so that other work on the machine does
+    not inflate it; at 1 thread it is the network's time on an idle core.)"""
     from ai_edge_litert.interpreter import Interpreter
 
     interp = Interpreter(model_path=str(MODEL), num_threads=threads)
@@ -70,105 +76,155 @@ def naive_loop(paths: list[str], threads: int) -> tuple[float, float]:
         return (interp.get_tensor(d["index"])[0].astype(np.float32) - zero) * scale
 
     invoke = 0.0
+    cpu0 = time.process_time()
     start = time.perf_counter()
     for path in paths:
         image = Image.open(path).convert("RGB")
         sx, sy = image.width / width, image.height / height
         pixels = np.asarray(image.resize((width, height), Image.BILINEAR), dtype=np.uint8)
         interp.set_tensor(inp["index"], pixels[None])
-        t0 = time.perf_counter()
+        t0 = time.thread_time()  # CPU time: at 1 thread XNNPACK runs on this thread
         interp.invoke()
-        invoke += time.perf_counter() - t0
+        invoke += time.thread_time() - t0
         heat, offs, mid = deq("float_heatmaps"), deq("float_short_offsets"), deq("float_mid_offsets")
         stride = (height - 1) // (heat.shape[0] - 1)
         poses = decode_multi(heat, offs, mid[..., :32], mid[..., 32:], stride)
         [(score, kp * [sx, sy, 1.0]) for score, kp in poses]
     seconds = time.perf_counter() - start
-    return len(paths) / seconds, invoke / len(paths)
+    cpu_ms = (time.process_time() - cpu0) * 1000 / len(paths)
+    return len(paths) / seconds, invoke / len(paths), cpu_ms
 
 
-def preprocess_ms(path: Path, draft: bool, runs: int = 15) -> float:
-    """Median ms to load and pre-process one image for the 481x641 input, with or
-    without reduced-scale JPEG decoding."""
+def prepare_ms(paths: list[str], runs: int = 7) -> float:
+    """Mean over ``paths`` of the median CPU ms to prepare each (what the job's
+    preparation stage does: load, decode at reduced scale, resize for the 481x641
+    input), in CPU time so that other work on the machine does not inflate it."""
     from posefast.backend import InputSpec
-    from posefast.reading.images import load_image
-    from posefast.preprocess import to_input
+    from posefast.estimator import prepare_image
 
     spec = InputSpec(481, 641, np.dtype(np.uint8))
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        loaded = load_image(path, target_size=(641, 481) if draft else None)
-        to_input(loaded.image, loaded.width, loaded.height, spec, "stretch")
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
+    per_image = {}
+    for path in sorted(set(paths)):
+        times = []
+        for _ in range(runs):
+            t0 = time.thread_time()
+            prepare_image(path, spec, "stretch")
+            times.append(time.thread_time() - t0)
+        per_image[path] = statistics.median(times) * 1000
+    return statistics.fmean(per_image[p] for p in paths)
 
 
 SUMMARY = re.compile(r"done (\d+), failed (\d+).* in ([\d.]+) s \(([\d.]+) images/s\)"
                      r"(?:; \d+ workers?, (\d+)% of their time in the network)?")
 
 
-def posefast_run(list_file: str, workers: int, out: str) -> tuple[float, float, float]:
-    """(images/s, share of worker time outside the network, wall seconds of the command)."""
+def _cpu_seconds(pid: int) -> float | None:
+    """utime + stime of one process, from /proc (Linux), or None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*/children"):
+            try:
+                children = [int(c) for c in task.read_text().split()]
+            except OSError:
+                continue
+            found += children
+            todo += children
+    return found
+
+
+def posefast_run(list_file: str, out: str, extra: list[str]) -> tuple[float, ...]:
+    """(images/s wall-clock with start-up, images/s inside the job, share of the inference
+    processes' time in the network, CPU ms per image of all the job's processes) of
+    ``posefast run`` as users run it. The CPU time is sampled from /proc every 20 ms
+    (the last 20 ms of each process are missed: well under 1 %), so that it can be
+    told apart from the other work on a shared machine."""
     cmd = [sys.executable, "-m", "posefast", "run", f"@{list_file}", "--output", out, "--overwrite",
-           "--workers", str(workers), "--model", str(MODEL),
-           "--backend-option", "num_threads=1"]
+           "--model", str(MODEL), *extra]
     t0 = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    cpu: dict[int, float] = {}
+    while proc.poll() is None:
+        for pid in [proc.pid] + _descendants(proc.pid):
+            if (seconds := _cpu_seconds(pid)) is not None:
+                cpu[pid] = seconds
+        time.sleep(0.02)
     wall = time.perf_counter() - t0
-    m = SUMMARY.search(r.stderr)
-    if r.returncode != 0 or not m:
-        raise SystemExit(f"posefast run failed ({r.returncode}):\n{r.stderr}")
-    rate = float(m.group(4))
-    outside = 1 - int(m.group(5)) / 100 if m.group(5) else float("nan")
-    return rate, outside, wall
+    stderr = proc.stderr.read()
+    m = SUMMARY.search(stderr)
+    if proc.returncode != 0 or not m:
+        raise SystemExit(f"posefast run failed ({proc.returncode}):\n{stderr}")
+    count = int(m.group(1)) + int(m.group(2))
+    busy = int(m.group(5)) / 100 if m.group(5) else float("nan")
+    return count / wall, float(m.group(4)), busy, sum(cpu.values()) * 1000 / count
+
+
+#: The job's configurations measured: the defaults, and the stages sized by hand.
+CONFIGS = {
+    "posefast run (defaults)": [],
+    "posefast run --workers 1 --preparers 1": ["--workers", "1", "--preparers", "1"],
+    "posefast run --batch-size 2": ["--batch-size", "2"],
+}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=203, help="inputs (the 7 images repeated)")
-    ap.add_argument("--repeats", type=int, default=1, help="runs of each, medians reported")
+    ap.add_argument("--repeats", type=int, default=3, help="runs of each, medians reported")
     args = ap.parse_args()
     if not MODEL.is_file():
         raise SystemExit(f"model not found: {MODEL} (set POSEFAST_TEST_DATA)")
+    from posefast.job.runner import available_cores
+
+    cores = available_cores()
+    results: dict[str, list[tuple]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         paths = image_list(args.count, tmp)
         list_file = os.path.join(tmp, "inputs.txt")
         Path(list_file).write_text("\n".join(paths) + "\n")
         out = os.path.join(tmp, "out.jsonl")
-
-        results: dict[str, list[tuple]] = {}
-        for _ in range(args.repeats):
+        for _ in range(args.repeats):  # interleaved, so that a busy spell hits every one
             for threads in (1, 2):
                 results.setdefault(f"naive-{threads}", []).append(naive_loop(paths, threads))
-            for workers in (1, 2):
-                results.setdefault(f"run-{workers}", []).append(posefast_run(list_file, workers, out))
+            results.setdefault("prepare", []).append((prepare_ms(paths),))
+            for name, extra in CONFIGS.items():
+                results.setdefault(name, []).append(posefast_run(list_file, out, extra))
 
     med = {k: [statistics.median(col) for col in zip(*v)] for k, v in results.items()}
-    couple = DATA / "images" / "couple.jpg"
-    full_ms, draft_ms = preprocess_ms(couple, False), preprocess_ms(couple, True)
-    naive1, naive2 = med["naive-1"][0], med["naive-2"][0]
-    run1, run2 = med["run-1"][0], med["run-2"][0]
-    invoke = med["naive-1"][1]
+    invoke_ms = med["naive-1"][1] * 1000
+    prep_ms = med["prepare"][0]
+    limit = cores * 1000 / (invoke_ms + prep_ms)
+    naive2 = med["naive-2"][0]
     print(f"machine: {machine.describe()}, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"inputs: {len(paths)} (the shared images repeated), model {MODEL.name}, "
-          f"median of {args.repeats} run(s)")
-    print(f"network alone (invoke, 1 thread): {invoke * 1000:.0f} ms/image "
-          f"= {1 / invoke:.2f} images/s per core")
-    print("| pipeline | images/s | share of time outside the network |")
-    print("| --- | ---: | ---: |")
-    print(f"| naive loop, interpreter 1 thread | {naive1:.2f} | |")
-    print(f"| naive loop, interpreter 2 threads | {naive2:.2f} | |")
-    for w in (1, 2):
-        rate, outside, _ = med[f"run-{w}"]
-        print(f"| posefast run --workers {w} (1 thread each) | {rate:.2f} | {outside:.0%} |")
-    print(f"2 workers / 1 worker: {run2 / run1:.2f}x")
-    print(f"pre-processing couple.jpg (1920x1278 JPEG) for 481x641: {full_ms:.1f} ms decoded in "
-          f"full, {draft_ms:.1f} ms decoded at reduced scale (draft mode)")
-    print(f"2 workers / naive loop 1 thread: {run2 / naive1:.2f}x; "
-          f"/ naive loop 2 threads: {run2 / naive2:.2f}x")
-
+          f"medians of {args.repeats} interleaved runs")
+    print(f"network alone (invoke, 1 thread): {invoke_ms:.1f} CPU ms/image; preparation "
+          f"(load, decode, resize): {prep_ms:.1f} CPU ms/image")
+    print(f"limit: {cores} cores / ({invoke_ms:.1f} + {prep_ms:.1f}) ms = {limit:.1f} images/s")
+    print("| pipeline | images/s wall (start-up included) | / limit | / naive loop 2 threads "
+          "| images/s inside the job | network busy | CPU ms per image |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for threads in (1, 2):
+        rate, _, cpu_ms = med[f"naive-{threads}"]
+        print(f"| naive loop, interpreter {threads} thread{'s' if threads > 1 else ''} | "
+              f"{rate:.1f} | {rate / limit:.2f} | {rate / naive2:.2f}x | | | {cpu_ms:.1f} |")
+    for name in CONFIGS:
+        wall, inside, busy, cpu_ms = med[name]
+        print(f"| {name} | {wall:.1f} | {wall / limit:.2f} | {wall / naive2:.2f}x | "
+              f"{inside:.1f} | {busy:.0%} | {cpu_ms:.1f} |")
+    print(f"CPU per image, all processes of the job, against the limit's "
+          f"{invoke_ms + prep_ms:.1f} ms (network + preparation): what the job would reach "
+          f"with the cores to itself, start-up included, is at most the limit times this "
+          f"ratio: " + ", ".join(f"{name}: {(invoke_ms + prep_ms) / med[name][3]:.2f}"
+                                 for name in CONFIGS))
 
 if __name__ == "__main__":
     main()

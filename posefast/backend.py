@@ -85,6 +85,14 @@ class Backend(abc.ABC):
         by default."""
         return cls.availability()
 
+    @classmethod
+    def job_defaults(cls, options: Mapping[str, Any]) -> tuple[bool, int]:
+        """How ``posefast run`` should use this backend with these ``options``:
+        (whether one process should own the device, as for a GPU; the default batch
+        size, images per ``run`` call). (False, 1) by default: a CPU runtime, one
+        process per core, one image per call."""
+        return False, 1
+
     @abc.abstractmethod
     def __init__(self, model_path: str, *, input_size: tuple[int, int] | None = None,
                  **options: Any) -> None:

@@ -9,6 +9,7 @@ from typing import Any, Iterable, Iterator, Literal, Sequence
 import numpy as np
 
 from .config import Config, load_config
+from .backend import InputSpec
 from .decode import decode_outputs
 from .reading.images import DEFAULT_MAX_PIXELS, ImageInput, ImageLoadError, describe, load_image
 from .models import resolve_model
@@ -87,18 +88,16 @@ class PoseEstimator:
 
         Raises ``posefast.reading.images.ImageLoadError`` naming the file for unreadable input.
         """
-        loaded = load_image(image, max_pixels=self.max_pixels,
-                            target_size=self._draft_size)
-        array, transform = to_input(loaded.image, loaded.width, loaded.height,
-                                    self.input_spec, self.config.resize)
-        return Prepared(array, transform, loaded.width, loaded.height, loaded.source)
+        return prepare_image(image, self.input_spec, self.config.resize, self.max_pixels)
 
     def infer(self, prepared: Sequence[Prepared]) -> list[list[Pose]]:
         """Run the network on prepared images and decode: one list of poses per image,
         best first, keypoints in original-image pixels."""
         if not prepared:
             return []
-        batch = np.stack([p.array for p in prepared])
+        # One image goes in as a view (the runtime copies it into its input anyway).
+        batch = prepared[0].array[None] if len(prepared) == 1 else np.stack(
+            [p.array for p in prepared])
         t0 = time.perf_counter()
         if self._first_run:  # some runtimes set up (and log) on their first run
             with quiet_runtime_logs():
@@ -167,8 +166,17 @@ class PoseEstimator:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _draft_size(self, width: int, height: int) -> tuple[int, int]:
-        return target_size(width, height, self.input_spec, self.config.resize)
+
+def prepare_image(image: ImageInput, spec: InputSpec, resize: str,
+                  max_pixels: int = DEFAULT_MAX_PIXELS) -> Prepared:
+    """Load and pre-process one image for a network input ``spec`` (what
+    ``PoseEstimator.prepare`` does, without a backend: the job's preparation
+    processes run it). JPEGs are decoded at the smallest reduced scale that still
+    covers the size they are resized to."""
+    loaded = load_image(image, max_pixels=max_pixels,
+                        target_size=lambda w, h: target_size(w, h, spec, resize))
+    array, transform = to_input(loaded.image, loaded.width, loaded.height, spec, resize)
+    return Prepared(array, transform, loaded.width, loaded.height, loaded.source)
 
 
 def _to_original(pose: Pose, prepared: Prepared) -> Pose:
@@ -180,4 +188,4 @@ def _to_original(pose: Pose, prepared: Prepared) -> Pose:
     return out
 
 
-__all__ = ["PoseEstimator", "Prepared", "target_size"]
+__all__ = ["PoseEstimator", "Prepared", "prepare_image", "target_size"]

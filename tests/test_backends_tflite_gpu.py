@@ -110,3 +110,63 @@ def test_usable_with_a_cpu_fallback_even_without_a_gpu(shared_data, no_gpu, caps
         assert cli_main(["predict", image, "--backend", "tflite-gpu", "--backend-option",
                          "fallback=cpu", "--model", str(MODEL_481)]) == 0
     assert '"poses": [{"score"' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("given, enforce_f32", [({}, True), ({"precision": "fp32"}, True),
+                                                 ({"precision": "fp16"}, False)])
+def test_precision_reaches_the_runtime(shared_data, monkeypatch, given, enforce_f32):
+    """The options handed to ai-edge-litert's CompiledModel carry enforce_f32 (fp32 by
+    default); the real runtime is then called with them (and fails here, without a GPU)."""
+    from ai_edge_litert import compiled_model
+
+    seen = []
+    real = compiled_model.CompiledModel.from_file
+
+    def spy(path, options=None, **kwargs):
+        seen.append(options)
+        return real(path, options=options, **kwargs)
+
+    monkeypatch.setattr(compiled_model.CompiledModel, "from_file", staticmethod(spy))
+    monkeypatch.setattr(gpu, "gpu_problem", lambda: None)  # past the checks, to the runtime
+    try:
+        create_backend("tflite-gpu", str(MODEL_481), **given).close()
+    except gpu.GpuUnavailableError:
+        pass  # no GPU here: what matters is what the runtime was asked for
+    assert len(seen) == 1
+    assert seen[0].gpu_options.enforce_f32 is enforce_f32
+    assert seen[0]._as_flat_kwargs()["gpu_enforce_f32"] is enforce_f32
+
+
+def test_a_bad_precision_is_refused(shared_data):
+    with pytest.raises(ValueError, match="precision must be 'fp32' or 'fp16', got 'fp8'"):
+        create_backend("tflite-gpu", str(MODEL_481), precision="fp8")
+
+
+gpu_usable = pytest.mark.skipif(not get_backend_class("tflite-gpu").availability(),
+                                reason="no usable GPU here")
+
+
+@gpu_usable
+@pytest.mark.parametrize("model", ["481", "721"])
+def test_on_a_gpu_fp32_poses_are_within_2_5_px_of_the_cpu(shared_data, model):
+    """Issue 8: fp16 moved keypoints by up to 30 px; fp32 (the default) must stay close."""
+    from conftest import IMAGES, MODEL_721
+
+    path = str(MODEL_481 if model == "481" else MODEL_721)
+    with create_backend("tflite-gpu", path) as on_gpu, create_backend("tflite", path) as on_cpu:
+        assert on_gpu.device == "gpu"
+        for image in sorted(p.name for p in IMAGES.iterdir()):
+            ours, theirs = poses(on_gpu, image), poses(on_cpu, image)
+            assert len(ours) == len(theirs), image
+            for a, b in zip(ours, theirs):
+                assert np.abs(a.keypoints[:, :2] - b.keypoints[:, :2]).max() <= 2.5, image
+
+
+@gpu_usable
+def test_on_a_gpu_a_batch_gives_the_poses_of_single_images(shared_data):
+    with create_backend("tflite-gpu", str(MODEL_481)) as backend:
+        batch = np.concatenate([network_input(n, backend) for n in ("couple.jpg", "sitting.png")])
+        together = backend.run(batch)
+        alone = backend.run(batch[1:])
+        np.testing.assert_allclose(np.asarray(together.heatmaps.array[1:], np.float64),
+                                   np.asarray(alone.heatmaps.array, np.float64), atol=2)

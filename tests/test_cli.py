@@ -170,9 +170,9 @@ def test_a_killed_worker_loses_nothing(pipeline, tmp_path):
     out = tmp_path / "out.jsonl"
     job = start("run", f"@{lst}", "--output", out, "--workers", 2, *FAST)
     wait_for_lines(out, 4, job)
-    children = " ".join(p.read_text() for p in Path(f"/proc/{job.pid}/task").glob("*/children"))
-    workers = [int(pid) for pid in children.split()
-               if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    from test_job import stage_processes
+
+    workers = stage_processes(job.pid, "posefast-infer")
     assert workers
     os.kill(workers[0], signal.SIGKILL)
     job.wait(timeout=60)

@@ -7,7 +7,7 @@ only at their own size.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -74,6 +74,16 @@ class OnnxBackend(Backend):
     model_suffixes = (".onnx",)
     threads_option = "num_threads"
     options = ("num_threads", "providers")
+
+    @classmethod
+    def job_defaults(cls, options: Mapping[str, Any]) -> tuple[bool, int]:
+        # A device provider (CUDA, TensorRT, ...) first: one process owns the device, and
+        # the batch dimension of `posefast convert` models is dynamic. Batches of 8 are
+        # not yet measured on such a device; on the CPU one image per call.
+        first = provider_names(options.get("providers"))[0]
+        if first in ("CPUExecutionProvider", "XnnpackExecutionProvider"):
+            return False, 1
+        return True, 8
 
     @classmethod
     def availability(cls) -> Availability:

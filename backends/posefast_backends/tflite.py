@@ -92,28 +92,34 @@ class InterpreterRunner:
         except (ValueError, RuntimeError) as exc:
             raise ValueError(f"cannot prepare {model_path} for input {height}x{width}: {exc}") \
                 from None
+        self.batch_size = 1
         # Output shapes may be stale until the first invoke; build() checks the real ones.
         self.input_spec: InputSpec = pixel_input_spec(height, width, detail["dtype"],
                                                       quantization(detail))
 
     def run(self, batch: np.ndarray) -> ModelOutputs:
-        """Run each image of ``batch`` (N, H, W, 3); the outputs are arrays this object
-        no longer touches (``get_tensor`` copies out of the interpreter's reused buffers)."""
+        """Run ``batch`` (N, H, W, 3) in one invoke, the input tensor resized to N
+        images when N changes (kept for the next call of the same N); the outputs are
+        arrays this object no longer touches (``get_tensor`` copies out of the
+        interpreter's reused buffers)."""
         batch = check_batch(batch, self.input_spec)
         interpreter = self.interpreter
-        stacked: list[np.ndarray] = []
-        for n in range(batch.shape[0]):
-            interpreter.set_tensor(self.input_index, np.ascontiguousarray(batch[n:n + 1]))
-            interpreter.invoke()
-            arrays = [interpreter.get_tensor(i) for i in self.output_indices]
-            if batch.shape[0] == 1:
-                stacked = arrays
-                break
-            if n == 0:
-                stacked = [np.empty((batch.shape[0],) + a.shape[1:], a.dtype) for a in arrays]
-            for out, array in zip(stacked, arrays):
-                out[n] = array[0]
-        return self.outputs.build(stacked, (self.input_spec.height, self.input_spec.width))
+        if batch.shape[0] != self.batch_size:
+            self._resize_batch(batch.shape[0])
+        interpreter.set_tensor(self.input_index, np.ascontiguousarray(batch))
+        interpreter.invoke()
+        arrays = [interpreter.get_tensor(i) for i in self.output_indices]
+        return self.outputs.build(arrays, (self.input_spec.height, self.input_spec.width))
+
+    def _resize_batch(self, n: int) -> None:
+        shape = [n, self.input_spec.height, self.input_spec.width, 3]
+        try:
+            self.interpreter.resize_tensor_input(self.input_index, shape)
+            self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ValueError(f"this TF Lite runtime cannot run a batch of {n} images: {exc}") \
+                from None
+        self.batch_size = n
 
     def close(self) -> None:
         self.interpreter = None

@@ -13,6 +13,17 @@ from .options import (CONFIG_HELP, UsageError, add_config_options, check_usable,
                       open_estimator, positive_int, resolve_from_args)
 from .video_options import VIDEO_HELP, add_video_options, video_stage
 
+def positive_float(text: str) -> float:
+    """A number of seconds > 0 (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
 EXAMPLES = """\
 examples:
   posefast run photos/ --output poses.jsonl
@@ -67,8 +78,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "images map each file_name to its image_id (default: the number that "
                         "ends each file name)")
     p.add_argument("-j", "--workers", type=positive_int, default=None, metavar="N",
-                   help=f"worker processes, each with its own backend (default: the number "
-                        f"of cores, {default_workers()} here)")
+                   help="inference processes, each with its own backend (default: one per "
+                        "core, one for a backend that owns a GPU; the cores are shared out "
+                        "between them as threads); with --engine ray: the number of actors")
+    p.add_argument("--preparers", type=positive_int, default=None, metavar="N",
+                   help="processes that read, decode and resize the inputs (default: one "
+                        "per core)")
+    p.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
+                   help="images per network call (default: the backend's, measured)")
+    p.add_argument("--time-limit", type=positive_float, default=None, metavar="SECONDS",
+                   help="seconds one input may take before its process is taken for hung, "
+                        "replaced, and the input retried once then failed (default 120)")
     p.add_argument("--every", type=positive_int, default=1, metavar="N",
                    help="pose every N-th frame of videos (default 1: every frame)")
     p.add_argument("--max-pixels", type=positive_int, default=None, metavar="N",
@@ -110,10 +130,14 @@ def main(args: argparse.Namespace) -> int:
         # Created once here, so that what the backend refuses (an option's value, the
         # model file, the input size) is a usage error naming its source, as in predict.
         open_estimator(config, origins).close()
+        plan = plan_job(config, workers=args.workers, preparers=args.preparers,
+                        batch_size=args.batch_size)
         image_ids = (coco_image_ids([(s.path, s.kind) for s in sources], args.coco_annotations)
                      if args.format == "coco" else None)
-    except (InputError, UsageError, OutputError) as exc:
+    except (InputError, UsageError, OutputError, ValueError) as exc:
         return fail(str(exc))
+    if not args.quiet and args.engine == "local":
+        print(f"posefast run: {plan.describe()}", file=sys.stderr)
     if duplicates:
         print(f"posefast run: {len(duplicates)} input(s) named more than once, posed once "
               f"(first: {duplicates[0]})", file=sys.stderr)
@@ -122,7 +146,7 @@ def main(args: argparse.Namespace) -> int:
     except OutputError as exc:
         return fail(str(exc))
     try:
-        return _job(args, sources, config, image_ids)
+        return _job(args, sources, config, plan, image_ids)
     finally:
         if lock is not None:
             lock.release()
@@ -173,14 +197,14 @@ def _lock(output: str):
     return OutputLock(output)
 
 
-def _job(args: argparse.Namespace, sources, config, image_ids) -> int:
+def _job(args: argparse.Namespace, sources, config, plan, image_ids) -> int:
     from ..models import resolve_model, sha256_of
     from ..reading.images import DEFAULT_MAX_PIXELS
     from ..job.output import OutputError, make_header, open_writer
-    from ..job.plan import Skipper, count_inputs, with_backend_threads
+    from ..job.plan import Skipper, count_inputs
     from ..job.progress import Progress, summary
     from ..job.resume import ResumeState, job_settings, read_done
-    from ..job.runner import Runner, RunStats, WorkerStartError
+    from ..job.runner import DEFAULT_TIME_LIMIT, JobAborted, Runner, RunStats, WorkerStartError
 
     settings = job_settings(config, every=args.every,
                             model_sha256=sha256_of(resolve_model(config.model)))
@@ -219,7 +243,7 @@ def _job(args: argparse.Namespace, sources, config, image_ids) -> int:
     except OutputError as exc:
         _stop_ray(own_ray)
         return fail(str(exc), 1)
-    workers = args.workers or default_workers()
+    workers = plan.workers if args.engine == "local" else (args.workers or default_workers())
     total = count_inputs(sources, args.every)
     if total is not None:
         total = max(0, total - done_before)
@@ -241,8 +265,8 @@ def _job(args: argparse.Namespace, sources, config, image_ids) -> int:
     if args.engine == "ray":
         stats = RunStats()
     else:
-        runner = Runner(with_backend_threads(config, default_workers() // workers),
-                        workers=workers, max_pixels=max_pixels, emit=emit,
+        runner = Runner(config, plan=plan, max_pixels=max_pixels,
+                        time_limit=args.time_limit or DEFAULT_TIME_LIMIT, emit=emit,
                         on_progress=progress.update)
         stats = runner.stats
 
@@ -261,6 +285,15 @@ def _job(args: argparse.Namespace, sources, config, image_ids) -> int:
     except WorkerStartError as exc:
         _discard(writer)
         return fail(str(exc), 1)
+    except JobAborted as exc:
+        if args.format == "jsonl":
+            writer.close()
+        else:
+            _discard(writer)
+        hint = (f"; {args.output} holds every record written so far: run the same command "
+                f"with --resume to finish" if args.format == "jsonl" and args.output != "-"
+                else "")
+        return fail(f"the job stopped: {exc}{hint}", 1)
     except OutputError as exc:
         _discard(writer)
         if args.output == "-":  # no more output: keep Python's exit flush quiet
@@ -353,21 +386,16 @@ def _interrupt(signum, frame):  # SIGTERM: stop like Ctrl-C, leaving a resumable
 
 
 def _tasks(sources, every: int, skipper) -> Iterator:
-    """The runner's tasks in input order, leaving out those ``skipper`` says are done."""
-    from ..reading.video import VideoError, iter_frames
-    from ..job.runner import Task
-
-    fresh = skipper.fresh
+    """The runner's tasks in input order, leaving out those ``skipper`` says are done.
+    Videos are decoded by the preparation stage, skipping the frames already done."""
+    from ..job.tasks import Task
 
     for s in sources:
         if s.kind == "image":
-            if fresh((s.path, None)):
+            if skipper.fresh((s.path, None)):
                 yield Task(s.path, None, s.path)
             continue
-        try:
-            for frame in iter_frames(s.path, every):
-                if fresh((s.path, frame.index)):
-                    yield Task(s.path, frame.index, frame.pixels, time=frame.time)
-        except VideoError as exc:
-            if fresh((s.path, None)):
-                yield Task(s.path, None, None, error=str(exc))
+        if not skipper.fresh((s.path, None)):  # an error record of this video is done
+            continue
+        frames = skipper.take_frames(s.path)
+        yield Task(s.path, "video", every=every, skip=frozenset(frames))

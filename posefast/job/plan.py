@@ -36,6 +36,17 @@ class Skipper:
         #: Inputs left out so far.
         self.skipped = 0
 
+    def take_frames(self, source: str) -> list[int]:
+        """The frames of the video ``source`` whose records are already written (each
+        as many times as it was), now counted as left out."""
+        real = input_key(source, None)[0]
+        frames = [f for (src, f), n in self.done.items()
+                  if src == real and f is not None for _ in range(n)]
+        for f in frames:
+            self.done[(real, f)] -= 1
+        self.skipped += len(frames)
+        return sorted(frames)
+
     def fresh(self, key: tuple[str, int | None]) -> bool:
         """Whether the input ``key`` is to be posed (False: its record is already written)."""
         key = input_key(*key)

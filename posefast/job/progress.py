@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from typing import TextIO
 
-from .runner import RunStats
+from .tasks import RunStats
 
 
 def _clock(seconds: float) -> str:

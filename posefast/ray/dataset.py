@@ -16,7 +16,6 @@ import pyarrow as pa
 
 from ..config import Config, load_config
 from ..job.plan import Skipper
-from ..job.resume import input_key
 from ..reading.images import DEFAULT_MAX_PIXELS
 from ..reading.inputs import Source, expand_inputs
 from .predictor import PosePredictor
@@ -64,10 +63,7 @@ def input_rows(sources: Sequence[Source], skipper: Skipper | None = None) -> lis
             if skipper.fresh((s.path, None)):
                 rows.append({"kind": "image", "path": s.path, "skip": []})
             continue
-        real = input_key(s.path, None)[0]  # the skipper's keys are real paths
-        done = sorted(f for (src, f), n in skipper.done.items()
-                      if src == real and f is not None for _ in range(n))
-        skip = [f for f in done if skipper.fresh((s.path, f))]
+        skip = skipper.take_frames(s.path)
         if not skipper.fresh((s.path, None)):
             skip.append(-1)
         rows.append({"kind": "video", "path": s.path, "skip": skip})
