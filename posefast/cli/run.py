@@ -113,7 +113,7 @@ def main(args: argparse.Namespace) -> int:
     from ..reading.inputs import InputError, expand_inputs
     from ..reading.video import video_support
     from ..job.output import OutputError, coco_image_ids
-
+    from ..job.runner import plan_job
     from ..runtime_logs import set_verbose
 
     problem = _option_problem(args)
