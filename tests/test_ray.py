@@ -58,11 +58,34 @@ def inputs(pipeline, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def local_records(inputs, tmp_path_factory):
-    """What the local engine writes for ``inputs``: the reference."""
+def local_output(inputs, tmp_path_factory):
+    """The file the local engine writes for ``inputs`` (header line, then records)."""
     out = tmp_path_factory.mktemp("local") / "local.jsonl"
     assert cli(["run", *inputs, "--output", str(out), "--workers", "2", "-q", *FAST]) == 1
-    return read(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def local_records(local_output):
+    """What the local engine writes for ``inputs``: the reference."""
+    return read(local_output)
+
+
+def distinct_names(folder, count):
+    """``count`` paths cycling over the shared images, each a file of its own (a hard
+    link, else a copy): an input named twice is posed once, so a long job needs
+    distinct files. Returns (path, the shared image's name) pairs."""
+    folder.mkdir()
+    out = []
+    for i in range(count):
+        src = SHARED[i % len(SHARED)]
+        dst = folder / f"{i:03d}_{src.name}"
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy(src, dst)
+        out.append((str(dst), src.name))
+    return out
 
 
 def read(path):
@@ -83,21 +106,61 @@ def test_the_ray_engine_writes_the_local_engines_records(local_ray, inputs, loca
     assert "done 7, failed 4, skipped 0" in capsys.readouterr().err
 
 
-def test_resume_submits_only_what_is_missing(local_ray, inputs, local_records, tmp_path, capsys):
-    out = tmp_path / "ray.jsonl"
-    lines = [json.dumps(r, separators=(",", ":")) for r in local_records]
-    out.write_text("\n".join(lines[:5]) + "\n" + lines[5][:30])  # killed while writing line 6
-    assert cli(["run", *inputs, "--engine", "ray", "--output", str(out), "--resume", *FAST]) == 1
-    assert read(out) == local_records
-    assert "skipped 5 " in capsys.readouterr().err
+def test_resume_submits_only_what_is_missing(local_ray, inputs, local_output, local_records,
+                                             tmp_path, capsys):
+    header, *lines = local_output.read_text().splitlines()
+    # killed while writing record 6; records 2 and 3 (cut.jpg, empty.png) are errors
+    cut = header + "\n" + "\n".join(lines[:5]) + "\n" + lines[5][:30]
+    assert [Path(r["source"]).name for r in local_records[:5] if r["error"]] == [
+        "cut.jpg", "empty.png"]
+    outs = {}
+    for engine in ("local", "ray"):
+        outs[engine] = tmp_path / f"{engine}.jsonl"
+        outs[engine].write_text(cut)
+        assert cli(["run", *inputs, "--engine", engine, "--output", str(outs[engine]),
+                    "--resume", *FAST]) == 1
+        err = capsys.readouterr().err
+        # the 3 good records are kept, the 2 errors posed again, then the rest
+        assert "skipped 3 " in err and "posing again 2 input(s)" in err, err
+    assert outs["ray"].read_text().splitlines()[0] == header  # kept as it was
+    assert read(outs["ray"]) == read(outs["local"])  # exactly what the local engine does
+    key = lambda r: r["source"]  # noqa: E731
+    assert sorted(read(outs["ray"]), key=key) == sorted(local_records, key=key)  # each once
 
 
-def test_coco_results_are_the_local_engines(local_ray, inputs, tmp_path):
+def test_resume_on_ray_checks_the_header_as_the_local_engine_does(local_ray, inputs,
+                                                                  local_output, tmp_path, capsys):
+    header, *lines = local_output.read_text().splitlines()
+    other = tmp_path / "other.jsonl"
+    other.write_text(local_output.read_text())
+    before = other.read_text()
+    args = ["run", *inputs, "--engine", "ray", "--output", str(other), "--resume"]
+    assert cli(args + ["--model", str(MODEL_353), "--input-size", "193x257"]) == 2
+    assert "input_size [177, 241] there, [193, 257] now" in capsys.readouterr().err
+    headless = tmp_path / "headless.jsonl"
+    headless.write_text("\n".join(lines) + "\n")
+    assert cli(["run", *inputs, "--engine", "ray", "--output", str(headless), "--resume",
+                *FAST]) == 2
+    assert "no posefast header line" in capsys.readouterr().err
+    assert cli(["run", *inputs, "--engine", "ray", "--output", str(other), *FAST]) == 2
+    assert "already holds records" in capsys.readouterr().err
+    assert other.read_text() == before  # a refused job leaves the file as it was
+
+
+def test_coco_results_are_the_local_engines(local_ray, inputs, local_records, tmp_path):
+    # COCO image ids come from an annotation file (the shared images' names end in no number)
+    names = sorted({Path(r["source"]).name for r in local_records})
+    annotations = tmp_path / "instances.json"
+    annotations.write_text(json.dumps({"images": [{"id": 100 + i, "file_name": name}
+                                                  for i, name in enumerate(names)]}))
     local, on_ray = tmp_path / "local.json", tmp_path / "ray.json"
-    cli(["run", *inputs, "--format", "coco", "--output", str(local), "-q", *FAST])
-    cli(["run", *inputs, "--format", "coco", "--engine", "ray", "--output", str(on_ray), "-q",
-         *FAST])
-    assert json.loads(on_ray.read_text()) == json.loads(local.read_text())
+    coco = ["--format", "coco", "--coco-annotations", str(annotations), "-q", *FAST]
+    assert cli(["run", *inputs, "--output", str(local), *coco]) == 1  # the bad files
+    assert cli(["run", *inputs, "--engine", "ray", "--output", str(on_ray), *coco]) == 1
+    results = json.loads(on_ray.read_text())
+    assert results == json.loads(local.read_text())
+    assert {r["image_id"] for r in results} == {100 + names.index(Path(r["source"]).name)
+                                                for r in local_records if r["poses"]}
 
 
 def test_parquet_on_ray_is_a_folder_of_the_same_rows(local_ray, inputs, local_records, tmp_path):
@@ -180,8 +243,7 @@ def test_an_interrupted_ray_job_exits_130_and_resumes(local_ray, tmp_path):
     import signal
     import time
 
-    names = [str(p) for p in SHARED]
-    paths = [names[i % len(names)] for i in range(60)]
+    paths = [path for path, _ in distinct_names(tmp_path / "images", 60)]
     lst, out = tmp_path / "list.txt", tmp_path / "out.jsonl"
     lst.write_text("\n".join(paths) + "\n")
     args = [sys.executable, "-m", "posefast", "run", f"@{lst}", "--engine", "ray",
