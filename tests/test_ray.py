@@ -239,6 +239,31 @@ def test_the_command_reaches_a_cluster_by_address(local_ray, tmp_path):
     assert "Traceback" not in r.stderr
 
 
+def test_a_command_line_user_sees_only_posefasts_lines_unless_verbose(pipeline, tmp_path):
+    # A Ray of its own (no --ray-address): the command starts and stops it, as a user's
+    # first run does. Ray Data's execution plans and metrics dicts ("Input:
+    # {'average_num_outputs_per_task': ...}"), Ray core's warnings and its C++ core
+    # worker's lines ("core_worker.cc: Actor ... has constructor arguments in the object
+    # store") stay in Ray's log files.
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not an image")
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    env.pop("RAY_ADDRESS", None)
+    args = [sys.executable, "-m", "posefast", "run", str(IMAGES / "couple.jpg"), str(bad),
+            "--engine", "ray", *FAST]
+    r = subprocess.run(args + ["--output", str(tmp_path / "a.jsonl")], capture_output=True,
+                       text=True, timeout=300, env=env)
+    assert r.returncode == 1, r.stderr
+    lines = r.stderr.splitlines()
+    assert lines and all(line.startswith("posefast run: ") for line in lines), r.stderr
+    assert any(line.startswith("posefast run: failed: ") for line in lines)
+    assert len(read(tmp_path / "a.jsonl")) == 2
+    r = subprocess.run(args + ["--output", str(tmp_path / "b.jsonl"), "--verbose"],
+                       capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 1, r.stderr
+    assert "Execution plan of Dataset" in r.stderr  # Ray Data's own lines, when asked for
+
+
 def test_an_interrupted_ray_job_exits_130_and_resumes(local_ray, tmp_path):
     import signal
     import time
@@ -327,3 +352,26 @@ def test_the_backend_runs_as_many_threads_as_the_actor_has_cpus():
     assert with_backend_threads(config, 3).backend_options["num_threads"] == 3
     mine = load_config(api={"backend": "tflite", "backend_options": {"num_threads": 1}})
     assert with_backend_threads(mine, 3).backend_options["num_threads"] == 1  # the user's wins
+
+
+def test_ray_core_lines_are_dropped_from_stderr_and_the_rest_passes_as_it_comes(capfd,
+                                                                                monkeypatch):
+    import re
+
+    from posefast.runtime_logs import VERBOSE_ENV, drop_stderr_lines
+    from posefast.ray.engine import RAY_CORE_LINE, RAY_CORE_START
+
+    monkeypatch.delenv(VERBOSE_ENV, raising=False)
+    core = (b"[2026-11-26 23:39:43,077 E 27608 27608] core_worker.cc:2465: Actor with class "
+            b"name: 'MapWorker(MapBatches(PosePredictor))' ... max_restarts > 0.\n")
+    with drop_stderr_lines(RAY_CORE_LINE, RAY_CORE_START):
+        os.write(2, b"\rposefast: 3/7 [##---] 1.2 images/s\x1b[K")  # a progress line
+        os.write(2, core[:20])  # written in pieces, right after a progress line
+        os.write(2, core[20:])
+        os.write(2, b"[not ray] a line of someone else\n[2026 no")
+    assert capfd.readouterr().err == ("\rposefast: 3/7 [##---] 1.2 images/s\x1b[K"
+                                      "[not ray] a line of someone else\n[2026 no")
+    monkeypatch.setenv(VERBOSE_ENV, "1")
+    with drop_stderr_lines(re.compile(rb".")):
+        os.write(2, core)
+    assert capfd.readouterr().err == core.decode()

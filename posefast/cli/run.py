@@ -207,7 +207,7 @@ def _job(args: argparse.Namespace, sources, config, image_ids) -> int:
         except ImportError:
             return fail("--engine ray needs Ray Data: pip install 'posefast[ray]'")
         try:
-            own_ray = connect(args.ray_address)
+            own_ray = connect(args.ray_address, verbose=args.verbose)
         except RayEngineError as exc:
             return fail(str(exc))
     # Ray writes a Parquet folder itself, in parallel on the cluster.
