@@ -173,6 +173,15 @@ def test_parquet_on_ray_is_a_folder_of_the_same_rows(local_ray, inputs, local_re
     assert table.select(SCHEMA.names).schema == SCHEMA
     key = lambda r: (r["source"], r["frame"] if r["frame"] is not None else -1)  # noqa: E731
     assert sorted(table_to_records(table), key=key) == sorted(local_records, key=key)
+    # a folder that holds files is refused as a file is, and replaced with --overwrite
+    files = sorted(out.iterdir())
+    again = ["run", *inputs, "--engine", "ray", "--format", "parquet", "--output", str(out),
+             "-q", *FAST]
+    assert cli(again) == 2
+    assert sorted(out.iterdir()) == files
+    assert cli(again + ["--overwrite"]) == 1
+    table = pq.read_table(out)
+    assert sorted(table_to_records(table), key=key) == sorted(local_records, key=key)  # not twice
 
 
 def test_the_binary_files_api_gives_the_same_records(local_ray, local_records):

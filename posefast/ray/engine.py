@@ -106,17 +106,19 @@ def _check_reachable(address: str | None) -> None:
 
 def run_on_ray(sources: Sequence[Source], config: Config, *, every: int, max_pixels: int,
                skipper: Skipper, writer: Any, parquet_folder: str | None = None,
-               workers: int | None = None, stats: RunStats | None = None,
+               replace: bool = False, workers: int | None = None, stats: RunStats | None = None,
                on_progress: Callable[[RunStats], None] | None = None) -> RunStats:
     """Pose ``sources`` on the connected Ray cluster.
 
     Records go to ``writer.write`` in input order as they arrive; with
     ``parquet_folder`` they are written there instead by ``Dataset.write_parquet``,
-    in parallel on the cluster (one file per block), and ``writer`` is not used.
+    in parallel on the cluster (one file per block), and ``writer`` is not used;
+    ``replace``: the folder's files are replaced (else the rows are added to them).
     ``workers``: a fixed number of actors (default: 1 up to one per cluster CPU).
     ``stats`` (updated as records come, so that an interrupted caller has them).
     """
     import ray
+    from ray.data import SaveMode
 
     stats = stats if stats is not None else RunStats()
     start = time.perf_counter()
@@ -127,7 +129,8 @@ def run_on_ray(sources: Sequence[Source], config: Config, *, every: int, max_pix
                                  skipper=skipper, actors=workers)
             if parquet_folder is not None:
                 ds = ds.materialize()  # posed once, then written and counted
-                ds.write_parquet(parquet_folder)
+                ds.write_parquet(parquet_folder, mode=SaveMode.OVERWRITE if replace
+                                 else SaveMode.APPEND)
                 for batch in ds.select_columns(["error"]).iter_batches(batch_format="pyarrow",
                                                                        batch_size=None):
                     failed = len(batch) - batch["error"].null_count
