@@ -89,3 +89,82 @@ def quiet_teardown() -> None:
         os.close(fd)
     except (OSError, AttributeError, ValueError):
         pass
+
+
+@contextmanager
+def drop_stderr_lines(pattern: "re.Pattern[bytes]",
+                      prefix: "re.Pattern[bytes] | None" = None) -> Iterator[None]:
+    """While inside: what is written to fd 2 (by C++ code as well as Python) passes
+    through as it comes, partial lines (a progress line redrawn with "\\r") included,
+    except each line's text from where ``pattern`` matches (``search``) to its end,
+    newline included. A partial line whose end ``prefix`` matches in full (from one
+    of its "[") may still become such a line: that end is held back until more comes.
+    Does nothing when verbose.
+
+    For runtimes that log from threads of their own for as long as they run (Ray's
+    core worker), where :func:`quiet_runtime_logs`, which holds everything back
+    until the end, would hold back our own progress line too."""
+    if verbose():
+        yield
+        return
+    import threading
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, AttributeError, ValueError):  # no stderr at all
+        yield
+        return
+    read_end, write_end = os.pipe()
+    os.set_inheritable(read_end, False)
+
+    def out(data: bytes) -> None:
+        try:
+            if data:
+                os.write(saved, data)
+        except OSError:
+            pass
+
+    def held_from(partial: bytes) -> int:
+        at = partial.rfind(b"[")
+        if prefix is not None and at >= 0 and prefix.fullmatch(partial, at):
+            return at
+        return len(partial)
+
+    def pump() -> None:
+        pending = b""
+        while True:
+            try:
+                chunk = os.read(read_end, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            kept = []
+            for line in lines:
+                m = pattern.search(line)
+                kept.append(line[:m.start()] if m else line + b"\n")
+            at = held_from(pending)
+            out(b"".join(kept) + pending[:at])
+            pending = pending[at:]
+        m = pattern.search(pending)
+        out(pending[:m.start()] if m else pending)
+
+    thread = threading.Thread(target=pump, name="posefast-stderr", daemon=True)
+    thread.start()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    try:
+        yield
+    finally:
+        try:
+            sys.stderr.flush()
+        except (OSError, AttributeError, ValueError):
+            pass
+        os.dup2(saved, 2)  # closes the pipe's last write end: the pump sees its end
+        thread.join(timeout=5)
+        os.close(saved)
+        if not thread.is_alive():
+            os.close(read_end)

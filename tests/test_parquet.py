@@ -22,16 +22,22 @@ from conftest import IMAGES, MODEL_353  # noqa: E402
 FAST = ["--model", str(MODEL_353), "--input-size", "177x241"]
 
 
-def _record(source, frame, n_poses, error=None):
-    poses = [{"score": 0.5 + i / 10,
+def _record(source, frame, n_poses, error=None, track=False):
+    """A record as posefast writes it: "time" for a video frame (seconds, null for an
+    image), each pose with its "bbox" and, when tracked, its "track_id"."""
+    poses = [{"score": 0.5 + i / 10, "bbox": [1.5 + i, 2.0, 30.25, 40.0 + i],
               "keypoints": [{"part": name, "x": k + 0.25, "y": 2.0 * k, "score": k / 17}
                             for k, name in enumerate(KEYPOINT_NAMES)]}
              for i in range(n_poses)]
+    if track:
+        for i, pose in enumerate(poses):
+            pose["track_id"] = i + 1
+    time = None if frame is None else frame / 25
     if error:
-        return {"source": source, "frame": frame, "width": None, "height": None, "poses": [],
-                "error": error}
-    return {"source": source, "frame": frame, "width": 640, "height": 480, "poses": poses,
-            "error": None}
+        return {"source": source, "frame": frame, "time": time, "width": None, "height": None,
+                "poses": [], "error": error}
+    return {"source": source, "frame": frame, "time": time, "width": 640, "height": 480,
+            "poses": poses, "error": None}
 
 
 def test_records_survive_the_round_trip_value_for_value():
@@ -41,6 +47,18 @@ def test_records_survive_the_round_trip_value_for_value():
     assert table_to_records(table) == recs
     kp = SCHEMA.field("poses").type.value_type.field("keypoints").type
     assert kp.field("x").type == pa.list_(pa.float64(), 17)  # fixed-size: one per keypoint
+    pose = SCHEMA.field("poses").type.value_type
+    assert pose.field("bbox").type == pa.list_(pa.float64(), 4)  # x, y, width, height
+    assert SCHEMA.field("time").type == pa.float64()
+
+
+def test_tracked_records_keep_their_track_ids():
+    recs = [_record("v.mp4", 0, 2, track=True), _record("v.mp4", 1, 1, track=True),
+            _record("v.mp4", 2, 0, track=True)]
+    table = records_to_table(recs)
+    assert table.schema.field("poses").type.value_type.field("track_id").type == pa.int64()
+    assert table_to_records(table) == recs
+    assert "track_id" not in str(records_to_table([_record("a.jpg", None, 1)]).schema)
 
 
 def test_a_wrong_keypoint_count_is_refused_not_written():
@@ -89,7 +107,8 @@ def test_run_writes_the_same_records_as_jsonl(pipeline, tmp_path):
                            capture_output=True, text=True, timeout=120)
         codes.append(r.returncode)
     assert codes == [1, 1]  # broken.jpg failed in both
-    expected = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    header, *expected = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert set(header) == {"posefast"}  # the JSON Lines header is no record: no row
     assert table_to_records(pa.parquet.read_table(parquet)) == expected
     df = pd.read_parquet(parquet)  # what a pandas user does
     assert list(df["source"]) == [r["source"] for r in expected]

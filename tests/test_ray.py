@@ -58,11 +58,34 @@ def inputs(pipeline, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def local_records(inputs, tmp_path_factory):
-    """What the local engine writes for ``inputs``: the reference."""
+def local_output(inputs, tmp_path_factory):
+    """The file the local engine writes for ``inputs`` (header line, then records)."""
     out = tmp_path_factory.mktemp("local") / "local.jsonl"
     assert cli(["run", *inputs, "--output", str(out), "--workers", "2", "-q", *FAST]) == 1
-    return read(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def local_records(local_output):
+    """What the local engine writes for ``inputs``: the reference."""
+    return read(local_output)
+
+
+def distinct_names(folder, count):
+    """``count`` paths cycling over the shared images, each a file of its own (a hard
+    link, else a copy): an input named twice is posed once, so a long job needs
+    distinct files. Returns (path, the shared image's name) pairs."""
+    folder.mkdir()
+    out = []
+    for i in range(count):
+        src = SHARED[i % len(SHARED)]
+        dst = folder / f"{i:03d}_{src.name}"
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy(src, dst)
+        out.append((str(dst), src.name))
+    return out
 
 
 def read(path):
@@ -83,21 +106,61 @@ def test_the_ray_engine_writes_the_local_engines_records(local_ray, inputs, loca
     assert "done 7, failed 4, skipped 0" in capsys.readouterr().err
 
 
-def test_resume_submits_only_what_is_missing(local_ray, inputs, local_records, tmp_path, capsys):
-    out = tmp_path / "ray.jsonl"
-    lines = [json.dumps(r, separators=(",", ":")) for r in local_records]
-    out.write_text("\n".join(lines[:5]) + "\n" + lines[5][:30])  # killed while writing line 6
-    assert cli(["run", *inputs, "--engine", "ray", "--output", str(out), "--resume", *FAST]) == 1
-    assert read(out) == local_records
-    assert "skipped 5 " in capsys.readouterr().err
+def test_resume_submits_only_what_is_missing(local_ray, inputs, local_output, local_records,
+                                             tmp_path, capsys):
+    header, *lines = local_output.read_text().splitlines()
+    # killed while writing record 6; records 2 and 3 (cut.jpg, empty.png) are errors
+    cut = header + "\n" + "\n".join(lines[:5]) + "\n" + lines[5][:30]
+    assert [Path(r["source"]).name for r in local_records[:5] if r["error"]] == [
+        "cut.jpg", "empty.png"]
+    outs = {}
+    for engine in ("local", "ray"):
+        outs[engine] = tmp_path / f"{engine}.jsonl"
+        outs[engine].write_text(cut)
+        assert cli(["run", *inputs, "--engine", engine, "--output", str(outs[engine]),
+                    "--resume", *FAST]) == 1
+        err = capsys.readouterr().err
+        # the 3 good records are kept, the 2 errors posed again, then the rest
+        assert "skipped 3 " in err and "posing again 2 input(s)" in err, err
+    assert outs["ray"].read_text().splitlines()[0] == header  # kept as it was
+    assert read(outs["ray"]) == read(outs["local"])  # exactly what the local engine does
+    key = lambda r: r["source"]  # noqa: E731
+    assert sorted(read(outs["ray"]), key=key) == sorted(local_records, key=key)  # each once
 
 
-def test_coco_results_are_the_local_engines(local_ray, inputs, tmp_path):
+def test_resume_on_ray_checks_the_header_as_the_local_engine_does(local_ray, inputs,
+                                                                  local_output, tmp_path, capsys):
+    header, *lines = local_output.read_text().splitlines()
+    other = tmp_path / "other.jsonl"
+    other.write_text(local_output.read_text())
+    before = other.read_text()
+    args = ["run", *inputs, "--engine", "ray", "--output", str(other), "--resume"]
+    assert cli(args + ["--model", str(MODEL_353), "--input-size", "193x257"]) == 2
+    assert "input_size [177, 241] there, [193, 257] now" in capsys.readouterr().err
+    headless = tmp_path / "headless.jsonl"
+    headless.write_text("\n".join(lines) + "\n")
+    assert cli(["run", *inputs, "--engine", "ray", "--output", str(headless), "--resume",
+                *FAST]) == 2
+    assert "no posefast header line" in capsys.readouterr().err
+    assert cli(["run", *inputs, "--engine", "ray", "--output", str(other), *FAST]) == 2
+    assert "already holds records" in capsys.readouterr().err
+    assert other.read_text() == before  # a refused job leaves the file as it was
+
+
+def test_coco_results_are_the_local_engines(local_ray, inputs, local_records, tmp_path):
+    # COCO image ids come from an annotation file (the shared images' names end in no number)
+    names = sorted({Path(r["source"]).name for r in local_records})
+    annotations = tmp_path / "instances.json"
+    annotations.write_text(json.dumps({"images": [{"id": 100 + i, "file_name": name}
+                                                  for i, name in enumerate(names)]}))
     local, on_ray = tmp_path / "local.json", tmp_path / "ray.json"
-    cli(["run", *inputs, "--format", "coco", "--output", str(local), "-q", *FAST])
-    cli(["run", *inputs, "--format", "coco", "--engine", "ray", "--output", str(on_ray), "-q",
-         *FAST])
-    assert json.loads(on_ray.read_text()) == json.loads(local.read_text())
+    coco = ["--format", "coco", "--coco-annotations", str(annotations), "-q", *FAST]
+    assert cli(["run", *inputs, "--output", str(local), *coco]) == 1  # the bad files
+    assert cli(["run", *inputs, "--engine", "ray", "--output", str(on_ray), *coco]) == 1
+    results = json.loads(on_ray.read_text())
+    assert results == json.loads(local.read_text())
+    assert {r["image_id"] for r in results} == {100 + names.index(Path(r["source"]).name)
+                                                for r in local_records if r["poses"]}
 
 
 def test_parquet_on_ray_is_a_folder_of_the_same_rows(local_ray, inputs, local_records, tmp_path):
@@ -110,6 +173,15 @@ def test_parquet_on_ray_is_a_folder_of_the_same_rows(local_ray, inputs, local_re
     assert table.select(SCHEMA.names).schema == SCHEMA
     key = lambda r: (r["source"], r["frame"] if r["frame"] is not None else -1)  # noqa: E731
     assert sorted(table_to_records(table), key=key) == sorted(local_records, key=key)
+    # a folder that holds files is refused as a file is, and replaced with --overwrite
+    files = sorted(out.iterdir())
+    again = ["run", *inputs, "--engine", "ray", "--format", "parquet", "--output", str(out),
+             "-q", *FAST]
+    assert cli(again) == 2
+    assert sorted(out.iterdir()) == files
+    assert cli(again + ["--overwrite"]) == 1
+    table = pq.read_table(out)
+    assert sorted(table_to_records(table), key=key) == sorted(local_records, key=key)  # not twice
 
 
 def test_the_binary_files_api_gives_the_same_records(local_ray, local_records):
@@ -176,12 +248,36 @@ def test_the_command_reaches_a_cluster_by_address(local_ray, tmp_path):
     assert "Traceback" not in r.stderr
 
 
+def test_a_command_line_user_sees_only_posefasts_lines_unless_verbose(pipeline, tmp_path):
+    # A Ray of its own (no --ray-address): the command starts and stops it, as a user's
+    # first run does. Ray Data's execution plans and metrics dicts ("Input:
+    # {'average_num_outputs_per_task': ...}"), Ray core's warnings and its C++ core
+    # worker's lines ("core_worker.cc: Actor ... has constructor arguments in the object
+    # store") stay in Ray's log files.
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not an image")
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    env.pop("RAY_ADDRESS", None)
+    args = [sys.executable, "-m", "posefast", "run", str(IMAGES / "couple.jpg"), str(bad),
+            "--engine", "ray", *FAST]
+    r = subprocess.run(args + ["--output", str(tmp_path / "a.jsonl")], capture_output=True,
+                       text=True, timeout=300, env=env)
+    assert r.returncode == 1, r.stderr
+    lines = r.stderr.splitlines()
+    assert lines and all(line.startswith("posefast run: ") for line in lines), r.stderr
+    assert any(line.startswith("posefast run: failed: ") for line in lines)
+    assert len(read(tmp_path / "a.jsonl")) == 2
+    r = subprocess.run(args + ["--output", str(tmp_path / "b.jsonl"), "--verbose"],
+                       capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 1, r.stderr
+    assert "Execution plan of Dataset" in r.stderr  # Ray Data's own lines, when asked for
+
+
 def test_an_interrupted_ray_job_exits_130_and_resumes(local_ray, tmp_path):
     import signal
     import time
 
-    names = [str(p) for p in SHARED]
-    paths = [names[i % len(names)] for i in range(60)]
+    paths = [path for path, _ in distinct_names(tmp_path / "images", 60)]
     lst, out = tmp_path / "list.txt", tmp_path / "out.jsonl"
     lst.write_text("\n".join(paths) + "\n")
     args = [sys.executable, "-m", "posefast", "run", f"@{lst}", "--engine", "ray",
@@ -265,3 +361,26 @@ def test_the_backend_runs_as_many_threads_as_the_actor_has_cpus():
     assert with_backend_threads(config, 3).backend_options["num_threads"] == 3
     mine = load_config(api={"backend": "tflite", "backend_options": {"num_threads": 1}})
     assert with_backend_threads(mine, 3).backend_options["num_threads"] == 1  # the user's wins
+
+
+def test_ray_core_lines_are_dropped_from_stderr_and_the_rest_passes_as_it_comes(capfd,
+                                                                                monkeypatch):
+    import re
+
+    from posefast.runtime_logs import VERBOSE_ENV, drop_stderr_lines
+    from posefast.ray.engine import RAY_CORE_LINE, RAY_CORE_START
+
+    monkeypatch.delenv(VERBOSE_ENV, raising=False)
+    core = (b"[2026-11-26 23:39:43,077 E 27608 27608] core_worker.cc:2465: Actor with class "
+            b"name: 'MapWorker(MapBatches(PosePredictor))' ... max_restarts > 0.\n")
+    with drop_stderr_lines(RAY_CORE_LINE, RAY_CORE_START):
+        os.write(2, b"\rposefast: 3/7 [##---] 1.2 images/s\x1b[K")  # a progress line
+        os.write(2, core[:20])  # written in pieces, right after a progress line
+        os.write(2, core[20:])
+        os.write(2, b"[not ray] a line of someone else\n[2026 no")
+    assert capfd.readouterr().err == ("\rposefast: 3/7 [##---] 1.2 images/s\x1b[K"
+                                      "[not ray] a line of someone else\n[2026 no")
+    monkeypatch.setenv(VERBOSE_ENV, "1")
+    with drop_stderr_lines(re.compile(rb".")):
+        os.write(2, core)
+    assert capfd.readouterr().err == core.decode()

@@ -14,8 +14,8 @@ pytest.importorskip("ray.data")
 from posefast.job.parquet import table_to_records  # noqa: E402
 
 from pipeline_ready import pipeline  # noqa: E402,F401  (a fixture)
-from conftest import IMAGES, MODEL_353  # noqa: E402
-from test_ray import quiet_ray_env  # noqa: E402
+from conftest import MODEL_353  # noqa: E402
+from test_ray import distinct_names, quiet_ray_env  # noqa: E402
 
 ACTOR = b"MapWorker(MapBatches(PosePredictor))"
 
@@ -55,8 +55,8 @@ def test_a_killed_actor_loses_nothing_and_repeats_nothing(two_nodes, tmp_path):
     from posefast.ray import pose_dataset
 
     assert sum(n["Alive"] for n in ray.nodes()) == 2
-    names = sorted(IMAGES.iterdir())
-    paths = [str(names[i % len(names)]) for i in range(60)]
+    named = dict(distinct_names(tmp_path / "images", 60))  # path -> shared image's name
+    paths = list(named)
     lst = tmp_path / "list.txt"
     lst.write_text("\n".join(paths) + "\n")
     ds = pose_dataset([f"@{lst}"], model=str(MODEL_353), input_size=(177, 241), actors=2,
@@ -72,7 +72,9 @@ def test_a_killed_actor_loses_nothing_and_repeats_nothing(two_nodes, tmp_path):
     assert killed is not None and killed not in actor_pids()  # it was replaced
     assert [r["source"] for r in got] == paths  # each exactly once, in input order
     assert all(r["error"] is None for r in got)
-    by_source = {}
-    for r in got:  # a file's record is the same before the kill, after it, and retried
-        assert by_source.setdefault(r["source"], r) == r
-    assert len(by_source["{}".format(IMAGES / "couple.jpg")]["poses"]) == 2
+    by_image = {}
+    for r in got:  # an image's record is the same before the kill, after it, and retried
+        r = {**r, "source": named[r["source"]]}
+        assert by_image.setdefault(r["source"], r) == r
+    assert len(by_image) == len(set(named.values()))
+    assert len(by_image["couple.jpg"]["poses"]) == 2

@@ -105,8 +105,8 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
                    help=f"fit images to the input by stretching or by letterboxing "
                         f"(keeping the aspect ratio) (default: {default.resize})")
     g.add_argument("-v", "--verbose", action="store_true",
-                   help="let the inference runtime's own log lines (INFO, WARNING) through "
-                        "to stderr")
+                   help="let the inference runtime's own log lines (INFO, WARNING), and "
+                        "with --engine ray Ray's, through to stderr")
     d = parser.add_argument_group("decoder")
     d.add_argument("--mode", choices=("multi", "single"),
                    help=f"multi-pose or single-pose (default: {dec.mode})")

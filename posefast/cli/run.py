@@ -209,7 +209,8 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids) -> int:
     settings = job_settings(config, every=args.every,
                             model_sha256=sha256_of(resolve_model(config.model)))
     try:
-        if not (args.resume or args.overwrite) and _holds_data(args.output):
+        ray_parquet = args.engine == "ray" and args.format == "parquet"
+        if not (args.resume or args.overwrite) and _holds_data(args.output, ray_parquet):
             raise UsageError(
                 f"--output {args.output} already holds records: add --resume to finish the "
                 f"job that wrote it, --overwrite to replace it, or write to another file")
@@ -231,11 +232,10 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids) -> int:
         except ImportError:
             return fail("--engine ray needs Ray Data: pip install 'posefast[ray]'")
         try:
-            own_ray = connect(args.ray_address)
+            own_ray = connect(args.ray_address, verbose=args.verbose)
         except RayEngineError as exc:
             return fail(str(exc))
     # Ray writes a Parquet folder itself, in parallel on the cluster.
-    ray_parquet = args.engine == "ray" and args.format == "parquet"
     try:
         writer = None if ray_parquet else open_writer(
             args.format, args.output, append=args.resume, header=make_header(settings),
@@ -277,6 +277,7 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids) -> int:
             run_on_ray(sources, config, every=args.every, max_pixels=max_pixels,
                        skipper=skipper, writer=SimpleNamespace(write=emit), stats=stats,
                        parquet_folder=args.output if ray_parquet else None,
+                       replace=args.overwrite,
                        workers=args.workers, on_progress=progress.update)
         else:
             stats = runner.run(_tasks(sources, args.every, skipper))
@@ -351,14 +352,17 @@ def _tee(*sinks):
     return emit
 
 
-def _holds_data(output: str) -> bool:
-    """Whether ``output`` is a regular file with something in it."""
+def _holds_data(output: str, folder: bool = False) -> bool:
+    """Whether ``output`` is a regular file with something in it, or with ``folder``
+    (Parquet written by Ray: a folder of files) a folder with something in it."""
     import stat
 
     if output == "-":
         return False
     try:
         st = os.stat(output)
+        if folder and stat.S_ISDIR(st.st_mode):
+            return any(os.scandir(output))
     except OSError:
         return False
     return stat.S_ISREG(st.st_mode) and st.st_size > 0

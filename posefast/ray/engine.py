@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import time
 from typing import Any, Callable, Sequence
@@ -13,6 +14,7 @@ from ..job.parquet import table_to_records
 from ..job.plan import Skipper
 from ..job.runner import RunStats
 from ..reading.inputs import Source
+from ..runtime_logs import drop_stderr_lines
 from .dataset import sources_dataset
 
 
@@ -20,31 +22,73 @@ class RayEngineError(RuntimeError):
     """Ray could not be reached or the job could not run on it; the message says why."""
 
 
-def connect(address: str | None) -> bool:
+def connect(address: str | None, *, verbose: bool = False) -> bool:
     """Connect to the Ray cluster at ``address`` (``auto``: the one running here);
     None: ``RAY_ADDRESS``, else the cluster last started on this machine, else a
     new local Ray. True when the caller is to call ``ray.shutdown()`` at the end
     (which stops a local Ray started here, and only disconnects from a cluster);
-    False when this process was connected already."""
+    False when this process was connected already. Ray's own console output is
+    kept off stderr unless ``verbose`` (see :func:`quiet_ray`)."""
     import ray
 
     if ray.is_initialized():
+        quiet_ray(verbose)
         return False
     _check_reachable(address or os.environ.get("RAY_ADDRESS"))
     try:
         # The dashboard only matters to a long-lived cluster; a local Ray started
         # for one job starts a few seconds faster without it (ignored when connecting).
-        ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING,
-                 log_to_driver=False)
+        # logging_level: Ray core's WARNING lines (token authentication...) are Ray's
+        # business, not the user's; log_to_driver: the actors' own output.
+        ray.init(address=address, include_dashboard=False,
+                 logging_level=logging.INFO if verbose else logging.ERROR,
+                 log_to_driver=verbose)
     except (ConnectionError, ValueError, RuntimeError) as exc:
         raise RayEngineError(f"cannot connect to Ray at {address or os.environ.get('RAY_ADDRESS')}: "
                              f"{exc}") from None
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = False  # posefast draws its own
-    # Ray Data logs its plans, and the traceback of a failed job, on stderr; the
-    # user gets posefast's own one-line message instead (the logs stay in /tmp/ray).
-    logging.getLogger("ray.data").setLevel(logging.CRITICAL)
+    quiet_ray(verbose)
     return True
+
+
+def quiet_ray(verbose: bool = False) -> None:
+    """Keep Ray Data's console output off this process's stderr, unless ``verbose``.
+
+    Ray Data logs on the ``ray.data`` logger: at INFO the start of each execution and
+    its plan (``DataContext.print_on_execution_start``), at DEBUG every few seconds and
+    when an operator completes its metrics as big dicts ("Operator Metrics:\nInput:
+    {'average_num_outputs_per_task': ...}"), and a failed job's traceback. Its
+    console handlers (``PlainRayHandler`` on stderr) are silenced here, and its records
+    kept from propagating to the ``ray`` logger, whose stderr handler lets every level
+    through; the logger keeps its level, so that everything still goes to the
+    session's ``logs/ray-data/ray-data.log``. posefast draws its own progress line, so
+    Ray Data's progress bars are off in any case.
+    """
+    import ray.data
+
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.print_on_execution_start = verbose
+    ctx.verbose_stats_logs = False
+    ctx.enable_auto_log_stats = False
+    level = logging.INFO if verbose else logging.CRITICAL + 1
+    for name in ["ray.data", *(n for n in logging.root.manager.loggerDict
+                               if n.startswith("ray.data."))]:
+        logger = logging.getLogger(name)
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and not isinstance(
+                    handler, logging.FileHandler):
+                handler.setLevel(level)
+        if name == "ray.data" and not verbose:
+            logger.propagate = False
+
+
+#: The log lines of Ray's C++ core worker in this process, "[2026-01-01 10:00:00,123 E
+#: 4242 4242] core_worker.cc:2465: Actor ... has constructor arguments in the object
+#: store ..." (written for every Ray Data actor pool, whose actors get their
+#: function through the object store and are restarted when they die), and what the
+#: start of one looks like (held back until the line is whole).
+RAY_CORE_LINE = re.compile(rb"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [DIWEF] \d+ \d+\] ")
+RAY_CORE_START = re.compile(rb"\[[\d :,-]*(?:[DIWEF][\d ]*\]?)?")
 
 
 def _check_reachable(address: str | None) -> None:
@@ -62,44 +106,49 @@ def _check_reachable(address: str | None) -> None:
 
 def run_on_ray(sources: Sequence[Source], config: Config, *, every: int, max_pixels: int,
                skipper: Skipper, writer: Any, parquet_folder: str | None = None,
-               workers: int | None = None, stats: RunStats | None = None,
+               replace: bool = False, workers: int | None = None, stats: RunStats | None = None,
                on_progress: Callable[[RunStats], None] | None = None) -> RunStats:
     """Pose ``sources`` on the connected Ray cluster.
 
     Records go to ``writer.write`` in input order as they arrive; with
     ``parquet_folder`` they are written there instead by ``Dataset.write_parquet``,
-    in parallel on the cluster (one file per block), and ``writer`` is not used.
+    in parallel on the cluster (one file per block), and ``writer`` is not used;
+    ``replace``: the folder's files are replaced (else the rows are added to them).
     ``workers``: a fixed number of actors (default: 1 up to one per cluster CPU).
     ``stats`` (updated as records come, so that an interrupted caller has them).
     """
     import ray
+    from ray.data import SaveMode
 
     stats = stats if stats is not None else RunStats()
     start = time.perf_counter()
-    try:
-        ds = sources_dataset(sources, config, every=every, max_pixels=max_pixels,
-                             skipper=skipper, actors=workers)
-        if parquet_folder is not None:
-            ds = ds.materialize()  # posed once, then written and counted
-            ds.write_parquet(parquet_folder)
-            for batch in ds.select_columns(["error"]).iter_batches(batch_format="pyarrow",
-                                                                   batch_size=None):
-                failed = len(batch) - batch["error"].null_count
-                stats.failed += failed
-                stats.done += len(batch) - failed
-        else:
-            for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
-                for record in table_to_records(batch):
-                    writer.write(record)
-                    if record["error"] is None:
-                        stats.done += 1
-                    else:
-                        stats.failed += 1
-                    if on_progress:
-                        on_progress(stats)
-    except ray.exceptions.RayError as exc:
-        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-        raise RayEngineError(f"the job failed on Ray: {first}") from None
-    finally:
-        stats.seconds = time.perf_counter() - start
+    # Ray's core worker writes its C++ log lines to this process's fd 2 (kept with -v).
+    with drop_stderr_lines(RAY_CORE_LINE, RAY_CORE_START):
+        try:
+            ds = sources_dataset(sources, config, every=every, max_pixels=max_pixels,
+                                 skipper=skipper, actors=workers)
+            if parquet_folder is not None:
+                ds = ds.materialize()  # posed once, then written and counted
+                ds.write_parquet(parquet_folder, mode=SaveMode.OVERWRITE if replace
+                                 else SaveMode.APPEND)
+                for batch in ds.select_columns(["error"]).iter_batches(batch_format="pyarrow",
+                                                                       batch_size=None):
+                    failed = len(batch) - batch["error"].null_count
+                    stats.failed += failed
+                    stats.done += len(batch) - failed
+            else:
+                for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
+                    for record in table_to_records(batch):
+                        writer.write(record)
+                        if record["error"] is None:
+                            stats.done += 1
+                        else:
+                            stats.failed += 1
+                        if on_progress:
+                            on_progress(stats)
+        except ray.exceptions.RayError as exc:
+            first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+            raise RayEngineError(f"the job failed on Ray: {first}") from None
+        finally:
+            stats.seconds = time.perf_counter() - start
     return stats
