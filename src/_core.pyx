@@ -24,6 +24,13 @@ cdef enum:
     OFFSET_C = 34
     DISPLACEMENT_C = 32
 
+# Pixels per cell at most: PoseNets use 8, 16 or 32; far beyond, keypoint coordinates
+# (float32 pixels) would lose their precision and then overflow to infinity.
+MAX_OUTPUT_STRIDE = 65536
+# Rows and columns at most for multi-pose decoding, whose walk keeps cell indices in
+# 32 bits (the float -> int conversion of pairs.h); single-pose has no such limit.
+MAX_MULTI_SIDE = 2**31 - 1
+
 # Dimensions of a parsed tensor: batch size, grid height and width, channels.
 ctypedef struct Dims:
     Py_ssize_t n, h, w, c
@@ -38,12 +45,37 @@ ctypedef struct Call:
 
 cdef object _new_pose = Pose.__new__
 cdef object _integer = (int, np.integer)
+cdef object _real = (int, float, np.integer, np.floating)
 
 
 cdef str _layout_shape(bint chw, object h, object w, object c):
     if chw:
         return f"({c}, {h}, {w})"
     return f"({h}, {w}, {c})"
+
+
+cdef double _quantization_scale(object scale, str name) except? -1.0:
+    if isinstance(scale, bool) or not isinstance(scale, _real):
+        raise ValueError(f"{name}: Quantized.scale must be a finite number > 0, got {scale!r}")
+    cdef double v = float(scale)
+    if not (isfinite(v) and v > 0):
+        raise ValueError(f"{name}: Quantized.scale must be a finite number > 0, got {scale!r}")
+    return v
+
+
+cdef double _zero_point(object zp, str name) except? -1.0:
+    """An integer zero point as a double: ints and NumPy integers, or floats of any
+    precision holding an integer (2.0, np.float32(2.0)); 2.5 is refused, never truncated."""
+    if isinstance(zp, bool) or not isinstance(zp, _real):
+        raise ValueError(f"{name}: Quantized.zero_point must be an integer, got {zp!r}")
+    cdef object v = zp
+    if not isinstance(zp, _integer):
+        v = float(zp)
+        if not (isfinite(v) and v.is_integer()):
+            raise ValueError(f"{name}: Quantized.zero_point must be an integer, got {zp!r}")
+    if not -2**31 <= v < 2**31:
+        raise ValueError(f"{name}: Quantized.zero_point must be a 32-bit integer, got {zp!r}")
+    return float(v)
 
 
 cdef int _parse(object obj, str name, bint chw, bint batch, Tensor* t, Dims* d) except -1:
@@ -79,12 +111,8 @@ cdef int _parse(object obj, str name, bint chw, bint batch, Tensor* t, Dims* d) 
             t.dtype = DT_I8
         else:
             raise ValueError(f"{name}: Quantized.array must be uint8 or int8, got {arr.dtype}")
-        t.scale = float(scale)
-        if not (isfinite(t.scale) and t.scale > 0):
-            raise ValueError(f"{name}: Quantized.scale must be a finite number > 0, got {scale!r}")
-        if isinstance(zp, float) and not float(zp).is_integer():
-            raise ValueError(f"{name}: Quantized.zero_point must be an integer, got {zp!r}")
-        t.zero_point = int(zp)
+        t.scale = _quantization_scale(scale, name)
+        t.zero_point = _zero_point(zp, name)
     else:
         raise ValueError(f"{name} must be a numpy array or a posefast.Quantized, got {type(obj).__name__}")
     if not cnp.PyArray_ISNOTSWAPPED(arr) or not cnp.PyArray_ISALIGNED(arr):
@@ -149,8 +177,9 @@ cdef int _parse_call(object heatmaps, object offsets, object fwd, object bwd,
     else:
         raise ValueError(f"layout must be 'hwc' or 'chw', got {layout!r}")
     if isinstance(output_stride, bool) or not isinstance(output_stride, _integer) \
-            or output_stride <= 0:
-        raise ValueError(f"output_stride must be a positive integer, got {output_stride!r}")
+            or not 0 < output_stride <= MAX_OUTPUT_STRIDE:
+        raise ValueError(f"output_stride must be an integer in [1, {MAX_OUTPUT_STRIDE}] "
+                         f"(input pixels per grid cell), got {output_stride!r}")
     f.stride = <double>output_stride
     _parse(heatmaps, "heatmaps", chw, batch, &f.heatmaps, &dims)
     if dims.c != HEATMAP_C:
@@ -286,6 +315,11 @@ cdef object _multi(object heatmaps, object offsets, object displacements_fwd,
     cdef cnp.npy_intp dims[4]
     _parse_call(heatmaps, offsets, displacements_fwd, displacements_bwd, output_stride,
                 layout, batch, &call)
+    if call.first.height > MAX_MULTI_SIDE or call.first.width > MAX_MULTI_SIDE:
+        raise ValueError(
+            f"heatmaps: a grid of {call.first.height}x{call.first.width} cells is too large for "
+            f"multi-pose decoding (at most {MAX_MULTI_SIDE} rows and columns); "
+            f"decode_single_pose has no such limit")
     if isinstance(max_detections, bool) or not isinstance(max_detections, _integer) \
             or max_detections < 0:
         raise ValueError(f"max_detections must be an integer >= 0, got {max_detections!r}")
@@ -323,7 +357,8 @@ cdef object _multi(object heatmaps, object offsets, object displacements_fwd,
     kp_arr = cnp.PyArray_EMPTY(4, dims, cnp.NPY_FLOAT32, 0)
     kp = <float*>cnp.PyArray_DATA(kp_arr)
     with nogil:
-        failed = work_alloc(&w, m) < 0  # frees cleanly even when it fails
+        failed = work_alloc(&w, m, call.first.height, call.first.width, call.first.stride,
+                            p.nms_r2) < 0  # frees cleanly even when it fails
         sc = <double*>malloc(n * m * sizeof(double) + n * sizeof(Py_ssize_t))
         if sc != NULL:
             counts = <Py_ssize_t*>(sc + n * m)

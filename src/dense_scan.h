@@ -19,6 +19,7 @@
 #include <Python.h>  /* Py_ssize_t: the index type of the Cython side */
 #include <stdint.h>
 #include <math.h>
+#include <string.h>
 
 #define POSEFAST_K 17
 
@@ -46,7 +47,7 @@ static inline int posefast_highest_bit(uint32_t m)
 #endif
 }
 
-#define POSEFAST_DENSE_SCANS(SUF, T, LOWEST)                                           \
+#define POSEFAST_DENSE_SCANS(SUF, T, LOWEST, FIND)                                     \
 static inline uint32_t posefast_mask32_##SUF(const T* p, T thr)                      \
 {                                                                                     \
     uint32_t m = 0;                                                                   \
@@ -90,15 +91,30 @@ static inline Py_ssize_t posefast_argmax_##SUF(const T* p, Py_ssize_t n)        
         /* all values LOWEST (or NaN): for integers the first cell holds it */        \
         return 0;                                                                     \
     }                                                                                 \
+    return FIND(p, n, m);                                                             \
+}
+
+/* The first index of m (present) in p[0..n): memchr for bytes (libc's is vectorised,
+ * the plain loop is not: a 2^31-cell plane took seconds), a loop for floats. */
+static inline Py_ssize_t posefast_find_byte(const void* p, Py_ssize_t n, int m)
+{
+    const uint8_t* at = (const uint8_t*)memchr(p, (unsigned char)m, (size_t)n);
+    return at ? (Py_ssize_t)(at - (const uint8_t*)p) : 0;
+}
+#define POSEFAST_FIND_LOOP(T)                                                         \
+static inline Py_ssize_t posefast_find_##T(const T* p, Py_ssize_t n, T m)              \
+{                                                                                     \
     for (Py_ssize_t i = 0; i < n; i++)                                                 \
         if (p[i] == m) return i;                                                      \
     return 0;                                                                         \
 }
+POSEFAST_FIND_LOOP(float)
+POSEFAST_FIND_LOOP(double)
 
-POSEFAST_DENSE_SCANS(u8, uint8_t, 0)
-POSEFAST_DENSE_SCANS(i8, int8_t, -128)
-POSEFAST_DENSE_SCANS(f32, float, -INFINITY)
-POSEFAST_DENSE_SCANS(f64, double, -INFINITY)
+POSEFAST_DENSE_SCANS(u8, uint8_t, 0, posefast_find_byte)
+POSEFAST_DENSE_SCANS(i8, int8_t, -128, posefast_find_byte)
+POSEFAST_DENSE_SCANS(f32, float, -INFINITY, posefast_find_float)
+POSEFAST_DENSE_SCANS(f64, double, -INFINITY, posefast_find_double)
 
 #if defined(__SSE2__) || defined(_M_X64)
 #include <emmintrin.h>

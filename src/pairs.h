@@ -6,10 +6,36 @@
  * instruction for both, which cuts the instructions of a refinement step by about a
  * third; elsewhere it is a plain struct and the compiler does what it can.
  *
- * Positions handed to posefast_pair_floor are clamped ones: finite, in [0, 2^31).
+ * Positions handed to posefast_pair_floor are clamped ones: finite, in [0, 2^31) (the
+ * decoder refuses grids with more rows or columns than that).
+ *
+ * posefast_pair_floor also says which fractions are non-zero (bit 0: wy > 0, bit 1:
+ * wx > 0). A corner whose weight is 0 must not count at all: 0 * NaN and 0 * inf are
+ * NaN, and one non-finite value beside a keypoint would poison every sample that
+ * touches its cell with weight 0 (a whole pose lost to one NaN neighbour). So the
+ * caller reads such corners from the cell itself (which also keeps every read on the
+ * grid) and the mixes below drop the terms of weight 0 instead of multiplying them:
+ * a position on a cell gives exactly that cell's value, inf included. (uy = 1 - wy and
+ * ux = 1 - wx are never 0: fractions are < 1.)
  */
 #ifndef POSEFAST_PAIRS_H
 #define POSEFAST_PAIRS_H
+
+/* The bilinear mix of four single values at fractions (wy, wx), in the order of
+ * posefast_pair_bilinear, terms of weight 0 dropped (see above). */
+static inline double posefast_mix1(double a, double b, double c, double d, double wy, double wx)
+{
+    double uy = 1.0 - wy, ux = 1.0 - wx;
+    double top = ux * a, bottom;
+    if (wx != 0.0)
+        top += wx * b;
+    if (wy == 0.0)
+        return uy * top;
+    bottom = ux * c;
+    if (wx != 0.0)
+        bottom += wx * d;
+    return uy * top + wy * bottom;
+}
 
 #if defined(__SSE2__) || defined(_M_X64)
 #include <emmintrin.h>
@@ -27,13 +53,15 @@ static inline double posefast_pair_hi(posefast_pair a)
     return _mm_cvtsd_f64(_mm_unpackhi_pd(a, a));
 }
 
-/* The integer parts of a clamped position, and its fractions (wy, wx). */
-static inline void posefast_pair_floor(posefast_pair p, int* y0, int* x0, posefast_pair* frac)
+/* The integer parts of a clamped position and its fractions (wy, wx); returns which
+ * fractions are > 0 (bit 0: wy, bit 1: wx). */
+static inline int posefast_pair_floor(posefast_pair p, int* y0, int* x0, posefast_pair* frac)
 {
     __m128i i = _mm_cvttpd_epi32(p);
     *y0 = _mm_cvtsi128_si32(i);
     *x0 = _mm_cvtsi128_si32(_mm_shuffle_epi32(i, 1));
     *frac = _mm_sub_pd(p, _mm_cvtepi32_pd(i));
+    return _mm_movemask_pd(_mm_cmpgt_pd(*frac, _mm_setzero_pd()));
 }
 
 /* The bilinear mix of the corner pairs a (y0, x0), b (y0, x0 + 1), c (y0 + 1, x0),
@@ -44,11 +72,13 @@ static inline posefast_pair posefast_pair_bilinear(posefast_pair a, posefast_pai
                                                    posefast_pair frac)
 {
     __m128d u = _mm_sub_pd(_mm_set1_pd(1.0), frac);
+    __m128d used = _mm_cmpneq_pd(frac, _mm_setzero_pd());  /* all ones where w != 0 */
     __m128d ux = _mm_unpackhi_pd(u, u), wx = _mm_unpackhi_pd(frac, frac);
     __m128d uy = _mm_unpacklo_pd(u, u), wy = _mm_unpacklo_pd(frac, frac);
-    __m128d top = _mm_add_pd(_mm_mul_pd(ux, a), _mm_mul_pd(wx, b));
-    __m128d bottom = _mm_add_pd(_mm_mul_pd(ux, c), _mm_mul_pd(wx, d));
-    return _mm_add_pd(_mm_mul_pd(uy, top), _mm_mul_pd(wy, bottom));
+    __m128d mx = _mm_unpackhi_pd(used, used), my = _mm_unpacklo_pd(used, used);
+    __m128d top = _mm_add_pd(_mm_mul_pd(ux, a), _mm_and_pd(_mm_mul_pd(wx, b), mx));
+    __m128d bottom = _mm_add_pd(_mm_mul_pd(ux, c), _mm_and_pd(_mm_mul_pd(wx, d), mx));
+    return _mm_add_pd(_mm_mul_pd(uy, top), _mm_and_pd(_mm_mul_pd(wy, bottom), my));
 }
 
 static inline posefast_pair posefast_pair_scale(posefast_pair a, double factor)
@@ -77,22 +107,22 @@ static inline posefast_pair posefast_pair_make(double lo, double hi)
 static inline double posefast_pair_lo(posefast_pair a) { return a.lo; }
 static inline double posefast_pair_hi(posefast_pair a) { return a.hi; }
 
-static inline void posefast_pair_floor(posefast_pair p, int* y0, int* x0, posefast_pair* frac)
+static inline int posefast_pair_floor(posefast_pair p, int* y0, int* x0, posefast_pair* frac)
 {
     *y0 = (int)p.lo;
     *x0 = (int)p.hi;
     frac->lo = p.lo - *y0;
     frac->hi = p.hi - *x0;
+    return (frac->lo > 0.0) | ((frac->hi > 0.0) << 1);
 }
 
 static inline posefast_pair posefast_pair_bilinear(posefast_pair a, posefast_pair b,
                                                    posefast_pair c, posefast_pair d,
                                                    posefast_pair frac)
 {
-    double uy = 1.0 - frac.lo, ux = 1.0 - frac.hi, wy = frac.lo, wx = frac.hi;
     posefast_pair r;
-    r.lo = uy * (ux * a.lo + wx * b.lo) + wy * (ux * c.lo + wx * d.lo);
-    r.hi = uy * (ux * a.hi + wx * b.hi) + wy * (ux * c.hi + wx * d.hi);
+    r.lo = posefast_mix1(a.lo, b.lo, c.lo, d.lo, frac.lo, frac.hi);
+    r.hi = posefast_mix1(a.hi, b.hi, c.hi, d.hi, frac.lo, frac.hi);
     return r;
 }
 
@@ -114,13 +144,10 @@ static inline posefast_pair posefast_pair_step(posefast_pair p, posefast_pair s,
 }
 #endif
 
-/* The bilinear mix of four single values at fractions frac, in the same order as
- * posefast_pair_bilinear (one channel: the heatmap's logit). */
+/* One channel's bilinear mix (the heatmap's logit). */
 static inline double posefast_pair_mix(double a, double b, double c, double d,
                                        posefast_pair frac)
 {
-    double wy = posefast_pair_lo(frac), wx = posefast_pair_hi(frac);
-    double uy = 1.0 - wy, ux = 1.0 - wx;
-    return uy * (ux * a + wx * b) + wy * (ux * c + wx * d);
+    return posefast_mix1(a, b, c, d, posefast_pair_lo(frac), posefast_pair_hi(frac));
 }
 #endif

@@ -9,7 +9,7 @@ cdef extern from "pairs.h":
     posefast_pair posefast_pair_make(double lo, double hi) noexcept nogil
     double posefast_pair_lo(posefast_pair a) noexcept nogil
     double posefast_pair_hi(posefast_pair a) noexcept nogil
-    void posefast_pair_floor(posefast_pair p, int* y0, int* x0, posefast_pair* frac) noexcept nogil
+    int posefast_pair_floor(posefast_pair p, int* y0, int* x0, posefast_pair* frac) noexcept nogil
     posefast_pair posefast_pair_bilinear(posefast_pair a, posefast_pair b, posefast_pair c,
                                          posefast_pair d, posefast_pair frac) noexcept nogil
     posefast_pair posefast_pair_scale(posefast_pair a, double factor) noexcept nogil
@@ -64,15 +64,17 @@ cdef inline double value(const char* p, raw_t* tag, const double* table) noexcep
         return load(p, tag)
 
 # The bilinear footprint of a clamped position (cells, (y, x)) in t: the address of its
-# top-left key in channel c, the steps to the lower and right neighbours (0 on the last
-# row / column, where the clamped position has no weight beyond), and the fractions.
+# top-left key in channel c, the steps to the lower and right neighbours, and the
+# fractions. A step is 0 where its fraction is 0 (pairs.h: a corner of weight 0 is not
+# read, so a NaN or inf there cannot spoil the sample); that covers the last row and
+# column too, where a clamped position has fraction 0.
 cdef inline const char* footprint(const Tensor* t, Py_ssize_t c, posefast_pair pos,
-                                  Py_ssize_t height, Py_ssize_t width, Py_ssize_t* down,
-                                  Py_ssize_t* right, posefast_pair* frac) noexcept nogil:
+                                  Py_ssize_t* down, Py_ssize_t* right,
+                                  posefast_pair* frac) noexcept nogil:
     cdef int y0, x0
-    posefast_pair_floor(pos, &y0, &x0, frac)
-    down[0] = t.sy if y0 + 1 < height else 0
-    right[0] = t.sx if x0 + 1 < width else 0
+    cdef int nonzero = posefast_pair_floor(pos, &y0, &x0, frac)
+    down[0] = t.sy if nonzero & 1 else 0
+    right[0] = t.sx if nonzero & 2 else 0
     return t.data + y0 * t.sy + x0 * t.sx + c * t.sc
 
 # One move of a clamped position pos by the bilinear sample of channels c (dy) and
@@ -80,11 +82,10 @@ cdef inline const char* footprint(const Tensor* t, Py_ssize_t c, posefast_pair p
 # in cells already); the result is clamped to [0, hi].
 cdef inline posefast_pair move(const Tensor* t, raw_t* tag, const double* table,
                                double factor, Py_ssize_t c, Py_ssize_t c_half,
-                               posefast_pair pos, posefast_pair hi, Py_ssize_t height,
-                               Py_ssize_t width) noexcept nogil:
+                               posefast_pair pos, posefast_pair hi) noexcept nogil:
     cdef Py_ssize_t down, right
     cdef posefast_pair frac
-    cdef const char* p = footprint(t, c, pos, height, width, &down, &right, &frac)
+    cdef const char* p = footprint(t, c, pos, &down, &right, &frac)
     cdef Py_ssize_t dx = c_half * t.sc
     cdef posefast_pair s = posefast_pair_bilinear(
         posefast_pair_make(value(p, tag, table), value(p + dx, tag, table)),
@@ -99,10 +100,10 @@ cdef inline posefast_pair move(const Tensor* t, raw_t* tag, const double* table,
 
 # The logit of keypoint c at a clamped position.
 cdef inline double logit_at(const Tensor* hm, raw_t* tag, const double* table, Py_ssize_t c,
-                            posefast_pair pos, Py_ssize_t height, Py_ssize_t width) noexcept nogil:
+                            posefast_pair pos) noexcept nogil:
     cdef Py_ssize_t down, right
     cdef posefast_pair frac
-    cdef const char* p = footprint(hm, c, pos, height, width, &down, &right, &frac)
+    cdef const char* p = footprint(hm, c, pos, &down, &right, &frac)
     return posefast_pair_mix(value(p, tag, table), value(p + right, tag, table),
                              value(p + down, tag, table), value(p + down + right, tag, table),
                              frac)
@@ -137,7 +138,7 @@ cdef inline void walk_pose(const Frame* f, raw_t* tag, const WalkTables* tb, int
     ys[root_k] = root_y
     xs[root_k] = root_x
     pos[root_k] = posefast_pair_make(root_y, root_x)
-    logits[root_k] = logit_at(&f.heatmaps, tag, tb.heatmaps, root_k, pos[root_k], height, width)
+    logits[root_k] = logit_at(&f.heatmaps, tag, tb.heatmaps, root_k, pos[root_k])
     seen[root_k] = True
     level[0] = root_k
     n_level = 1
@@ -151,23 +152,20 @@ cdef inline void walk_pose(const Frame* f, raw_t* tag, const WalkTables* tb, int
                 if seen[t]:
                     continue
                 if nb.forward:
-                    pos[t] = move(&f.fwd, tag, tb.fwd, factor, nb.edge, 16, pos[s], hi,
-                                  height, width)
+                    pos[t] = move(&f.fwd, tag, tb.fwd, factor, nb.edge, 16, pos[s], hi)
                 else:
-                    pos[t] = move(&f.bwd, tag, tb.bwd, factor, nb.edge, 16, pos[s], hi,
-                                  height, width)
+                    pos[t] = move(&f.bwd, tag, tb.bwd, factor, nb.edge, 16, pos[s], hi)
                 seen[t] = True
                 grow[n_grow] = t
                 n_grow += 1
         for r in range(refine_steps):
             for i in range(n_grow):
                 t = grow[i]
-                pos[t] = move(&f.offsets, tag, tb.offsets, factor, t, 17, pos[t], hi,
-                              height, width)
+                pos[t] = move(&f.offsets, tag, tb.offsets, factor, t, 17, pos[t], hi)
         for i in range(n_grow):
             t = grow[i]
             ys[t] = posefast_pair_lo(pos[t])
             xs[t] = posefast_pair_hi(pos[t])
-            logits[t] = logit_at(&f.heatmaps, tag, tb.heatmaps, t, pos[t], height, width)
+            logits[t] = logit_at(&f.heatmaps, tag, tb.heatmaps, t, pos[t])
             level[i] = t
         n_level = n_grow
