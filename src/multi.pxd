@@ -35,7 +35,7 @@ cdef inline int work_alloc(MultiWork* w, Py_ssize_t n, Py_ssize_t height, Py_ssi
     # one block for the seven arrays (all of 8-byte items): one malloc per call
     w.tables_built = False
     w.near.head = NULL
-    w.near.nodes = NULL
+    w.near.pos = NULL
     if n < 1:
         n = 1
     w.poses = <double*>malloc(n * (51 + 7) * sizeof(double))

@@ -9,6 +9,7 @@
 # For a handful of poses a plain scan is cheaper than clearing buckets, so the index
 # starts empty and is filled only once more than LINEAR_POSES poses are placed.
 from libc.math cimport sqrt
+from libc.stdint cimport int32_t, INT32_MAX
 from libc.stdlib cimport malloc, free
 from geometry cimport within
 
@@ -17,16 +18,17 @@ cdef enum:
     BUCKETS_PER_POSE = 4    # bucket grid size, per keypoint, for the poses it can hold...
     MAX_BUCKETS = 16384     # ... but no more than this
 
-# Keypoint k of the j-th pose added: its position (cells) and, once the buckets are in
-# use, the node added before it to the same bucket (-1: none). A keypoint's nodes are
-# contiguous, so a question reads a few cache lines rather than one per pose.
-ctypedef struct NearNode:
+# Keypoint k of the j-th pose added ("slot" j) is at pos[k * cap + j] (cells); once the
+# buckets are in use, next[k * cap + j] is the slot added before it to the same bucket
+# (-1: none). A keypoint's positions are contiguous, and links are 32-bit, so that the
+# arrays stay small enough for the cache: with 1000 poses they are read at random.
+ctypedef struct NearPos:
     double y, x
-    Py_ssize_t next
 
 ctypedef struct NearIndex:
-    NearNode* nodes         # 17 * cap: keypoint k's nodes from k * cap
-    Py_ssize_t* head        # 17 * nb: a bucket's latest node, -1 when empty
+    NearPos* pos            # 17 * cap
+    int32_t* next           # 17 * cap
+    int32_t* head           # 17 * nb: a bucket's latest slot, -1 when empty
     Py_ssize_t cap          # poses it can hold
     Py_ssize_t nby, nbx, nb # buckets along y, x, in all (per keypoint)
     double inv_size         # 1 / bucket side, per cell
@@ -77,24 +79,31 @@ cdef inline int near_init(NearIndex* ix, Py_ssize_t cap, Py_ssize_t height, Py_s
     ix.nby = bucket(height - 1.0, ix.inv_size, target) + 1
     ix.nbx = bucket(width - 1.0, ix.inv_size, target) + 1
     ix.nb = ix.nby * ix.nbx
-    ix.nodes = <NearNode*>malloc(ix.cap * 17 * sizeof(NearNode))
-    ix.head = <Py_ssize_t*>malloc(ix.nb * 17 * sizeof(Py_ssize_t))
-    return 0 if ix.nodes != NULL and ix.head != NULL else -1
+    ix.pos = NULL
+    ix.head = NULL
+    if ix.cap >= INT32_MAX:  # 2^31 poses would take 900 GB of work space anyway
+        return -1
+    ix.pos = <NearPos*>malloc(ix.cap * 17 * (sizeof(NearPos) + sizeof(int32_t)))
+    ix.head = <int32_t*>malloc(ix.nb * 17 * sizeof(int32_t))
+    if ix.pos == NULL or ix.head == NULL:
+        return -1
+    ix.next = <int32_t*>(ix.pos + ix.cap * 17)
+    return 0
 
 cdef inline void near_free(NearIndex* ix) noexcept nogil:
-    free(ix.nodes)
+    free(ix.pos)
     free(ix.head)
-    ix.nodes = NULL
+    ix.pos = NULL
     ix.head = NULL
 
 cdef inline void near_link(NearIndex* ix, Py_ssize_t j) noexcept nogil:
-    cdef Py_ssize_t k, b, node
+    cdef Py_ssize_t k, b, at
     for k in range(17):
-        node = k * ix.cap + j
-        b = k * ix.nb + bucket(ix.nodes[node].y, ix.inv_size, ix.nby) * ix.nbx \
-            + bucket(ix.nodes[node].x, ix.inv_size, ix.nbx)
-        ix.nodes[node].next = ix.head[b]
-        ix.head[b] = node
+        at = k * ix.cap + j
+        b = k * ix.nb + bucket(ix.pos[at].y, ix.inv_size, ix.nby) * ix.nbx \
+            + bucket(ix.pos[at].x, ix.inv_size, ix.nbx)
+        ix.next[at] = ix.head[b]
+        ix.head[b] = <int32_t>j
 
 # Starts over empty (a new frame, or the rescoring pass).
 cdef inline void near_reset(NearIndex* ix) noexcept nogil:
@@ -105,8 +114,8 @@ cdef inline void near_reset(NearIndex* ix) noexcept nogil:
 cdef inline void near_add(NearIndex* ix, const double* pose) noexcept nogil:
     cdef Py_ssize_t k, b, j = ix.n
     for k in range(17):
-        ix.nodes[k * ix.cap + j].y = pose[3 * k]
-        ix.nodes[k * ix.cap + j].x = pose[3 * k + 1]
+        ix.pos[k * ix.cap + j].y = pose[3 * k]
+        ix.pos[k * ix.cap + j].x = pose[3 * k + 1]
     ix.n += 1
     if ix.filled:
         near_link(ix, j)
@@ -119,11 +128,13 @@ cdef inline void near_add(NearIndex* ix, const double* pose) noexcept nogil:
 
 # Whether keypoint k of some pose added so far is within the radius of (y, x) (cells).
 cdef inline bint near_any(const NearIndex* ix, Py_ssize_t k, double y, double x) noexcept nogil:
-    cdef Py_ssize_t j, node, by, bx, by_hi, bx_lo, bx_hi
-    cdef const NearNode* nodes = ix.nodes
+    cdef Py_ssize_t j, by, bx, by_hi, bx_lo, bx_hi
+    cdef const NearPos* pos = ix.pos + k * ix.cap
+    cdef const int32_t* next = ix.next + k * ix.cap
+    cdef const int32_t* head = ix.head + k * ix.nb
     if not ix.filled:
-        for j in range(k * ix.cap, k * ix.cap + ix.n):
-            if within(y, x, nodes[j].y, nodes[j].x, ix.stride, ix.r2):
+        for j in range(ix.n):
+            if within(y, x, pos[j].y, pos[j].x, ix.stride, ix.r2):
                 return True
         return False
     # every bucket that [y - reach, y + reach] x [x - reach, x + reach] meets: rounding
@@ -134,10 +145,10 @@ cdef inline bint near_any(const NearIndex* ix, Py_ssize_t k, double y, double x)
     bx_hi = bucket(x + ix.reach, ix.inv_size, ix.nbx)
     while by <= by_hi:
         for bx in range(bx_lo, bx_hi + 1):
-            node = ix.head[k * ix.nb + by * ix.nbx + bx]
-            while node >= 0:
-                if within(y, x, nodes[node].y, nodes[node].x, ix.stride, ix.r2):
+            j = head[by * ix.nbx + bx]
+            while j >= 0:
+                if within(y, x, pos[j].y, pos[j].x, ix.stride, ix.r2):
                     return True
-                node = nodes[node].next
+                j = next[j]
         by += 1
     return False
