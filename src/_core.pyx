@@ -19,6 +19,13 @@ from posefast.quantized import Quantized
 
 cnp.import_array()
 
+cdef extern from "Python.h":
+    # (3.10+) Creating a thousand poses allocates three thousand tracked objects, which
+    # starts the cyclic collector several times over objects that cannot form cycles
+    # yet; it is paused while they are built (and left as the caller had it).
+    int PyGC_Disable()
+    int PyGC_Enable()
+
 cdef enum:
     HEATMAP_C = 17
     OFFSET_C = 34
@@ -373,14 +380,19 @@ cdef object _multi(object heatmaps, object offsets, object displacements_fwd,
                     failed = True
                     break
         work_free(&w)
+    cdef int gc_was_on = 0
     try:
         if failed:
             raise MemoryError("posefast: out of memory while decoding")
         out = []
+        gc_was_on = PyGC_Disable()
         for i in range(n):
-            frame_kp = kp_arr[i]
-            out.append([_pose(sc[i * m + j], frame_kp[j]) for j in range(counts[i])])
+            # iterating makes the (17, 3) views cheaper than indexing one by one
+            views = iter(kp_arr[i])
+            out.append([_pose(sc[i * m + j], next(views)) for j in range(counts[i])])
     finally:
+        if gc_was_on:
+            PyGC_Enable()
         free(sc)  # counts too
     return out if batch else out[0]
 
