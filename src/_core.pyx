@@ -4,7 +4,10 @@ Tensors are read in place (see tensor.pxd): any strides, HWC or CHW, float16/32/
 or ``Quantized`` uint8/int8 read as integers. Positions inside the kernels are grid
 cells; results are pixels of the network input, x before y.
 """
-from libc.math cimport log, isfinite, ceil, INFINITY
+from libc.math cimport log, isfinite, ceil, floor, INFINITY
+from cpython.long cimport PyLong_Check
+from cpython.float cimport PyFloat_Check
+from cpython.bool cimport PyBool_Check
 from libc.stdlib cimport malloc, free
 cimport numpy as cnp
 import numpy as np
@@ -33,10 +36,11 @@ cdef enum:
 
 # Pixels per cell at most: PoseNets use 8, 16 or 32; far beyond, keypoint coordinates
 # (float32 pixels) would lose their precision and then overflow to infinity.
-MAX_OUTPUT_STRIDE = 65536
+cdef enum:
+    MAX_OUTPUT_STRIDE = 65536
 # Rows and columns at most for multi-pose decoding, whose walk keeps cell indices in
 # 32 bits (the float -> int conversion of pairs.h); single-pose has no such limit.
-MAX_MULTI_SIDE = 2**31 - 1
+cdef Py_ssize_t MAX_MULTI_SIDE = 2147483647
 
 # Dimensions of a parsed tensor: batch size, grid height and width, channels.
 ctypedef struct Dims:
@@ -62,9 +66,12 @@ cdef str _layout_shape(bint chw, object h, object w, object c):
 
 
 cdef double _quantization_scale(object scale, str name) except? -1.0:
-    if isinstance(scale, bool) or not isinstance(scale, _real):
-        raise ValueError(f"{name}: Quantized.scale must be a finite number > 0, got {scale!r}")
-    cdef double v = float(scale)
+    cdef double v = 0.0
+    if PyFloat_Check(scale) or (isinstance(scale, _real) and not isinstance(scale, bool)):
+        try:
+            v = scale
+        except OverflowError:
+            v = INFINITY
     if not (isfinite(v) and v > 0):
         raise ValueError(f"{name}: Quantized.scale must be a finite number > 0, got {scale!r}")
     return v
@@ -73,16 +80,22 @@ cdef double _quantization_scale(object scale, str name) except? -1.0:
 cdef double _zero_point(object zp, str name) except? -1.0:
     """An integer zero point as a double: ints and NumPy integers, or floats of any
     precision holding an integer (2.0, np.float32(2.0)); 2.5 is refused, never truncated."""
-    if isinstance(zp, bool) or not isinstance(zp, _real):
-        raise ValueError(f"{name}: Quantized.zero_point must be an integer, got {zp!r}")
-    cdef object v = zp
-    if not isinstance(zp, _integer):
-        v = float(zp)
-        if not (isfinite(v) and v.is_integer()):
+    cdef double v
+    # (the common case, a Python int, takes the first branch without any Python call)
+    if (PyLong_Check(zp) and not PyBool_Check(zp)) or isinstance(zp, np.integer):
+        try:
+            v = zp
+        except OverflowError:
+            v = INFINITY
+    elif PyFloat_Check(zp) or isinstance(zp, np.floating):
+        v = zp
+        if not (isfinite(v) and v == floor(v)):
             raise ValueError(f"{name}: Quantized.zero_point must be an integer, got {zp!r}")
-    if not -2**31 <= v < 2**31:
+    else:
+        raise ValueError(f"{name}: Quantized.zero_point must be an integer, got {zp!r}")
+    if not -2147483648.0 <= v <= 2147483647.0:
         raise ValueError(f"{name}: Quantized.zero_point must be a 32-bit integer, got {zp!r}")
-    return float(v)
+    return v
 
 
 cdef int _parse(object obj, str name, bint chw, bint batch, Tensor* t, Dims* d) except -1:
@@ -387,9 +400,8 @@ cdef object _multi(object heatmaps, object offsets, object displacements_fwd,
         out = []
         gc_was_on = PyGC_Disable()
         for i in range(n):
-            # iterating makes the (17, 3) views cheaper than indexing one by one
-            views = iter(kp_arr[i])
-            out.append([_pose(sc[i * m + j], next(views)) for j in range(counts[i])])
+            frame_kp = kp_arr[i]
+            out.append([_pose(sc[i * m + j], frame_kp[j]) for j in range(counts[i])])
     finally:
         if gc_was_on:
             PyGC_Enable()

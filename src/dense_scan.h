@@ -258,6 +258,71 @@ static inline uint32_t posefast_run_maxima_u8(const uint8_t* p, Py_ssize_t sy, u
 #endif
 }
 
+/* For float32 heatmaps: whether any of the n >= 4 contiguous keys at p is >= thr (a NaN
+ * never is), one running maximum over the row. */
+static inline int posefast_any_above_f32(const float* p, Py_ssize_t n, float thr)
+{
+#if defined(__SSE2__) || defined(_M_X64)
+    __m128 m = _mm_loadu_ps(p + n - 4), m2 = m;  /* the last 4 first, as for uint8 */
+    Py_ssize_t b = 0;
+    for (; b + 8 <= n; b += 8) {
+        /* maxps returns its second operand when either is NaN: NaN keys drop out */
+        m = _mm_max_ps(_mm_loadu_ps(p + b), m);
+        m2 = _mm_max_ps(_mm_loadu_ps(p + b + 4), m2);
+    }
+    if (b + 4 <= n)
+        m = _mm_max_ps(_mm_loadu_ps(p + b), m);
+    m = _mm_max_ps(m2, m);
+    return _mm_movemask_ps(_mm_cmpge_ps(m, _mm_set1_ps(thr))) != 0;
+#else
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (p[i] >= thr) return 1;
+    return 0;
+#endif
+}
+
+/* posefast_run_maxima_u8 for float32 keys, 8 at a time: bit j set where key j of the 8
+ * at p (inside a HWC row whose cells are contiguous, all 8 neighbours present; rows sy
+ * bytes apart) is >= thr and no smaller than any neighbour that is not NaN. */
+static inline uint32_t posefast_run_maxima_f32(const float* p, Py_ssize_t sy, float thr)
+{
+#if defined(__SSE2__) || defined(_M_X64)
+    __m128 t = _mm_set1_ps(thr);
+    __m128 a = _mm_loadu_ps(p), b = _mm_loadu_ps(p + 4);
+    __m128 ma = t, mb = t;
+    const char* c = (const char*)p;
+    if (!_mm_movemask_ps(_mm_or_ps(_mm_cmpge_ps(a, t), _mm_cmpge_ps(b, t))))
+        return 0;
+#define POSEFAST_NB_F32(off)                                                            \
+    ma = _mm_max_ps(_mm_loadu_ps((const float*)(c + (off))), ma);                       \
+    mb = _mm_max_ps(_mm_loadu_ps((const float*)(c + (off)) + 4), mb);
+    /* the left and right neighbours first: few keys above the threshold are maxima
+     * along their row, and the other six loads are left out for the rest */
+    POSEFAST_NB_F32(-4 * POSEFAST_K) POSEFAST_NB_F32(4 * POSEFAST_K)
+    if (!_mm_movemask_ps(_mm_or_ps(_mm_cmpge_ps(a, ma), _mm_cmpge_ps(b, mb))))
+        return 0;
+    POSEFAST_NB_F32(-sy - 4 * POSEFAST_K) POSEFAST_NB_F32(-sy) POSEFAST_NB_F32(-sy + 4 * POSEFAST_K)
+    POSEFAST_NB_F32(sy - 4 * POSEFAST_K) POSEFAST_NB_F32(sy) POSEFAST_NB_F32(sy + 4 * POSEFAST_K)
+#undef POSEFAST_NB_F32
+    return (uint32_t)_mm_movemask_ps(_mm_cmpge_ps(a, ma))
+           | ((uint32_t)_mm_movemask_ps(_mm_cmpge_ps(b, mb)) << 4);
+#else
+    uint32_t bits = 0;
+    const char* c = (const char*)p;
+    const Py_ssize_t nb[8] = {-sy - 4 * POSEFAST_K, -sy, -sy + 4 * POSEFAST_K, -4 * POSEFAST_K,
+                              4 * POSEFAST_K, sy - 4 * POSEFAST_K, sy, sy + 4 * POSEFAST_K};
+    for (int j = 0; j < 8; j++) {
+        float m = thr, v = p[j];
+        for (int i = 0; i < 8; i++) {
+            float q = ((const float*)(c + nb[i]))[j];
+            m = q > m ? q : m;
+        }
+        bits |= (uint32_t)(v >= m) << j;
+    }
+    return bits;
+#endif
+}
+
 /* The smallest float whose value, widened to double, is >= t: comparing floats with it
  * selects exactly the values a comparison in double would. */
 static inline float posefast_float_at_least(double t)

@@ -6,7 +6,8 @@ from candidates cimport (Cand, CandBuf, STACK_CANDS, scan_candidates, heapify, h
                          cand_release)
 from pose_walk cimport WalkTables, walk_tables, walk_pose
 from rescore cimport rescore
-from near_index cimport NearIndex, near_init, near_free, near_reset, near_add, near_any
+from near_index cimport (NearIndex, near_bytes, near_init, near_free, near_reset, near_add,
+                         near_any)
 
 ctypedef struct MultiParams:
     Py_ssize_t max_detections
@@ -32,13 +33,13 @@ ctypedef struct MultiWork:
 
 cdef inline int work_alloc(MultiWork* w, Py_ssize_t n, Py_ssize_t height, Py_ssize_t width,
                            double stride, double r2) noexcept nogil:
-    # one block for the seven arrays (all of 8-byte items): one malloc per call
+    # one block for the seven arrays (all of 8-byte items) and the index's positions:
+    # one malloc per call
     w.tables_built = False
     w.near.head = NULL
-    w.near.pos = NULL
     if n < 1:
         n = 1
-    w.poses = <double*>malloc(n * (51 + 7) * sizeof(double))
+    w.poses = <double*>malloc(n * (51 + 7) * sizeof(double) + near_bytes(n))
     if w.poses == NULL:
         return -1
     w.pose_scores = w.poses + n * 51
@@ -47,7 +48,8 @@ cdef inline int work_alloc(MultiWork* w, Py_ssize_t n, Py_ssize_t height, Py_ssi
     w.order = <Py_ssize_t*>(w.by_pose + n)
     w.rank = w.order + n
     w.tmp = w.rank + n
-    return near_init(&w.near, n, height, width, stride, r2)
+    near_init(&w.near, <char*>(w.tmp + n), n, height, width, stride, r2)
+    return 0
 
 cdef inline void work_free(MultiWork* w) noexcept nogil:
     free(w.poses)

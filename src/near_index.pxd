@@ -36,7 +36,8 @@ ctypedef struct NearIndex:
                             # axis are never within the radius (see near_init)
     double stride, r2
     Py_ssize_t n            # poses added
-    bint filled             # buckets in use (more than LINEAR_POSES poses added)
+    bint filled             # buckets in use (more than LINEAR_POSES poses added; links
+                            # are 32-bit, so never beyond 2^31 poses)
 
 # The bucket along one axis of a position v (cells, finite or +-inf), in [0, n - 1].
 # (Truncation is floor for v > 0: no libm call.)
@@ -48,10 +49,17 @@ cdef inline Py_ssize_t bucket(double v, double inv_size, Py_ssize_t n) noexcept 
         return n - 1
     return <Py_ssize_t>v
 
-# Sizes the buckets for a height x width grid and room for cap poses; returns -1 when
-# out of memory (near_free is safe after it either way).
-cdef inline int near_init(NearIndex* ix, Py_ssize_t cap, Py_ssize_t height, Py_ssize_t width,
-                          double stride, double r2) noexcept nogil:
+# Bytes of the positions and links for cap poses (the caller's block: see near_init).
+cdef inline Py_ssize_t near_bytes(Py_ssize_t cap) noexcept nogil:
+    if cap < 1:
+        cap = 1
+    return cap * 17 * (sizeof(NearPos) + sizeof(int32_t))
+
+# Sizes the buckets for a height x width grid and room for cap poses, whose positions
+# and links go to mem (near_bytes(cap) bytes, 8-byte aligned). The buckets themselves
+# are allocated only when more than LINEAR_POSES poses come (near_free frees them).
+cdef inline void near_init(NearIndex* ix, char* mem, Py_ssize_t cap, Py_ssize_t height,
+                           Py_ssize_t width, double stride, double r2) noexcept nogil:
     cdef double side
     cdef Py_ssize_t target
     # within(a, b) is dy*dy + dx*dx <= r2 with dy = (ay - by) * stride rounded: when
@@ -79,21 +87,12 @@ cdef inline int near_init(NearIndex* ix, Py_ssize_t cap, Py_ssize_t height, Py_s
     ix.nby = bucket(height - 1.0, ix.inv_size, target) + 1
     ix.nbx = bucket(width - 1.0, ix.inv_size, target) + 1
     ix.nb = ix.nby * ix.nbx
-    ix.pos = NULL
-    ix.head = NULL
-    if ix.cap >= INT32_MAX:  # 2^31 poses would take 900 GB of work space anyway
-        return -1
-    ix.pos = <NearPos*>malloc(ix.cap * 17 * (sizeof(NearPos) + sizeof(int32_t)))
-    ix.head = <int32_t*>malloc(ix.nb * 17 * sizeof(int32_t))
-    if ix.pos == NULL or ix.head == NULL:
-        return -1
+    ix.pos = <NearPos*>mem
     ix.next = <int32_t*>(ix.pos + ix.cap * 17)
-    return 0
+    ix.head = NULL
 
 cdef inline void near_free(NearIndex* ix) noexcept nogil:
-    free(ix.pos)
     free(ix.head)
-    ix.pos = NULL
     ix.head = NULL
 
 cdef inline void near_link(NearIndex* ix, Py_ssize_t j) noexcept nogil:
@@ -119,7 +118,11 @@ cdef inline void near_add(NearIndex* ix, const double* pose) noexcept nogil:
     ix.n += 1
     if ix.filled:
         near_link(ix, j)
-    elif ix.n > LINEAR_POSES:
+    elif ix.n > LINEAR_POSES and ix.cap < INT32_MAX:
+        if ix.head == NULL:
+            ix.head = <int32_t*>malloc(ix.nb * 17 * sizeof(int32_t))
+            if ix.head == NULL:
+                return  # no memory for buckets: the plain scan gives the same answers
         for b in range(ix.nb * 17):
             ix.head[b] = -1
         for j in range(ix.n):

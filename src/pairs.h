@@ -14,16 +14,18 @@
  * NaN, and one non-finite value beside a keypoint would poison every sample that
  * touches its cell with weight 0 (a whole pose lost to one NaN neighbour). So the
  * caller reads such corners from the cell itself (which also keeps every read on the
- * grid) and the mixes below drop the terms of weight 0 instead of multiplying them:
- * a position on a cell gives exactly that cell's value, inf included. (uy = 1 - wy and
- * ux = 1 - wx are never 0: fractions are < 1.)
+ * grid) and uses the _edge mixes below, which drop the terms of weight 0 instead of
+ * multiplying them: a position on a cell gives exactly that cell's value, inf
+ * included. (uy = 1 - wy and ux = 1 - wx are never 0: fractions are < 1.) Positions
+ * strictly inside a cell, nearly all of them, keep the plain mixes.
  */
 #ifndef POSEFAST_PAIRS_H
 #define POSEFAST_PAIRS_H
 
 /* The bilinear mix of four single values at fractions (wy, wx), in the order of
  * posefast_pair_bilinear, terms of weight 0 dropped (see above). */
-static inline double posefast_mix1(double a, double b, double c, double d, double wy, double wx)
+static inline double posefast_mix1_edge(double a, double b, double c, double d, double wy,
+                                        double wx)
 {
     double uy = 1.0 - wy, ux = 1.0 - wx;
     double top = ux * a, bottom;
@@ -70,6 +72,19 @@ static inline int posefast_pair_floor(posefast_pair p, int* y0, int* x0, posefas
 static inline posefast_pair posefast_pair_bilinear(posefast_pair a, posefast_pair b,
                                                    posefast_pair c, posefast_pair d,
                                                    posefast_pair frac)
+{
+    __m128d u = _mm_sub_pd(_mm_set1_pd(1.0), frac);
+    __m128d ux = _mm_unpackhi_pd(u, u), wx = _mm_unpackhi_pd(frac, frac);
+    __m128d uy = _mm_unpacklo_pd(u, u), wy = _mm_unpacklo_pd(frac, frac);
+    __m128d top = _mm_add_pd(_mm_mul_pd(ux, a), _mm_mul_pd(wx, b));
+    __m128d bottom = _mm_add_pd(_mm_mul_pd(ux, c), _mm_mul_pd(wx, d));
+    return _mm_add_pd(_mm_mul_pd(uy, top), _mm_mul_pd(wy, bottom));
+}
+
+/* The same where a fraction is 0: its terms are masked out instead of multiplied. */
+static inline posefast_pair posefast_pair_bilinear_edge(posefast_pair a, posefast_pair b,
+                                                        posefast_pair c, posefast_pair d,
+                                                        posefast_pair frac)
 {
     __m128d u = _mm_sub_pd(_mm_set1_pd(1.0), frac);
     __m128d used = _mm_cmpneq_pd(frac, _mm_setzero_pd());  /* all ones where w != 0 */
@@ -120,9 +135,20 @@ static inline posefast_pair posefast_pair_bilinear(posefast_pair a, posefast_pai
                                                    posefast_pair c, posefast_pair d,
                                                    posefast_pair frac)
 {
+    double uy = 1.0 - frac.lo, ux = 1.0 - frac.hi, wy = frac.lo, wx = frac.hi;
     posefast_pair r;
-    r.lo = posefast_mix1(a.lo, b.lo, c.lo, d.lo, frac.lo, frac.hi);
-    r.hi = posefast_mix1(a.hi, b.hi, c.hi, d.hi, frac.lo, frac.hi);
+    r.lo = uy * (ux * a.lo + wx * b.lo) + wy * (ux * c.lo + wx * d.lo);
+    r.hi = uy * (ux * a.hi + wx * b.hi) + wy * (ux * c.hi + wx * d.hi);
+    return r;
+}
+
+static inline posefast_pair posefast_pair_bilinear_edge(posefast_pair a, posefast_pair b,
+                                                        posefast_pair c, posefast_pair d,
+                                                        posefast_pair frac)
+{
+    posefast_pair r;
+    r.lo = posefast_mix1_edge(a.lo, b.lo, c.lo, d.lo, frac.lo, frac.hi);
+    r.hi = posefast_mix1_edge(a.hi, b.hi, c.hi, d.hi, frac.lo, frac.hi);
     return r;
 }
 
@@ -144,10 +170,17 @@ static inline posefast_pair posefast_pair_step(posefast_pair p, posefast_pair s,
 }
 #endif
 
-/* One channel's bilinear mix (the heatmap's logit). */
+/* One channel's bilinear mix (the heatmap's logit), and the same where a fraction is 0. */
 static inline double posefast_pair_mix(double a, double b, double c, double d,
                                        posefast_pair frac)
 {
-    return posefast_mix1(a, b, c, d, posefast_pair_lo(frac), posefast_pair_hi(frac));
+    double wy = posefast_pair_lo(frac), wx = posefast_pair_hi(frac);
+    double uy = 1.0 - wy, ux = 1.0 - wx;
+    return uy * (ux * a + wx * b) + wy * (ux * c + wx * d);
+}
+static inline double posefast_pair_mix_edge(double a, double b, double c, double d,
+                                            posefast_pair frac)
+{
+    return posefast_mix1_edge(a, b, c, d, posefast_pair_lo(frac), posefast_pair_hi(frac));
 }
 #endif

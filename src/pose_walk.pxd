@@ -12,9 +12,12 @@ cdef extern from "pairs.h":
     int posefast_pair_floor(posefast_pair p, int* y0, int* x0, posefast_pair* frac) noexcept nogil
     posefast_pair posefast_pair_bilinear(posefast_pair a, posefast_pair b, posefast_pair c,
                                          posefast_pair d, posefast_pair frac) noexcept nogil
+    posefast_pair posefast_pair_bilinear_edge(posefast_pair a, posefast_pair b, posefast_pair c,
+                                              posefast_pair d, posefast_pair frac) noexcept nogil
     posefast_pair posefast_pair_scale(posefast_pair a, double factor) noexcept nogil
     posefast_pair posefast_pair_step(posefast_pair p, posefast_pair s, posefast_pair hi) noexcept nogil
     double posefast_pair_mix(double a, double b, double c, double d, posefast_pair frac) noexcept nogil
+    double posefast_pair_mix_edge(double a, double b, double c, double d, posefast_pair frac) noexcept nogil
 
 cdef extern from "skeleton.h":
     ctypedef struct posefast_neighbour:
@@ -65,17 +68,19 @@ cdef inline double value(const char* p, raw_t* tag, const double* table) noexcep
 
 # The bilinear footprint of a clamped position (cells, (y, x)) in t: the address of its
 # top-left key in channel c, the steps to the lower and right neighbours, and the
-# fractions. A step is 0 where its fraction is 0 (pairs.h: a corner of weight 0 is not
-# read, so a NaN or inf there cannot spoil the sample); that covers the last row and
-# column too, where a clamped position has fraction 0.
-cdef inline const char* footprint(const Tensor* t, Py_ssize_t c, posefast_pair pos,
-                                  Py_ssize_t* down, Py_ssize_t* right,
-                                  posefast_pair* frac) noexcept nogil:
+# fractions; returns whether both fractions are > 0. A step is 0 where its fraction is
+# 0 (pairs.h: a corner of weight 0 must not count, so that a NaN or inf there cannot
+# spoil the sample; the caller then mixes with the _edge functions); that covers the
+# last row and column too, where a clamped position has fraction 0.
+cdef inline bint footprint(const Tensor* t, Py_ssize_t c, posefast_pair pos,
+                           const char** p, Py_ssize_t* down, Py_ssize_t* right,
+                           posefast_pair* frac) noexcept nogil:
     cdef int y0, x0
     cdef int nonzero = posefast_pair_floor(pos, &y0, &x0, frac)
     down[0] = t.sy if nonzero & 1 else 0
     right[0] = t.sx if nonzero & 2 else 0
-    return t.data + y0 * t.sy + x0 * t.sx + c * t.sc
+    p[0] = t.data + y0 * t.sy + x0 * t.sx + c * t.sc
+    return nonzero == 3
 
 # One move of a clamped position pos by the bilinear sample of channels c (dy) and
 # c + c_half (dx) of t at pos, scaled by factor (1 for 8-bit tensors, whose tables are
@@ -84,16 +89,19 @@ cdef inline posefast_pair move(const Tensor* t, raw_t* tag, const double* table,
                                double factor, Py_ssize_t c, Py_ssize_t c_half,
                                posefast_pair pos, posefast_pair hi) noexcept nogil:
     cdef Py_ssize_t down, right
-    cdef posefast_pair frac
-    cdef const char* p = footprint(t, c, pos, &down, &right, &frac)
+    cdef posefast_pair frac, a, b, cc, d, s
+    cdef const char* p
+    cdef bint inside = footprint(t, c, pos, &p, &down, &right, &frac)
     cdef Py_ssize_t dx = c_half * t.sc
-    cdef posefast_pair s = posefast_pair_bilinear(
-        posefast_pair_make(value(p, tag, table), value(p + dx, tag, table)),
-        posefast_pair_make(value(p + right, tag, table), value(p + right + dx, tag, table)),
-        posefast_pair_make(value(p + down, tag, table), value(p + down + dx, tag, table)),
-        posefast_pair_make(value(p + down + right, tag, table),
-                           value(p + down + right + dx, tag, table)),
-        frac)
+    a = posefast_pair_make(value(p, tag, table), value(p + dx, tag, table))
+    b = posefast_pair_make(value(p + right, tag, table), value(p + right + dx, tag, table))
+    cc = posefast_pair_make(value(p + down, tag, table), value(p + down + dx, tag, table))
+    d = posefast_pair_make(value(p + down + right, tag, table),
+                           value(p + down + right + dx, tag, table))
+    if inside:
+        s = posefast_pair_bilinear(a, b, cc, d, frac)
+    else:
+        s = posefast_pair_bilinear_edge(a, b, cc, d, frac)
     if not (raw_t is uint8_t or raw_t is int8_t):
         s = posefast_pair_scale(s, factor)
     return posefast_pair_step(pos, s, hi)
@@ -103,10 +111,16 @@ cdef inline double logit_at(const Tensor* hm, raw_t* tag, const double* table, P
                             posefast_pair pos) noexcept nogil:
     cdef Py_ssize_t down, right
     cdef posefast_pair frac
-    cdef const char* p = footprint(hm, c, pos, &down, &right, &frac)
-    return posefast_pair_mix(value(p, tag, table), value(p + right, tag, table),
-                             value(p + down, tag, table), value(p + down + right, tag, table),
-                             frac)
+    cdef const char* p
+    cdef double a, b, cc, d
+    cdef bint inside = footprint(hm, c, pos, &p, &down, &right, &frac)
+    a = value(p, tag, table)
+    b = value(p + right, tag, table)
+    cc = value(p + down, tag, table)
+    d = value(p + down + right, tag, table)
+    if inside:
+        return posefast_pair_mix(a, b, cc, d, frac)
+    return posefast_pair_mix_edge(a, b, cc, d, frac)
 
 # Fills ys, xs (cells) and logits (17 each) for the pose rooted at keypoint root_k at
 # (root_y, root_x).
