@@ -11,11 +11,20 @@ models emit them):
 
 A leading batch dimension of 1 is accepted. Each tensor is a float16/float32/float64
 ndarray with any strides (views such as ``mid[..., :32]`` are read in place) or a
-``Quantized`` uint8/int8 tensor, whose integers are read directly. Results are
-:class:`~posefast.Pose` objects in pixels of the network input, x before y.
+``Quantized`` uint8/int8 tensor, whose integers are read directly (its zero point a
+32-bit integer of any numeric type, its scale a finite number > 0). ``output_stride``
+is an integer in [1, 65536]. Results are :class:`~posefast.Pose` objects in pixels of
+the network input, x before y. Multi-pose decoding handles grids of up to 2^31 - 1
+rows and columns (its walk keeps cell indices in 32 bits) and refuses larger ones with
+``ValueError``; single-pose decoding has no such limit.
 
 Multi-pose decoding (``decode_multiple_poses``), in grid cells with every position
 clamped to [0, H-1] x [0, W-1] and tensors sampled bilinearly:
+
+Bilinear samples give a corner of weight 0 no say (0 * NaN would be NaN), so a
+position on a cell reads exactly that cell's value whatever its neighbours hold, and
+a keypoint whose sampled logit is NaN scores 0, as in single-pose decoding, rather
+than taking its pose with it.
 
 1. candidates: cells whose logit is >= logit(score_threshold) and no smaller than any
    logit of the same keypoint in the 3x3 neighbourhood (a NaN neighbour does not

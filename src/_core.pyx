@@ -4,7 +4,10 @@ Tensors are read in place (see tensor.pxd): any strides, HWC or CHW, float16/32/
 or ``Quantized`` uint8/int8 read as integers. Positions inside the kernels are grid
 cells; results are pixels of the network input, x before y.
 """
-from libc.math cimport log, isfinite, ceil, INFINITY
+from libc.math cimport log, isfinite, ceil, floor, INFINITY
+from cpython.long cimport PyLong_Check
+from cpython.float cimport PyFloat_Check
+from cpython.bool cimport PyBool_Check
 from libc.stdlib cimport malloc, free
 cimport numpy as cnp
 import numpy as np
@@ -19,10 +22,25 @@ from posefast.quantized import Quantized
 
 cnp.import_array()
 
+cdef extern from "Python.h":
+    # (3.10+) Creating a thousand poses allocates three thousand tracked objects, which
+    # starts the cyclic collector several times over objects that cannot form cycles
+    # yet; it is paused while they are built (and left as the caller had it).
+    int PyGC_Disable()
+    int PyGC_Enable()
+
 cdef enum:
     HEATMAP_C = 17
     OFFSET_C = 34
     DISPLACEMENT_C = 32
+
+# Pixels per cell at most: PoseNets use 8, 16 or 32; far beyond, keypoint coordinates
+# (float32 pixels) would lose their precision and then overflow to infinity.
+cdef enum:
+    MAX_OUTPUT_STRIDE = 65536
+# Rows and columns at most for multi-pose decoding, whose walk keeps cell indices in
+# 32 bits (the float -> int conversion of pairs.h); single-pose has no such limit.
+cdef Py_ssize_t MAX_MULTI_SIDE = 2147483647
 
 # Dimensions of a parsed tensor: batch size, grid height and width, channels.
 ctypedef struct Dims:
@@ -38,12 +56,46 @@ ctypedef struct Call:
 
 cdef object _new_pose = Pose.__new__
 cdef object _integer = (int, np.integer)
+cdef object _real = (int, float, np.integer, np.floating)
 
 
 cdef str _layout_shape(bint chw, object h, object w, object c):
     if chw:
         return f"({c}, {h}, {w})"
     return f"({h}, {w}, {c})"
+
+
+cdef double _quantization_scale(object scale, str name) except? -1.0:
+    cdef double v = 0.0
+    if PyFloat_Check(scale) or (isinstance(scale, _real) and not isinstance(scale, bool)):
+        try:
+            v = scale
+        except OverflowError:
+            v = INFINITY
+    if not (isfinite(v) and v > 0):
+        raise ValueError(f"{name}: Quantized.scale must be a finite number > 0, got {scale!r}")
+    return v
+
+
+cdef double _zero_point(object zp, str name) except? -1.0:
+    """An integer zero point as a double: ints and NumPy integers, or floats of any
+    precision holding an integer (2.0, np.float32(2.0)); 2.5 is refused, never truncated."""
+    cdef double v
+    # (the common case, a Python int, takes the first branch without any Python call)
+    if (PyLong_Check(zp) and not PyBool_Check(zp)) or isinstance(zp, np.integer):
+        try:
+            v = zp
+        except OverflowError:
+            v = INFINITY
+    elif PyFloat_Check(zp) or isinstance(zp, np.floating):
+        v = zp
+        if not (isfinite(v) and v == floor(v)):
+            raise ValueError(f"{name}: Quantized.zero_point must be an integer, got {zp!r}")
+    else:
+        raise ValueError(f"{name}: Quantized.zero_point must be an integer, got {zp!r}")
+    if not -2147483648.0 <= v <= 2147483647.0:
+        raise ValueError(f"{name}: Quantized.zero_point must be a 32-bit integer, got {zp!r}")
+    return v
 
 
 cdef int _parse(object obj, str name, bint chw, bint batch, Tensor* t, Dims* d) except -1:
@@ -79,12 +131,8 @@ cdef int _parse(object obj, str name, bint chw, bint batch, Tensor* t, Dims* d) 
             t.dtype = DT_I8
         else:
             raise ValueError(f"{name}: Quantized.array must be uint8 or int8, got {arr.dtype}")
-        t.scale = float(scale)
-        if not (isfinite(t.scale) and t.scale > 0):
-            raise ValueError(f"{name}: Quantized.scale must be a finite number > 0, got {scale!r}")
-        if isinstance(zp, float) and not float(zp).is_integer():
-            raise ValueError(f"{name}: Quantized.zero_point must be an integer, got {zp!r}")
-        t.zero_point = int(zp)
+        t.scale = _quantization_scale(scale, name)
+        t.zero_point = _zero_point(zp, name)
     else:
         raise ValueError(f"{name} must be a numpy array or a posefast.Quantized, got {type(obj).__name__}")
     if not cnp.PyArray_ISNOTSWAPPED(arr) or not cnp.PyArray_ISALIGNED(arr):
@@ -149,8 +197,9 @@ cdef int _parse_call(object heatmaps, object offsets, object fwd, object bwd,
     else:
         raise ValueError(f"layout must be 'hwc' or 'chw', got {layout!r}")
     if isinstance(output_stride, bool) or not isinstance(output_stride, _integer) \
-            or output_stride <= 0:
-        raise ValueError(f"output_stride must be a positive integer, got {output_stride!r}")
+            or not 0 < output_stride <= MAX_OUTPUT_STRIDE:
+        raise ValueError(f"output_stride must be an integer in [1, {MAX_OUTPUT_STRIDE}] "
+                         f"(input pixels per grid cell), got {output_stride!r}")
     f.stride = <double>output_stride
     _parse(heatmaps, "heatmaps", chw, batch, &f.heatmaps, &dims)
     if dims.c != HEATMAP_C:
@@ -286,6 +335,11 @@ cdef object _multi(object heatmaps, object offsets, object displacements_fwd,
     cdef cnp.npy_intp dims[4]
     _parse_call(heatmaps, offsets, displacements_fwd, displacements_bwd, output_stride,
                 layout, batch, &call)
+    if call.first.height > MAX_MULTI_SIDE or call.first.width > MAX_MULTI_SIDE:
+        raise ValueError(
+            f"heatmaps: a grid of {call.first.height}x{call.first.width} cells is too large for "
+            f"multi-pose decoding (at most {MAX_MULTI_SIDE} rows and columns); "
+            f"decode_single_pose has no such limit")
     if isinstance(max_detections, bool) or not isinstance(max_detections, _integer) \
             or max_detections < 0:
         raise ValueError(f"max_detections must be an integer >= 0, got {max_detections!r}")
@@ -323,7 +377,8 @@ cdef object _multi(object heatmaps, object offsets, object displacements_fwd,
     kp_arr = cnp.PyArray_EMPTY(4, dims, cnp.NPY_FLOAT32, 0)
     kp = <float*>cnp.PyArray_DATA(kp_arr)
     with nogil:
-        failed = work_alloc(&w, m) < 0  # frees cleanly even when it fails
+        failed = work_alloc(&w, m, call.first.height, call.first.width, call.first.stride,
+                            p.nms_r2) < 0  # frees cleanly even when it fails
         sc = <double*>malloc(n * m * sizeof(double) + n * sizeof(Py_ssize_t))
         if sc != NULL:
             counts = <Py_ssize_t*>(sc + n * m)
@@ -338,14 +393,18 @@ cdef object _multi(object heatmaps, object offsets, object displacements_fwd,
                     failed = True
                     break
         work_free(&w)
+    cdef int gc_was_on = 0
     try:
         if failed:
             raise MemoryError("posefast: out of memory while decoding")
         out = []
+        gc_was_on = PyGC_Disable()
         for i in range(n):
             frame_kp = kp_arr[i]
             out.append([_pose(sc[i * m + j], frame_kp[j]) for j in range(counts[i])])
     finally:
+        if gc_was_on:
+            PyGC_Enable()
         free(sc)  # counts too
     return out if batch else out[0]
 

@@ -1,8 +1,8 @@
 /* The loops that touch every heatmap value, for frames whose values are dense in
  * memory (HWC with contiguous cells, or one contiguous plane per keypoint in CHW).
- * They are written so that the compiler vectorises them (or, for the threshold test,
- * with SSE2 where the target has it), leaving per-element work to the few elements
- * that matter. Everything else (strided views, float16) takes the generic loops in
+ * They are written so that the compiler vectorises them (or, for the threshold tests
+ * and neighbour maxima, with SSE2 or NEON where the target has it: simd.h), leaving
+ * per-element work to the few elements that matter. Everything else (strided views, float16) takes the generic loops in
  * Cython.
  *
  * For every element type T there are:
@@ -19,6 +19,8 @@
 #include <Python.h>  /* Py_ssize_t: the index type of the Cython side */
 #include <stdint.h>
 #include <math.h>
+#include <string.h>
+#include "simd.h"
 
 #define POSEFAST_K 17
 
@@ -46,7 +48,7 @@ static inline int posefast_highest_bit(uint32_t m)
 #endif
 }
 
-#define POSEFAST_DENSE_SCANS(SUF, T, LOWEST)                                           \
+#define POSEFAST_DENSE_SCANS(SUF, T, LOWEST, FIND)                                     \
 static inline uint32_t posefast_mask32_##SUF(const T* p, T thr)                      \
 {                                                                                     \
     uint32_t m = 0;                                                                   \
@@ -90,18 +92,32 @@ static inline Py_ssize_t posefast_argmax_##SUF(const T* p, Py_ssize_t n)        
         /* all values LOWEST (or NaN): for integers the first cell holds it */        \
         return 0;                                                                     \
     }                                                                                 \
+    return FIND(p, n, m);                                                             \
+}
+
+/* The first index of m (present) in p[0..n): memchr for bytes (libc's is vectorised,
+ * the plain loop is not: a 2^31-cell plane took seconds), a loop for floats. */
+static inline Py_ssize_t posefast_find_byte(const void* p, Py_ssize_t n, int m)
+{
+    const uint8_t* at = (const uint8_t*)memchr(p, (unsigned char)m, (size_t)n);
+    return at ? (Py_ssize_t)(at - (const uint8_t*)p) : 0;
+}
+#define POSEFAST_FIND_LOOP(T)                                                         \
+static inline Py_ssize_t posefast_find_##T(const T* p, Py_ssize_t n, T m)              \
+{                                                                                     \
     for (Py_ssize_t i = 0; i < n; i++)                                                 \
         if (p[i] == m) return i;                                                      \
     return 0;                                                                         \
 }
+POSEFAST_FIND_LOOP(float)
+POSEFAST_FIND_LOOP(double)
 
-POSEFAST_DENSE_SCANS(u8, uint8_t, 0)
-POSEFAST_DENSE_SCANS(i8, int8_t, -128)
-POSEFAST_DENSE_SCANS(f32, float, -INFINITY)
-POSEFAST_DENSE_SCANS(f64, double, -INFINITY)
+POSEFAST_DENSE_SCANS(u8, uint8_t, 0, posefast_find_byte)
+POSEFAST_DENSE_SCANS(i8, int8_t, -128, posefast_find_byte)
+POSEFAST_DENSE_SCANS(f32, float, -INFINITY, posefast_find_float)
+POSEFAST_DENSE_SCANS(f64, double, -INFINITY, posefast_find_double)
 
-#if defined(__SSE2__) || defined(_M_X64)
-#include <emmintrin.h>
+#if defined(POSEFAST_SSE2)
 /* The same masks with SSE2 (every x86-64 CPU has it); compilers do not vectorise the
  * plain loops above into compare + movemask on their own. */
 #define posefast_mask32_u8 posefast_mask32_u8_sse2
@@ -164,6 +180,59 @@ static inline void posefast_first17_bytes_sse2(const uint8_t* p, Py_ssize_t cell
         }
     }
 }
+#elif defined(POSEFAST_NEON)
+/* The same with NEON: a compare per 16 keys and the bits gathered by
+ * posefast_neon_bits16 (the plain loops compile to a compare and an insert per key). */
+#define posefast_mask32_u8 posefast_mask32_u8_neon
+#define posefast_mask32_i8 posefast_mask32_i8_neon
+#define posefast_mask32_f32 posefast_mask32_f32_neon
+static inline uint32_t posefast_mask32_u8_neon(const uint8_t* p, uint8_t thr)
+{
+    uint8x16_t t = vdupq_n_u8(thr);
+    return posefast_neon_bits16(vcgeq_u8(vld1q_u8(p), t))
+           | (posefast_neon_bits16(vcgeq_u8(vld1q_u8(p + 16), t)) << 16);
+}
+static inline uint32_t posefast_mask32_i8_neon(const int8_t* p, int8_t thr)
+{
+    int8x16_t t = vdupq_n_s8(thr);
+    return posefast_neon_bits16(vcgeq_s8(vld1q_s8(p), t))
+           | (posefast_neon_bits16(vcgeq_s8(vld1q_s8(p + 16), t)) << 16);
+}
+static inline uint32_t posefast_mask32_f32_neon(const float* p, float thr)
+{
+    /* vcgeq is false for NaN, as >= is */
+    float32x4_t t = vdupq_n_f32(thr);
+    uint32_t m = 0;
+    for (int j = 0; j < 4; j++)
+        m |= posefast_neon_bits8(vcgeq_f32(vld1q_f32(p + 8 * j), t),
+                                 vcgeq_f32(vld1q_f32(p + 8 * j + 4), t)) << (8 * j);
+    return m;
+}
+
+#define posefast_first17_u8(p, cells, best, cell) \
+    posefast_first17_bytes_neon((const uint8_t*)(p), cells, (const uint8_t*)(best), cell)
+#define posefast_first17_i8(p, cells, best, cell) \
+    posefast_first17_bytes_neon((const uint8_t*)(p), cells, (const uint8_t*)(best), cell)
+static inline void posefast_first17_bytes_neon(const uint8_t* p, Py_ssize_t cells,
+                                               const uint8_t* best, Py_ssize_t* cell)
+{
+    uint8x16_t b = vld1q_u8(best);
+    uint32_t left = 0x1ffffu;
+    for (Py_ssize_t c = 0; c < cells && left; c++, p += POSEFAST_K) {
+        uint8x16_t eq16 = vceqq_u8(vld1q_u8(p), b);
+        uint32_t eq;
+        /* the usual case, no keypoint's maximum here, without gathering bits */
+        if (vmaxvq_u8(eq16) == 0 && p[16] != best[16])
+            continue;
+        eq = posefast_neon_bits16(eq16) | (uint32_t)(p[16] == best[16]) << 16;
+        eq &= left;
+        left &= ~eq;
+        while (eq) {
+            cell[posefast_lowest_bit(eq)] = c;
+            eq &= eq - 1;
+        }
+    }
+}
 #endif
 
 
@@ -172,7 +241,7 @@ static inline void posefast_first17_bytes_sse2(const uint8_t* p, Py_ssize_t cell
  * keys and a single branch. */
 static inline int posefast_any_above_u8(const uint8_t* p, Py_ssize_t n, uint8_t thr)
 {
-#if defined(__SSE2__) || defined(_M_X64)
+#if defined(POSEFAST_SSE2)
     /* the last 16 keys first: the loop below may stop short of them */
     __m128i m = _mm_loadu_si128((const __m128i*)(p + n - 16));
     __m128i m2 = m;
@@ -185,6 +254,16 @@ static inline int posefast_any_above_u8(const uint8_t* p, Py_ssize_t n, uint8_t 
         m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i*)(p + b)));
     m = _mm_max_epu8(m, m2);
     return _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(m, _mm_set1_epi8((char)thr)), m)) != 0;
+#elif defined(POSEFAST_NEON)
+    uint8x16_t m = vld1q_u8(p + n - 16), m2 = m;
+    Py_ssize_t b = 0;
+    for (; b + 32 <= n; b += 32) {
+        m = vmaxq_u8(m, vld1q_u8(p + b));
+        m2 = vmaxq_u8(m2, vld1q_u8(p + b + 16));
+    }
+    if (b + 16 <= n)
+        m = vmaxq_u8(m, vld1q_u8(p + b));
+    return vmaxvq_u8(vmaxq_u8(m, m2)) >= thr;
 #else
     uint8_t m = 0;
     for (Py_ssize_t i = 0; i < n; i++) m = p[i] > m ? p[i] : m;
@@ -195,9 +274,12 @@ static inline int posefast_any_above_u8(const uint8_t* p, Py_ssize_t n, uint8_t 
 /* Bit k set where key k of the 17 contiguous uint8 keys at p is >= thr. */
 static inline uint32_t posefast_cell_above_u8(const uint8_t* p, uint8_t thr)
 {
-#if defined(__SSE2__) || defined(_M_X64)
+#if defined(POSEFAST_SSE2)
     __m128i v = _mm_loadu_si128((const __m128i*)p);
     uint32_t m = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8((char)thr)), v));
+    return m | (uint32_t)(p[16] >= thr) << 16;
+#elif defined(POSEFAST_NEON)
+    uint32_t m = posefast_neon_bits16(vcgeq_u8(vld1q_u8(p), vdupq_n_u8(thr)));
     return m | (uint32_t)(p[16] >= thr) << 16;
 #else
     uint32_t m = 0;
@@ -213,7 +295,7 @@ static inline uint32_t posefast_cell_above_u8(const uint8_t* p, uint8_t thr)
  * after the first comparison. */
 static inline uint32_t posefast_run_maxima_u8(const uint8_t* p, Py_ssize_t sy, uint8_t thr)
 {
-#if defined(__SSE2__) || defined(_M_X64)
+#if defined(POSEFAST_SSE2)
     __m128i t = _mm_set1_epi8((char)thr);
     __m128i v = _mm_loadu_si128((const __m128i*)p);
     __m128i m;
@@ -228,6 +310,19 @@ static inline uint32_t posefast_run_maxima_u8(const uint8_t* p, Py_ssize_t sy, u
     m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i*)(p + sy)));
     m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i*)(p + sy + POSEFAST_K)));
     return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(v, m), v));
+#elif defined(POSEFAST_NEON)
+    uint8x16_t v = vld1q_u8(p), m;
+    if (vmaxvq_u8(v) < thr)
+        return 0;
+    m = vmaxq_u8(vdupq_n_u8(thr), vld1q_u8(p - sy - POSEFAST_K));
+    m = vmaxq_u8(m, vld1q_u8(p - sy));
+    m = vmaxq_u8(m, vld1q_u8(p - sy + POSEFAST_K));
+    m = vmaxq_u8(m, vld1q_u8(p - POSEFAST_K));
+    m = vmaxq_u8(m, vld1q_u8(p + POSEFAST_K));
+    m = vmaxq_u8(m, vld1q_u8(p + sy - POSEFAST_K));
+    m = vmaxq_u8(m, vld1q_u8(p + sy));
+    m = vmaxq_u8(m, vld1q_u8(p + sy + POSEFAST_K));
+    return posefast_neon_bits16(vcgeq_u8(v, m));
 #else
     uint32_t bits = 0;
     const Py_ssize_t nb[8] = {-sy - POSEFAST_K, -sy, -sy + POSEFAST_K, -POSEFAST_K,
@@ -237,6 +332,101 @@ static inline uint32_t posefast_run_maxima_u8(const uint8_t* p, Py_ssize_t sy, u
         uint8_t m = thr;
         for (int i = 0; i < 8; i++) m = q[nb[i]] > m ? q[nb[i]] : m;
         bits |= (uint32_t)(q[0] >= m) << j;
+    }
+    return bits;
+#endif
+}
+
+/* For float32 heatmaps: whether any of the n >= 4 contiguous keys at p is >= thr (a NaN
+ * never is), one running maximum over the row. (Every vector variant ignores NaN in
+ * its maxima as the scalar code does: SSE2's maxps returns its second operand when one
+ * is NaN, NEON's vmaxnm the number.) */
+static inline int posefast_any_above_f32(const float* p, Py_ssize_t n, float thr)
+{
+#if defined(POSEFAST_SSE2)
+    __m128 m = _mm_loadu_ps(p + n - 4), m2 = m;  /* the last 4 first, as for uint8 */
+    Py_ssize_t b = 0;
+    for (; b + 8 <= n; b += 8) {
+        /* maxps returns its second operand when either is NaN: NaN keys drop out */
+        m = _mm_max_ps(_mm_loadu_ps(p + b), m);
+        m2 = _mm_max_ps(_mm_loadu_ps(p + b + 4), m2);
+    }
+    if (b + 4 <= n)
+        m = _mm_max_ps(_mm_loadu_ps(p + b), m);
+    m = _mm_max_ps(m2, m);
+    return _mm_movemask_ps(_mm_cmpge_ps(m, _mm_set1_ps(thr))) != 0;
+#elif defined(POSEFAST_NEON)
+    /* vmaxnmq (IEEE maxNum) returns the number when one operand is NaN */
+    float32x4_t m = vld1q_f32(p + n - 4), m2 = m;
+    Py_ssize_t b = 0;
+    for (; b + 8 <= n; b += 8) {
+        m = vmaxnmq_f32(m, vld1q_f32(p + b));
+        m2 = vmaxnmq_f32(m2, vld1q_f32(p + b + 4));
+    }
+    if (b + 4 <= n)
+        m = vmaxnmq_f32(m, vld1q_f32(p + b));
+    return vmaxnmvq_f32(vmaxnmq_f32(m, m2)) >= thr;  /* all NaN: NaN, not >= */
+#else
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (p[i] >= thr) return 1;
+    return 0;
+#endif
+}
+
+/* posefast_run_maxima_u8 for float32 keys, 8 at a time: bit j set where key j of the 8
+ * at p (inside a HWC row whose cells are contiguous, all 8 neighbours present; rows sy
+ * bytes apart) is >= thr and no smaller than any neighbour that is not NaN. */
+static inline uint32_t posefast_run_maxima_f32(const float* p, Py_ssize_t sy, float thr)
+{
+#if defined(POSEFAST_SSE2)
+    __m128 t = _mm_set1_ps(thr);
+    __m128 a = _mm_loadu_ps(p), b = _mm_loadu_ps(p + 4);
+    __m128 ma = t, mb = t;
+    const char* c = (const char*)p;
+    if (!_mm_movemask_ps(_mm_or_ps(_mm_cmpge_ps(a, t), _mm_cmpge_ps(b, t))))
+        return 0;
+#define POSEFAST_NB_F32(off)                                                            \
+    ma = _mm_max_ps(_mm_loadu_ps((const float*)(c + (off))), ma);                       \
+    mb = _mm_max_ps(_mm_loadu_ps((const float*)(c + (off)) + 4), mb);
+    /* the left and right neighbours first: few keys above the threshold are maxima
+     * along their row, and the other six loads are left out for the rest */
+    POSEFAST_NB_F32(-4 * POSEFAST_K) POSEFAST_NB_F32(4 * POSEFAST_K)
+    if (!_mm_movemask_ps(_mm_or_ps(_mm_cmpge_ps(a, ma), _mm_cmpge_ps(b, mb))))
+        return 0;
+    POSEFAST_NB_F32(-sy - 4 * POSEFAST_K) POSEFAST_NB_F32(-sy) POSEFAST_NB_F32(-sy + 4 * POSEFAST_K)
+    POSEFAST_NB_F32(sy - 4 * POSEFAST_K) POSEFAST_NB_F32(sy) POSEFAST_NB_F32(sy + 4 * POSEFAST_K)
+#undef POSEFAST_NB_F32
+    return (uint32_t)_mm_movemask_ps(_mm_cmpge_ps(a, ma))
+           | ((uint32_t)_mm_movemask_ps(_mm_cmpge_ps(b, mb)) << 4);
+#elif defined(POSEFAST_NEON)
+    float32x4_t t = vdupq_n_f32(thr);
+    float32x4_t a = vld1q_f32(p), b = vld1q_f32(p + 4);
+    float32x4_t ma = t, mb = t;
+    const char* c = (const char*)p;
+    if (!(vmaxvq_u32(vorrq_u32(vcgeq_f32(a, t), vcgeq_f32(b, t)))))
+        return 0;
+#define POSEFAST_NB_F32(off)                                                            \
+    ma = vmaxnmq_f32(vld1q_f32((const float*)(c + (off))), ma);                         \
+    mb = vmaxnmq_f32(vld1q_f32((const float*)(c + (off)) + 4), mb);
+    POSEFAST_NB_F32(-4 * POSEFAST_K) POSEFAST_NB_F32(4 * POSEFAST_K)
+    if (!(vmaxvq_u32(vorrq_u32(vcgeq_f32(a, ma), vcgeq_f32(b, mb)))))
+        return 0;
+    POSEFAST_NB_F32(-sy - 4 * POSEFAST_K) POSEFAST_NB_F32(-sy) POSEFAST_NB_F32(-sy + 4 * POSEFAST_K)
+    POSEFAST_NB_F32(sy - 4 * POSEFAST_K) POSEFAST_NB_F32(sy) POSEFAST_NB_F32(sy + 4 * POSEFAST_K)
+#undef POSEFAST_NB_F32
+    return posefast_neon_bits8(vcgeq_f32(a, ma), vcgeq_f32(b, mb));
+#else
+    uint32_t bits = 0;
+    const char* c = (const char*)p;
+    const Py_ssize_t nb[8] = {-sy - 4 * POSEFAST_K, -sy, -sy + 4 * POSEFAST_K, -4 * POSEFAST_K,
+                              4 * POSEFAST_K, sy - 4 * POSEFAST_K, sy, sy + 4 * POSEFAST_K};
+    for (int j = 0; j < 8; j++) {
+        float m = thr, v = p[j];
+        for (int i = 0; i < 8; i++) {
+            float q = ((const float*)(c + nb[i]))[j];
+            m = q > m ? q : m;
+        }
+        bits |= (uint32_t)(v >= m) << j;
     }
     return bits;
 #endif

@@ -1,11 +1,13 @@
 # Multi-pose decoding of one frame, candidates -> pose walks -> soft keypoint NMS.
 from libc.stdlib cimport malloc, free
 from tensor cimport Frame, raw_t, value_at
-from geometry cimport clamp, sigmoid, within
+from geometry cimport clamp, sigmoid
 from candidates cimport (Cand, CandBuf, STACK_CANDS, scan_candidates, heapify, heap_pop,
                          cand_release)
 from pose_walk cimport WalkTables, walk_tables, walk_pose
 from rescore cimport rescore
+from near_index cimport (NearIndex, near_bytes, near_init, near_free, near_reset, near_add,
+                         near_any)
 
 ctypedef struct MultiParams:
     Py_ssize_t max_detections
@@ -20,29 +22,39 @@ ctypedef struct MultiWork:
     double* pose_scores     # max_detections
     Py_ssize_t* order       # max_detections
     Py_ssize_t* rank        # max_detections
+    Py_ssize_t* tmp         # max_detections
     double* final           # max_detections
+    double* by_pose         # max_detections
+    NearIndex near          # the poses placed so far, by keypoint position
     # the walk's value tables: the frames of a call share their quantisation, so they
     # are built for the first frame that has a candidate and serve the others
     WalkTables tables
     bint tables_built
 
-cdef inline int work_alloc(MultiWork* w, Py_ssize_t n) noexcept nogil:
-    # one block for all five arrays (all of 8-byte items): one malloc per call
+cdef inline int work_alloc(MultiWork* w, Py_ssize_t n, Py_ssize_t height, Py_ssize_t width,
+                           double stride, double r2) noexcept nogil:
+    # one block for the seven arrays (all of 8-byte items) and the index's positions:
+    # one malloc per call
     w.tables_built = False
+    w.near.head = NULL
     if n < 1:
         n = 1
-    w.poses = <double*>malloc(n * (51 + 4) * sizeof(double))
+    w.poses = <double*>malloc(n * (51 + 7) * sizeof(double) + near_bytes(n))
     if w.poses == NULL:
         return -1
     w.pose_scores = w.poses + n * 51
     w.final = w.pose_scores + n
-    w.order = <Py_ssize_t*>(w.final + n)
+    w.by_pose = w.final + n
+    w.order = <Py_ssize_t*>(w.by_pose + n)
     w.rank = w.order + n
+    w.tmp = w.rank + n
+    near_init(&w.near, <char*>(w.tmp + n), n, height, width, stride, r2)
     return 0
 
 cdef inline void work_free(MultiWork* w) noexcept nogil:
     free(w.poses)
     w.poses = NULL
+    near_free(&w.near)
 
 # Decodes one frame. Writes up to max_detections poses, best first, into out_kp
 # (n x 17 x (x, y, score), pixels) and out_scores; returns how many, or -1 when out
@@ -59,8 +71,7 @@ cdef inline Py_ssize_t decode_multi_frame(const Frame* f, raw_t* tag, const Mult
     cdef double xs[17]
     cdef double logits[17]
     cdef double* pose
-    cdef const double* q
-    cdef bint near
+    cdef double score
     buf.items = local
     buf.n = 0
     buf.cap = STACK_CANDS
@@ -75,17 +86,12 @@ cdef inline Py_ssize_t decode_multi_frame(const Frame* f, raw_t* tag, const Mult
     if n_heap > 0 and not w.tables_built:
         walk_tables(f, tag, &w.tables)
         w.tables_built = True
+    near_reset(&w.near)
     while n_heap > 0 and n_poses < p.max_detections:
         heap_pop(buf.items, &n_heap, &c)
         ry = clamp(c.y + value_at(&f.offsets, tag, c.y, c.x, c.k) / stride, hi_y)
         rx = clamp(c.x + value_at(&f.offsets, tag, c.y, c.x, 17 + c.k) / stride, hi_x)
-        near = False
-        for j in range(n_poses):
-            q = w.poses + j * 51 + 3 * c.k
-            if within(ry, rx, q[0], q[1], stride, p.nms_r2):
-                near = True
-                break
-        if near:
+        if near_any(&w.near, c.k, ry, rx):
             continue
         walk_pose(f, tag, &w.tables, c.k, ry, rx, p.refine_steps, ys, xs, logits)
         pose = w.poses + n_poses * 51
@@ -93,15 +99,19 @@ cdef inline Py_ssize_t decode_multi_frame(const Frame* f, raw_t* tag, const Mult
         for k in range(17):
             pose[3 * k] = ys[k]
             pose[3 * k + 1] = xs[k]
-            pose[3 * k + 2] = sigmoid(logits[k])
+            score = sigmoid(logits[k])
+            # a NaN logit (a non-finite value weighed into the sample) scores 0, as in
+            # single-pose decoding, instead of taking the whole pose with it
+            pose[3 * k + 2] = score if score == score else 0.0
             total += pose[3 * k + 2]
         total = total / 17.0
         if total >= p.score_threshold:
             w.pose_scores[n_poses] = total
+            near_add(&w.near, pose)
             n_poses += 1
     cand_release(&buf)
-    n_final = rescore(w.poses, w.pose_scores, n_poses, stride, p.nms_r2, p.score_threshold,
-                      w.order, w.rank, w.final)
+    n_final = rescore(w.poses, w.pose_scores, n_poses, p.score_threshold, &w.near,
+                      w.order, w.tmp, w.by_pose, w.rank, w.final)
     for i in range(n_final):
         pose = w.poses + w.rank[i] * 51
         out_scores[i] = w.final[i]

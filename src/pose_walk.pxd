@@ -9,12 +9,15 @@ cdef extern from "pairs.h":
     posefast_pair posefast_pair_make(double lo, double hi) noexcept nogil
     double posefast_pair_lo(posefast_pair a) noexcept nogil
     double posefast_pair_hi(posefast_pair a) noexcept nogil
-    void posefast_pair_floor(posefast_pair p, int* y0, int* x0, posefast_pair* frac) noexcept nogil
+    int posefast_pair_floor(posefast_pair p, int* y0, int* x0, posefast_pair* frac) noexcept nogil
     posefast_pair posefast_pair_bilinear(posefast_pair a, posefast_pair b, posefast_pair c,
                                          posefast_pair d, posefast_pair frac) noexcept nogil
+    posefast_pair posefast_pair_bilinear_edge(posefast_pair a, posefast_pair b, posefast_pair c,
+                                              posefast_pair d, posefast_pair frac) noexcept nogil
     posefast_pair posefast_pair_scale(posefast_pair a, double factor) noexcept nogil
     posefast_pair posefast_pair_step(posefast_pair p, posefast_pair s, posefast_pair hi) noexcept nogil
     double posefast_pair_mix(double a, double b, double c, double d, posefast_pair frac) noexcept nogil
+    double posefast_pair_mix_edge(double a, double b, double c, double d, posefast_pair frac) noexcept nogil
 
 cdef extern from "skeleton.h":
     ctypedef struct posefast_neighbour:
@@ -64,48 +67,60 @@ cdef inline double value(const char* p, raw_t* tag, const double* table) noexcep
         return load(p, tag)
 
 # The bilinear footprint of a clamped position (cells, (y, x)) in t: the address of its
-# top-left key in channel c, the steps to the lower and right neighbours (0 on the last
-# row / column, where the clamped position has no weight beyond), and the fractions.
-cdef inline const char* footprint(const Tensor* t, Py_ssize_t c, posefast_pair pos,
-                                  Py_ssize_t height, Py_ssize_t width, Py_ssize_t* down,
-                                  Py_ssize_t* right, posefast_pair* frac) noexcept nogil:
+# top-left key in channel c, the steps to the lower and right neighbours, and the
+# fractions; returns whether both fractions are > 0. A step is 0 where its fraction is
+# 0 (pairs.h: a corner of weight 0 must not count, so that a NaN or inf there cannot
+# spoil the sample; the caller then mixes with the _edge functions); that covers the
+# last row and column too, where a clamped position has fraction 0.
+cdef inline bint footprint(const Tensor* t, Py_ssize_t c, posefast_pair pos,
+                           const char** p, Py_ssize_t* down, Py_ssize_t* right,
+                           posefast_pair* frac) noexcept nogil:
     cdef int y0, x0
-    posefast_pair_floor(pos, &y0, &x0, frac)
-    down[0] = t.sy if y0 + 1 < height else 0
-    right[0] = t.sx if x0 + 1 < width else 0
-    return t.data + y0 * t.sy + x0 * t.sx + c * t.sc
+    cdef int nonzero = posefast_pair_floor(pos, &y0, &x0, frac)
+    down[0] = t.sy if nonzero & 1 else 0
+    right[0] = t.sx if nonzero & 2 else 0
+    p[0] = t.data + y0 * t.sy + x0 * t.sx + c * t.sc
+    return nonzero == 3
 
 # One move of a clamped position pos by the bilinear sample of channels c (dy) and
 # c + c_half (dx) of t at pos, scaled by factor (1 for 8-bit tensors, whose tables are
 # in cells already); the result is clamped to [0, hi].
 cdef inline posefast_pair move(const Tensor* t, raw_t* tag, const double* table,
                                double factor, Py_ssize_t c, Py_ssize_t c_half,
-                               posefast_pair pos, posefast_pair hi, Py_ssize_t height,
-                               Py_ssize_t width) noexcept nogil:
+                               posefast_pair pos, posefast_pair hi) noexcept nogil:
     cdef Py_ssize_t down, right
-    cdef posefast_pair frac
-    cdef const char* p = footprint(t, c, pos, height, width, &down, &right, &frac)
+    cdef posefast_pair frac, a, b, cc, d, s
+    cdef const char* p
+    cdef bint inside = footprint(t, c, pos, &p, &down, &right, &frac)
     cdef Py_ssize_t dx = c_half * t.sc
-    cdef posefast_pair s = posefast_pair_bilinear(
-        posefast_pair_make(value(p, tag, table), value(p + dx, tag, table)),
-        posefast_pair_make(value(p + right, tag, table), value(p + right + dx, tag, table)),
-        posefast_pair_make(value(p + down, tag, table), value(p + down + dx, tag, table)),
-        posefast_pair_make(value(p + down + right, tag, table),
-                           value(p + down + right + dx, tag, table)),
-        frac)
+    a = posefast_pair_make(value(p, tag, table), value(p + dx, tag, table))
+    b = posefast_pair_make(value(p + right, tag, table), value(p + right + dx, tag, table))
+    cc = posefast_pair_make(value(p + down, tag, table), value(p + down + dx, tag, table))
+    d = posefast_pair_make(value(p + down + right, tag, table),
+                           value(p + down + right + dx, tag, table))
+    if inside:
+        s = posefast_pair_bilinear(a, b, cc, d, frac)
+    else:
+        s = posefast_pair_bilinear_edge(a, b, cc, d, frac)
     if not (raw_t is uint8_t or raw_t is int8_t):
         s = posefast_pair_scale(s, factor)
     return posefast_pair_step(pos, s, hi)
 
 # The logit of keypoint c at a clamped position.
 cdef inline double logit_at(const Tensor* hm, raw_t* tag, const double* table, Py_ssize_t c,
-                            posefast_pair pos, Py_ssize_t height, Py_ssize_t width) noexcept nogil:
+                            posefast_pair pos) noexcept nogil:
     cdef Py_ssize_t down, right
     cdef posefast_pair frac
-    cdef const char* p = footprint(hm, c, pos, height, width, &down, &right, &frac)
-    return posefast_pair_mix(value(p, tag, table), value(p + right, tag, table),
-                             value(p + down, tag, table), value(p + down + right, tag, table),
-                             frac)
+    cdef const char* p
+    cdef double a, b, cc, d
+    cdef bint inside = footprint(hm, c, pos, &p, &down, &right, &frac)
+    a = value(p, tag, table)
+    b = value(p + right, tag, table)
+    cc = value(p + down, tag, table)
+    d = value(p + down + right, tag, table)
+    if inside:
+        return posefast_pair_mix(a, b, cc, d, frac)
+    return posefast_pair_mix_edge(a, b, cc, d, frac)
 
 # Fills ys, xs (cells) and logits (17 each) for the pose rooted at keypoint root_k at
 # (root_y, root_x).
@@ -137,7 +152,7 @@ cdef inline void walk_pose(const Frame* f, raw_t* tag, const WalkTables* tb, int
     ys[root_k] = root_y
     xs[root_k] = root_x
     pos[root_k] = posefast_pair_make(root_y, root_x)
-    logits[root_k] = logit_at(&f.heatmaps, tag, tb.heatmaps, root_k, pos[root_k], height, width)
+    logits[root_k] = logit_at(&f.heatmaps, tag, tb.heatmaps, root_k, pos[root_k])
     seen[root_k] = True
     level[0] = root_k
     n_level = 1
@@ -151,23 +166,20 @@ cdef inline void walk_pose(const Frame* f, raw_t* tag, const WalkTables* tb, int
                 if seen[t]:
                     continue
                 if nb.forward:
-                    pos[t] = move(&f.fwd, tag, tb.fwd, factor, nb.edge, 16, pos[s], hi,
-                                  height, width)
+                    pos[t] = move(&f.fwd, tag, tb.fwd, factor, nb.edge, 16, pos[s], hi)
                 else:
-                    pos[t] = move(&f.bwd, tag, tb.bwd, factor, nb.edge, 16, pos[s], hi,
-                                  height, width)
+                    pos[t] = move(&f.bwd, tag, tb.bwd, factor, nb.edge, 16, pos[s], hi)
                 seen[t] = True
                 grow[n_grow] = t
                 n_grow += 1
         for r in range(refine_steps):
             for i in range(n_grow):
                 t = grow[i]
-                pos[t] = move(&f.offsets, tag, tb.offsets, factor, t, 17, pos[t], hi,
-                              height, width)
+                pos[t] = move(&f.offsets, tag, tb.offsets, factor, t, 17, pos[t], hi)
         for i in range(n_grow):
             t = grow[i]
             ys[t] = posefast_pair_lo(pos[t])
             xs[t] = posefast_pair_hi(pos[t])
-            logits[t] = logit_at(&f.heatmaps, tag, tb.heatmaps, t, pos[t], height, width)
+            logits[t] = logit_at(&f.heatmaps, tag, tb.heatmaps, t, pos[t])
             level[i] = t
         n_level = n_grow

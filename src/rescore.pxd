@@ -1,48 +1,79 @@
 # Step 4 of multi-pose decoding, soft keypoint NMS. A keypoint counts towards its
 # pose's final score only if no higher-scoring pose has the same keypoint within
 # the NMS radius.
-from geometry cimport within
+from near_index cimport NearIndex, near_reset, near_add, near_any
+
+# Stable sort of idx[0..n) by key[idx[i]], descending (equal keys keep their order:
+# the same permutation a stable insertion sort gives, in O(n log n)); tmp: n entries.
+cdef inline void sort_descending(const double* key, Py_ssize_t* idx, Py_ssize_t* tmp,
+                                 Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t width = 1, lo, mid, hi, a, b, o, i
+    cdef Py_ssize_t* src = idx
+    cdef Py_ssize_t* dst = tmp
+    cdef Py_ssize_t* swap
+    while width < n:
+        lo = 0
+        while lo < n:
+            mid = lo + width if lo + width < n else n
+            hi = lo + 2 * width if lo + 2 * width < n else n
+            a, b, o = lo, mid, lo
+            while a < mid and b < hi:
+                # the right run goes first only when strictly greater: stable
+                if key[src[b]] > key[src[a]]:
+                    dst[o] = src[b]
+                    b += 1
+                else:
+                    dst[o] = src[a]
+                    a += 1
+                o += 1
+            while a < mid:
+                dst[o] = src[a]
+                a += 1
+                o += 1
+            while b < hi:
+                dst[o] = src[b]
+                b += 1
+                o += 1
+            lo = hi
+        swap = src
+        src = dst
+        dst = swap
+        width *= 2
+    if src != idx:
+        for i in range(n):
+            idx[i] = src[i]
 
 # poses: n poses of 17 (y, x, score) triples in cells, listed in acceptance order;
 # pose_scores[i] their mean keypoint scores. Writes into rank the indices of the poses
 # whose final score is >= threshold, best first, and their final scores into final;
-# returns how many. Ties keep acceptance order. order is scratch of n entries.
+# returns how many. Ties keep acceptance order. order, tmp and by_pose are scratch of n
+# entries; ix an index with room for n poses.
 cdef inline Py_ssize_t rescore(const double* poses, const double* pose_scores, Py_ssize_t n,
-                               double stride, double r2, double threshold,
-                               Py_ssize_t* order, Py_ssize_t* rank, double* final) noexcept nogil:
-    cdef Py_ssize_t i, j, a, b, m, k, kept = 0
+                               double threshold, NearIndex* ix, Py_ssize_t* order,
+                               Py_ssize_t* tmp, double* by_pose, Py_ssize_t* rank,
+                               double* final) noexcept nogil:
+    cdef Py_ssize_t i, a, k, kept = 0
     cdef double total, fs
     cdef const double* p
-    cdef const double* q
-    cdef bint hidden
-    # stable insertion sort by pose score, descending
     for i in range(n):
-        j = i
-        while j > 0 and pose_scores[order[j - 1]] < pose_scores[i]:
-            order[j] = order[j - 1]
-            j -= 1
-        order[j] = i
+        order[i] = i
+    sort_descending(pose_scores, order, tmp, n)
+    near_reset(ix)
     for a in range(n):
         p = poses + order[a] * 51
         total = 0.0
         for k in range(17):
-            hidden = False
-            for b in range(a):
-                q = poses + order[b] * 51
-                if within(p[3 * k], p[3 * k + 1], q[3 * k], q[3 * k + 1], stride, r2):
-                    hidden = True
-                    break
-            if not hidden:
+            # hidden when a pose before it in this order has keypoint k within the radius
+            if not near_any(ix, k, p[3 * k], p[3 * k + 1]):
                 total += p[3 * k + 2]
+        near_add(ix, p)
         fs = total / 17.0
         if fs >= threshold:
-            # stable insertion into rank by final score, descending
-            m = kept
-            while m > 0 and final[m - 1] < fs:
-                rank[m] = rank[m - 1]
-                final[m] = final[m - 1]
-                m -= 1
-            rank[m] = order[a]
-            final[m] = fs
+            by_pose[order[a]] = fs
+            rank[kept] = order[a]
             kept += 1
+    # by final score, ties in pose-score order
+    sort_descending(by_pose, rank, tmp, kept)
+    for i in range(kept):
+        final[i] = by_pose[rank[i]]
     return kept

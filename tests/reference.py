@@ -34,13 +34,14 @@ def clamp(v, hi):
 
 
 def sample(t, y, x, c):
+    """Bilinear sample; a corner of weight 0 does not count (0 * NaN would be NaN)."""
     h, w = t.shape[:2]
     y0, x0 = int(math.floor(y)), int(math.floor(x))
     y1, x1 = min(y0 + 1, h - 1), min(x0 + 1, w - 1)
     wy, wx = y - y0, x - x0
-    top = (1 - wx) * t[y0, x0, c] + wx * t[y0, x1, c]
-    bottom = (1 - wx) * t[y1, x0, c] + wx * t[y1, x1, c]
-    return (1 - wy) * top + wy * bottom
+    top = (1 - wx) * t[y0, x0, c] + (wx * t[y0, x1, c] if wx else 0.0)
+    bottom = (1 - wx) * t[y1, x0, c] + (wx * t[y1, x1, c] if wx else 0.0)
+    return (1 - wy) * top + (wy * bottom if wy else 0.0)
 
 
 def sigmoid(v):
@@ -127,7 +128,8 @@ def multiple_poses(heatmaps, offsets, fwd, bwd, stride, max_detections=10,
                     ty, tx = clamp(ty + oy / stride, h - 1), clamp(tx + ox / stride, w - 1)
                 ys[t], xs[t], logits[t] = ty, tx, sample(hm, ty, tx, t)
                 queued.add(t)
-        scores = [float(sigmoid(v)) for v in logits]
+        # a NaN logit scores 0, as in single_pose
+        scores = [0.0 if math.isnan(s_) else s_ for s_ in (float(sigmoid(v)) for v in logits)]
         total = 0.0
         for s_ in scores:
             total += s_

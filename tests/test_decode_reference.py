@@ -142,3 +142,24 @@ def test_every_storage_and_dtype_matches_reference(kind, how):
     assert_same(poses, reference.multiple_poses(hm, off, fwd, bwd, 16, **args))
     single = posefast.decode_single_pose(stored[0][0], stored[1][0], 16, layout=layout)
     assert_same([single], [reference.single_pose(hm, off, 16)])
+
+
+@pytest.mark.parametrize("seed, radius", [(0, 0.0), (1, 5.0), (2, 16.0), (3, 40.0), (4, 16.0)])
+def test_many_poses_match_reference(seed, radius):
+    """Hundreds of poses (threshold 0): root NMS and rescoring go through the per-keypoint
+    bucket index (near_index.pxd) once more than 16 poses are placed; every decision
+    must be the one the reference makes comparing each pose with every earlier one.
+    Quantised tensors put many keypoints on exactly the same positions (radius 0 then
+    suppresses only exact duplicates) and at exactly the radius from each other."""
+    rng = np.random.default_rng(seed)
+    h, w = (9, 12) if radius < 10 else (16, 24)
+    hm, off, mid = random_outputs(rng, h, w)
+    q = lambda a, s: Quantized(np.clip(np.round(a / s) + 128, 0, 255).astype(np.uint8), s, 128)  # noqa: E731
+    args = (q(hm, 0.5), q(off, 2.0), q(mid[..., :32], 4.0), q(mid[..., 32:], 4.0))
+    if seed == 4:  # float64: positions off the quantisation lattice
+        args = (hm.astype(np.float64), off.astype(np.float64), mid[..., :32].astype(np.float64),
+                mid[..., 32:].astype(np.float64))
+    kw = dict(max_detections=300, score_threshold=0.0, nms_radius=radius, refine_steps=2)
+    poses = posefast.decode_multiple_poses(*args, 16, **kw)
+    assert len(poses) > 40
+    assert_same(poses, reference.multiple_poses(*args, 16, **kw))

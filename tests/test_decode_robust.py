@@ -1,14 +1,18 @@
 """Property test: whatever the tensors hold (NaN, inf, huge offsets, 1x1 grids, nothing
 above threshold), the decoders return poses with finite coordinates inside the input,
-or an empty list, and never crash."""
+or an empty list, and never crash. The properties run in a child process (tests/child.py),
+so that a crash fails these tests rather than ending the run."""
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import posefast
 from posefast import Quantized
+
+from child import run_in_child
 
 SPECIAL = st.sampled_from([np.nan, np.inf, -np.inf, 1e30, -1e30, 0.0, 5.0, -5.0])
 
@@ -57,9 +61,10 @@ def assert_inside(pose, h, w, stride):
     assert np.all((kp[:, 1] >= 0) & (kp[:, 1] <= (h - 1) * stride))
 
 
-@settings(max_examples=150, deadline=None)
+# (too_slow: generating the examples is slow under emulation, e.g. qemu for aarch64)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(outputs(), st.floats(0.0, 1.0), st.floats(0.0, 100.0), st.integers(0, 3))
-def test_decoders_stay_inside_the_input(data, threshold, radius, refine):
+def check_decoders_stay_inside_the_input(data, threshold, radius, refine):
     h, w, hm, off, fwd, bwd = data
     stride = 8
     poses = posefast.decode_multiple_poses(hm, off, fwd, bwd, stride, 5, threshold, radius,
@@ -73,9 +78,9 @@ def test_decoders_stay_inside_the_input(data, threshold, radius, refine):
     assert 0.0 <= single.score <= 1.0
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(quantized_outputs(), st.floats(0.0, 1.0), st.floats(0.0, 100.0), st.integers(0, 3))
-def test_quantized_decoders_stay_inside_the_input(data, threshold, radius, refine):
+def check_quantized_decoders_stay_inside_the_input(data, threshold, radius, refine):
     h, w, layout, hm, off, fwd, bwd = data
     stride = 16
     poses = posefast.decode_multiple_poses(hm, off, fwd, bwd, stride, 5, threshold, radius,
@@ -87,3 +92,9 @@ def test_quantized_decoders_stay_inside_the_input(data, threshold, radius, refin
     single = posefast.decode_single_pose(hm, off, stride, layout=layout)
     assert_inside(single, h, w, stride)
     assert 0.0 <= single.score <= 1.0
+
+
+@pytest.mark.parametrize("check", ["check_decoders_stay_inside_the_input",
+                                   "check_quantized_decoders_stay_inside_the_input"])
+def test_property_in_a_child_process(check):
+    run_in_child(f"import test_decode_robust as t; t.{check}()")
