@@ -47,7 +47,10 @@ def posefast(*args, timeout=180):
 
 
 def records(path):
-    return [json.loads(line) for line in Path(path).read_text().splitlines()]
+    """The records of a JSON Lines output, after checking its header line."""
+    got = [json.loads(line) for line in Path(path).read_text().splitlines()]
+    assert set(got[0]) == {"posefast"}
+    return got[1:]
 
 
 def lines(path):
@@ -93,8 +96,17 @@ def wait_until(condition, job, timeout=60, what="the job to get there"):
 
 
 def image_list(tmp_path, n):
+    """``n`` inputs, the shared frames in turn, each under a name of its own (a file
+    named twice is posed once)."""
     lst = tmp_path / "list.txt"
-    names = [str(IMAGES / FRAMES[i % len(FRAMES)]) for i in range(n)]
+    names = []
+    for i in range(n):
+        name = tmp_path / f"{i:03d}-{FRAMES[i % len(FRAMES)]}"
+        try:
+            os.link(IMAGES / FRAMES[i % len(FRAMES)], name)
+        except OSError:  # another file system
+            name.write_bytes((IMAGES / FRAMES[i % len(FRAMES)]).read_bytes())
+        names.append(str(name))
     lst.write_text("\n".join(names) + "\n")
     return lst, names
 
@@ -271,7 +283,8 @@ def test_resume_skips_the_video_frames_already_done(pipeline, tmp_path):
     r = posefast("run", video, "--output", out, *FAST)
     assert r.returncode == 0, r.stderr
     full = records(out)
-    out.write_text("".join(json.dumps(rec) + "\n" for rec in full[:2]))
+    header = out.read_text().splitlines()[0]
+    out.write_text(header + "\n" + "".join(json.dumps(rec) + "\n" for rec in full[:2]))
     r = posefast("run", video, "--output", out, "--resume", *FAST)
     assert r.returncode == 0, r.stderr
     assert records(out) == full and "skipped 2" in r.stderr
