@@ -143,7 +143,7 @@ def test_replacements_killed_before_they_start_fail_no_input(pipeline, tmp_path)
     out = tmp_path / "out.jsonl"
     with running("run", f"@{lst}", "--output", out, "--workers", 1, "--preparers", 1,
                  *FAST) as job:
-        wait_until(lambda: lines(out) >= 2, job)
+        wait_until(lambda: lines(out) >= 3, job)  # the header and two records
         killed = set()
         first = stage_processes(job.pid, "posefast-infer")[0]
         os.kill(first, signal.SIGKILL)
@@ -205,7 +205,7 @@ def test_a_job_whose_processes_keep_dying_stops_and_says_how_to_resume(pipeline,
     out = tmp_path / "out.jsonl"
     with running("run", f"@{lst}", "--output", out, "--workers", 1, "--preparers", 1,
                  *FAST) as job:
-        wait_until(lambda: lines(out) >= 2, job)
+        wait_until(lambda: lines(out) >= 3, job)  # the header and two records
         while job.poll() is None:  # kill every inference process as soon as it appears
             for pid in stage_processes(job.pid, "posefast-infer"):
                 try:
