@@ -71,16 +71,22 @@ def _regular_file_problem(path: str) -> str | None:
     return None
 
 
-def count_frames(path: str, every: int = 1) -> int | None:
-    """How many frames ``iter_frames`` will yield, from the container's header (None if unknown)."""
+def _header(path: str, attribute: str):
+    """``attribute`` of the first video stream, as the container's header gives it;
+    None if unknown, unreadable, or not a regular file (a FIFO would block the probe)."""
     if _regular_file_problem(path):
         return None
     try:
         av = _av()
         with av.open(path) as container:
-            frames = container.streams.video[0].frames
+            return getattr(container.streams.video[0], attribute)
     except Exception:
         return None
+
+
+def count_frames(path: str, every: int = 1) -> int | None:
+    """How many frames ``iter_frames`` will yield, from the container's header (None if unknown)."""
+    frames = _header(path, "frames")
     return (frames + every - 1) // every if frames else None
 
 
@@ -120,12 +126,7 @@ def iter_frames(path: str, every: int = 1) -> Iterator[VideoFrame]:
 def frame_rate(path: str) -> float | None:
     """The average frame rate (frames per second) of the first video stream, from the
     container's header (None if unknown or unreadable)."""
-    try:
-        av = _av()
-        with av.open(path) as container:
-            rate = container.streams.video[0].average_rate
-    except Exception:
-        return None
+    rate = _header(path, "average_rate")
     return float(rate) if rate else None
 
 
