@@ -37,7 +37,7 @@ from bench_throughput import MODEL, image_list  # noqa: E402  (the same images, 
 def run_command(lst: Path, out: Path, engine: str) -> float:
     """Wall-clock seconds of one ``posefast run`` (start-up and shutdown included)."""
     cmd = [sys.executable, "-m", "posefast", "run", f"@{lst}", "--output", str(out),
-           "--model", str(MODEL), "--engine", engine]
+           "--model", str(MODEL), "--engine", engine, "--overwrite"]
     t0 = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True)
     seconds = time.perf_counter() - t0
@@ -141,7 +141,7 @@ def end_to_end(paths: list[str], rounds: int) -> dict:
         print(f"median: local {local:.1f} s ({len(paths) / local:.1f} images/s), "
               f"ray {on_ray:.1f} s ({len(paths) / on_ray:.1f} images/s); "
               f"ray/local throughput {local / on_ray:.2f}; records identical: {same}")
-        return json.loads((tmp / "local.jsonl").read_text().splitlines()[0])
+        return json.loads((tmp / "local.jsonl").read_text().splitlines()[1])  # [0]: the header
 
 
 def main() -> None:
@@ -151,7 +151,8 @@ def main() -> None:
     ap.add_argument("--overhead-only", action="store_true", help="skip the end-to-end runs")
     args = ap.parse_args()
     print(machine.describe())
-    paths = image_list(args.count)
+    tmp = tempfile.TemporaryDirectory()  # the repeated images, each under its own name
+    paths = image_list(args.count, tmp.name)
     if args.overhead_only:
         from posefast import PoseEstimator
         from posefast.job.records import make_record
