@@ -8,6 +8,8 @@ from libc.math cimport log, isfinite, ceil, floor, INFINITY
 from cpython.long cimport PyLong_Check
 from cpython.float cimport PyFloat_Check
 from cpython.bool cimport PyBool_Check
+from cpython.object cimport PyObject, PyTypeObject, PyObject_GenericSetAttr
+from cpython.ref cimport Py_INCREF, Py_DECREF
 from libc.stdlib cimport malloc, free
 cimport numpy as cnp
 import numpy as np
@@ -21,6 +23,14 @@ from posefast.pose import Pose
 from posefast.quantized import Quantized
 
 cnp.import_array()
+
+cdef extern from "numpy/arrayobject.h":
+    # (raw pointers: the descriptor and the base are references the calls steal)
+    PyObject* _array_new "PyArray_NewFromDescr"(PyTypeObject* subtype, PyObject* descr,
+                                                int nd, cnp.npy_intp* dims,
+                                                cnp.npy_intp* strides, void* data,
+                                                int flags, PyObject* obj)
+    int _array_set_base "PyArray_SetBaseObject"(PyObject* arr, PyObject* base)
 
 cdef extern from "Python.h":
     # (3.10+) Creating a thousand poses allocates three thousand tracked objects, which
@@ -54,7 +64,8 @@ ctypedef struct Call:
     Py_ssize_t sn[4]
     Py_ssize_t n
 
-cdef object _new_pose = Pose.__new__
+cdef object _empty_args = ()
+cdef cnp.dtype _float32 = np.dtype(np.float32)
 cdef object _integer = (int, np.integer)
 cdef object _real = (int, float, np.integer, np.floating)
 
@@ -309,12 +320,33 @@ cdef double _single_frame(const Frame* f, float* kp) noexcept nogil:
 
 cdef inline object _pose(double score, object keypoints):
     # Pose's own constructor validates and converts its arguments (about 3 us); the
-    # kernels' results are already a float32 (17, 3) array and a float.
-    cdef object pose = _new_pose(Pose)
-    cdef dict d = pose.__dict__
-    d["score"] = score
-    d["keypoints"] = keypoints
+    # kernels' results are already a float32 (17, 3) array and a float. Pose.__new__
+    # and the attributes' assignment as object.__new__ / object.__setattr__ do them,
+    # without a Python-level call each (a thousand poses per call at most settings).
+    cdef object pose = (<PyTypeObject*>Pose).tp_new(Pose, <PyObject*>_empty_args, NULL)
+    PyObject_GenericSetAttr(pose, "score", score)
+    PyObject_GenericSetAttr(pose, "keypoints", keypoints)
     return pose
+
+
+cdef object _keypoints_view(cnp.ndarray base, float* data):
+    """A C-contiguous float32 (17, 3) view of base at data, as base[i][j] gives (the
+    view's base is base), without indexing's parsing."""
+    cdef cnp.npy_intp dims[2]
+    cdef PyObject* view
+    dims[0] = 17
+    dims[1] = 3
+    Py_INCREF(_float32)  # stolen by the call
+    view = _array_new(<PyTypeObject*>np.ndarray, <PyObject*>_float32, 2, dims, NULL, data,
+                      cnp.NPY_ARRAY_CARRAY, NULL)
+    if view == NULL:
+        raise MemoryError("posefast: out of memory while decoding")
+    result = <object>view
+    Py_DECREF(result)  # <object> took a reference of its own
+    Py_INCREF(base)    # stolen by the call
+    if _array_set_base(view, <PyObject*>base) < 0:
+        raise MemoryError("posefast: out of memory while decoding")
+    return result
 
 
 cdef object _multi(object heatmaps, object offsets, object displacements_fwd,
@@ -400,8 +432,8 @@ cdef object _multi(object heatmaps, object offsets, object displacements_fwd,
         out = []
         gc_was_on = PyGC_Disable()
         for i in range(n):
-            frame_kp = kp_arr[i]
-            out.append([_pose(sc[i * m + j], frame_kp[j]) for j in range(counts[i])])
+            out.append([_pose(sc[i * m + j], _keypoints_view(kp_arr, kp + (i * m + j) * 51))
+                        for j in range(counts[i])])
     finally:
         if gc_was_on:
             PyGC_Enable()

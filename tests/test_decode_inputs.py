@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import posefast
-from posefast import ModelOutputs, Quantized
+from posefast import ModelOutputs, Pose, Quantized
 from posefast.decode import decode_multiple_poses_batch, decode_outputs, decode_single_pose_batch
 
 STRIDE = 16
@@ -247,6 +247,34 @@ def test_batch_equals_per_frame():
     got = decode_outputs(out, mode="single")
     assert [len(g) for g in got] == [1] * 4
     same([g[0] for g in got], singles)
+
+
+def test_poses_are_ordinary_pose_objects_over_one_keypoint_block():
+    """The decoders build poses without Pose's constructor (its checks cost more than the
+    decoding of a thousand poses): they must still be Pose dataclasses whose keypoints are
+    float32 (17, 3) C-contiguous views, independent of one another, that outlive the call."""
+    hms, offs, fwds, bwds = frames(3)
+    batch = decode_multiple_poses_batch(hms, offs, fwds, bwds, STRIDE, 10, 0.3, 10.0)
+    poses = [p for frame in batch for p in frame]
+    assert len(poses) >= 3
+    for pose in poses:
+        assert type(pose) is posefast.Pose and type(pose.score) is float
+        kp = pose.keypoints
+        assert type(kp) is np.ndarray and kp.dtype == np.float32 and kp.shape == (17, 3)
+        assert kp.flags.c_contiguous and kp.flags.writeable and not kp.flags.owndata
+        assert pose.__dict__ == {"score": pose.score, "keypoints": kp}
+        with pytest.raises(AttributeError):
+            pose.score = 1.0  # still frozen
+        assert pose == pose and Pose.from_dict(pose.to_dict()).score == pose.score
+    # one block for the call: views of the same base, none overlapping another
+    assert len({id(p.keypoints.base) for p in poses}) == 1
+    starts = sorted(p.keypoints.__array_interface__["data"][0] for p in poses)
+    assert all(b - a >= 17 * 3 * 4 for a, b in zip(starts, starts[1:]))
+    before = poses[0].keypoints.copy()
+    poses[1].keypoints[:] = -1.0
+    np.testing.assert_array_equal(poses[0].keypoints, before)
+    del batch
+    np.testing.assert_array_equal(poses[0].keypoints, before)  # the base lives on
 
 
 def test_threads_give_identical_results():
