@@ -19,10 +19,12 @@ cdef extern from "dense_scan.h":
     uint32_t posefast_run_maxima_f32(const float* p, Py_ssize_t sy, float thr) noexcept nogil
     float posefast_float_at_least(double t) noexcept nogil
 
+# 16 bytes: the heap of a 46x81 grid at threshold 0 holds 16,000 of them, and heapify
+# and each pop move them around (the cell and keypoint are worked out of order for
+# the few popped: cand_cell)
 ctypedef struct Cand:
     double score            # the logit at the cell
     Py_ssize_t order        # (y * W + x) * 17 + k: breaks score ties, scan order first
-    int y, x, k
 
 cdef enum:
     STACK_CANDS = 256       # candidates held on the stack before the buffer moves to the heap
@@ -32,7 +34,7 @@ ctypedef struct CandBuf:
     Py_ssize_t n, cap
     bint owned              # items was malloc'd (it starts on the caller's stack)
 
-cdef inline int cand_push(CandBuf* buf, double score, Py_ssize_t order, int y, int x, int k) noexcept nogil:
+cdef inline int cand_push(CandBuf* buf, double score, Py_ssize_t order) noexcept nogil:
     cdef Cand* grown
     if buf.n == buf.cap:
         if buf.owned:
@@ -48,11 +50,16 @@ cdef inline int cand_push(CandBuf* buf, double score, Py_ssize_t order, int y, i
         buf.owned = True
     buf.items[buf.n].score = score
     buf.items[buf.n].order = order
-    buf.items[buf.n].y = y
-    buf.items[buf.n].x = x
-    buf.items[buf.n].k = k
     buf.n += 1
     return 0
+
+# The cell (y, x) and keypoint k of a candidate of a grid width cells wide.
+cdef inline void cand_cell(const Cand* c, Py_ssize_t width, Py_ssize_t* y, Py_ssize_t* x,
+                           Py_ssize_t* k) noexcept nogil:
+    cdef Py_ssize_t cell = c.order // 17
+    k[0] = c.order - 17 * cell
+    y[0] = cell // width
+    x[0] = cell - y[0] * width
 
 cdef inline void cand_release(CandBuf* buf) noexcept nogil:
     if buf.owned:
@@ -104,8 +111,7 @@ cdef inline int consider(CandBuf* buf, const Tensor* hm, raw_t* tag, Py_ssize_t 
     cdef double v = load(hm.data + y * hm.sy + x * hm.sx + k * hm.sc, tag)
     if not local_max(hm, tag, y, x, k, v, height, width):
         return 0
-    return cand_push(buf, (v - hm.zero_point) * hm.scale, (y * width + x) * 17 + k,
-                     <int>y, <int>x, <int>k)
+    return cand_push(buf, (v - hm.zero_point) * hm.scale, (y * width + x) * 17 + k)
 
 # Bit j set where key j of the 32 at p is >= thr (thr already in the keys' type, see
 # key_in_type).
@@ -206,8 +212,7 @@ cdef inline int scan_hwc_u8(CandBuf* buf, const Tensor* hm, uint8_t thr,
                 bits &= bits - 1
                 x = i // 17
                 k = i - 17 * x
-                if cand_push(buf, (row[i] - hm.zero_point) * hm.scale, (y * width + x) * 17 + k,
-                             <int>y, <int>x, <int>k) < 0:
+                if cand_push(buf, (row[i] - hm.zero_point) * hm.scale, (y * width + x) * 17 + k) < 0:
                     return -1
             b += 16
         if scan_border_cell_u8(buf, hm, posefast_cell_above_u8(row + end, thr),
@@ -254,8 +259,7 @@ cdef inline int scan_hwc_f32(CandBuf* buf, const Tensor* hm, float thr,
                 bits &= bits - 1
                 x = i // 17
                 k = i - 17 * x
-                if cand_push(buf, row[i], (y * width + x) * 17 + k,
-                             <int>y, <int>x, <int>k) < 0:
+                if cand_push(buf, row[i], (y * width + x) * 17 + k) < 0:
                     return -1
             b += 8
     return 0
@@ -321,27 +325,31 @@ cdef inline int scan_candidates(const Tensor* hm, raw_t* tag, Py_ssize_t height,
                         return -1
     return 0
 
-# Max-heap by (score desc, order asc): equal logits come out in scan order.
+# Max-heap by (score desc, order asc): equal logits come out in scan order. Orders are
+# unique, so this is a strict total order and the pops come in the same sequence
+# whatever the heap's inner arrangement.
+# (Bitwise operators rather than `or`/`and`: no branch per comparison, whose outcome
+# is a coin toss in the heap's lower levels.)
 cdef inline bint cand_before(const Cand* a, const Cand* b) noexcept nogil:
-    return a.score > b.score or (a.score == b.score and a.order < b.order)
+    return (a.score > b.score) | ((a.score == b.score) & (a.order < b.order))
 
+# Moves h[i] down to its place below: the better child moves up into the hole until
+# the item is before both children (one copy per level rather than a swap).
 cdef inline void sift_down(Cand* h, Py_ssize_t n, Py_ssize_t i) noexcept nogil:
-    cdef Py_ssize_t best, left, right
-    cdef Cand tmp
+    cdef Py_ssize_t child, right
+    cdef Cand item = h[i]
     while True:
-        best = i
-        left = 2 * i + 1
-        right = left + 1
-        if left < n and cand_before(&h[left], &h[best]):
-            best = left
-        if right < n and cand_before(&h[right], &h[best]):
-            best = right
-        if best == i:
-            return
-        tmp = h[i]
-        h[i] = h[best]
-        h[best] = tmp
-        i = best
+        child = 2 * i + 1
+        if child >= n:
+            break
+        right = child + 1
+        if right < n:
+            child += cand_before(&h[right], &h[child])
+        if not cand_before(&h[child], &item):
+            break
+        h[i] = h[child]
+        i = child
+    h[i] = item
 
 cdef inline void heapify(Cand* h, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i = n // 2 - 1

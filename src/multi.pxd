@@ -3,6 +3,7 @@ from libc.stdlib cimport malloc, free
 from tensor cimport Frame, raw_t, value_at
 from geometry cimport clamp, sigmoid
 from candidates cimport (Cand, CandBuf, STACK_CANDS, scan_candidates, heapify, heap_pop,
+                         cand_cell,
                          cand_release)
 from pose_walk cimport WalkTables, walk_tables, walk_pose
 from rescore cimport rescore
@@ -64,7 +65,7 @@ cdef inline Py_ssize_t decode_multi_frame(const Frame* f, raw_t* tag, const Mult
     cdef Cand local[STACK_CANDS]
     cdef CandBuf buf
     cdef Cand c
-    cdef Py_ssize_t n_heap, n_poses = 0, i, j, k, n_final
+    cdef Py_ssize_t n_heap, n_poses = 0, i, j, k, n_final, cy, cx, ck
     cdef double hi_y = f.height - 1, hi_x = f.width - 1, stride = f.stride
     cdef double ry, rx, total
     cdef double ys[17]
@@ -89,11 +90,12 @@ cdef inline Py_ssize_t decode_multi_frame(const Frame* f, raw_t* tag, const Mult
     near_reset(&w.near)
     while n_heap > 0 and n_poses < p.max_detections:
         heap_pop(buf.items, &n_heap, &c)
-        ry = clamp(c.y + value_at(&f.offsets, tag, c.y, c.x, c.k) / stride, hi_y)
-        rx = clamp(c.x + value_at(&f.offsets, tag, c.y, c.x, 17 + c.k) / stride, hi_x)
-        if near_any(&w.near, c.k, ry, rx):
+        cand_cell(&c, f.width, &cy, &cx, &ck)
+        ry = clamp(cy + value_at(&f.offsets, tag, cy, cx, ck) / stride, hi_y)
+        rx = clamp(cx + value_at(&f.offsets, tag, cy, cx, 17 + ck) / stride, hi_x)
+        if near_any(&w.near, ck, ry, rx):
             continue
-        walk_pose(f, tag, &w.tables, c.k, ry, rx, p.refine_steps, ys, xs, logits)
+        walk_pose(f, tag, &w.tables, <int>ck, ry, rx, p.refine_steps, ys, xs, logits)
         pose = w.poses + n_poses * 51
         total = 0.0
         for k in range(17):
