@@ -26,11 +26,13 @@ cnp.import_array()
 
 cdef extern from "numpy/arrayobject.h":
     # (raw pointers: the descriptor and the base are references the calls steal)
-    PyObject* _array_new "PyArray_NewFromDescr"(PyTypeObject* subtype, PyObject* descr,
+    ctypedef struct _Descr "PyArray_Descr"
+    ctypedef struct _ArrayObject "PyArrayObject"
+    PyObject* _array_new "PyArray_NewFromDescr"(PyTypeObject* subtype, _Descr* descr,
                                                 int nd, cnp.npy_intp* dims,
                                                 cnp.npy_intp* strides, void* data,
                                                 int flags, PyObject* obj)
-    int _array_set_base "PyArray_SetBaseObject"(PyObject* arr, PyObject* base)
+    int _array_set_base "PyArray_SetBaseObject"(_ArrayObject* arr, PyObject* base)
 
 cdef extern from "Python.h":
     # (3.10+) Creating a thousand poses allocates three thousand tracked objects, which
@@ -337,14 +339,14 @@ cdef object _keypoints_view(cnp.ndarray base, float* data):
     dims[0] = 17
     dims[1] = 3
     Py_INCREF(_float32)  # stolen by the call
-    view = _array_new(<PyTypeObject*>np.ndarray, <PyObject*>_float32, 2, dims, NULL, data,
+    view = _array_new(<PyTypeObject*>np.ndarray, <_Descr*>_float32, 2, dims, NULL, data,
                       cnp.NPY_ARRAY_CARRAY, NULL)
     if view == NULL:
         raise MemoryError("posefast: out of memory while decoding")
     result = <object>view
     Py_DECREF(result)  # <object> took a reference of its own
     Py_INCREF(base)    # stolen by the call
-    if _array_set_base(view, <PyObject*>base) < 0:
+    if _array_set_base(<_ArrayObject*>view, <PyObject*>base) < 0:
         raise MemoryError("posefast: out of memory while decoding")
     return result
 
