@@ -8,7 +8,7 @@ import sys
 from types import SimpleNamespace
 from typing import Iterator
 
-from ..job.plan import default_workers
+from ..job.plan import available_cores
 from .options import (CONFIG_HELP, UsageError, add_config_options, check_usable, fail,
                       open_estimator, positive_int, resolve_from_args)
 from .video_options import VIDEO_HELP, add_video_options, video_stage
@@ -243,7 +243,7 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids) -> int:
     except OutputError as exc:
         _stop_ray(own_ray)
         return fail(str(exc), 1)
-    workers = plan.workers if args.engine == "local" else (args.workers or default_workers())
+    workers = plan.workers if args.engine == "local" else (args.workers or available_cores())
     total = count_inputs(sources, args.every)
     if total is not None:
         total = max(0, total - done_before)

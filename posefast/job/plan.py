@@ -12,7 +12,7 @@ from .resume import input_key
 from ..reading.inputs import Source
 
 
-def default_workers() -> int:
+def available_cores() -> int:
     """The number of cores this process may run on."""
     try:
         return len(os.sched_getaffinity(0))

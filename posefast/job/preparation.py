@@ -27,6 +27,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from ..backend import InputSpec
+from .records import failure_reason
 from .slots import SlotLayout, SlotPool, name_process
 
 
@@ -75,7 +76,7 @@ class _Preparer:
         try:
             prepared = prepare_image(image, self.spec, self.resize, self.max_pixels)
         except Exception as exc:
-            return ("failed", key, _reason(exc), time.perf_counter() - t0)
+            return ("failed", key, failure_reason(exc), time.perf_counter() - t0)
         self.pool.view(slot)[...] = prepared.array
         meta = (prepared.transform, prepared.width, prepared.height, time.perf_counter() - t0)
         return ("prepared", key, slot, meta)
@@ -114,9 +115,3 @@ class _Preparer:
         return self.credits.popleft()
 
 
-def _reason(exc: Exception) -> str:
-    from ..reading.images import ImageLoadError
-
-    if isinstance(exc, ImageLoadError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"

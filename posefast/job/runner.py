@@ -12,15 +12,15 @@ the backend.
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from ..backend import InputSpec
 from ..config import Config
 from ..reading.images import DEFAULT_MAX_PIXELS
 from .inference import inference_main
+from .plan import available_cores, with_backend_threads
 from .preparation import preparation_main
 from .scheduler import PER_INFER, PER_PREP, VIDEO_CREDITS, Scheduler
 from .slots import SlotPool
@@ -35,14 +35,6 @@ DEATH_WINDOW = 60.0
 
 __all__ = ["Runner", "Plan", "plan_job", "Task", "RunStats", "WorkerStartError", "JobAborted",
            "available_cores", "DEFAULT_TIME_LIMIT"]
-
-
-def available_cores() -> int:
-    """The number of cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -127,13 +119,8 @@ class Runner:
         if not time_limit > 0:
             raise ValueError(f"time_limit must be > 0 seconds, got {time_limit}")
         self.plan = plan or plan_job(config)
-        options = dict(config.backend_options)
-        from ..registry import get_backend_class
-
-        threads_option = getattr(get_backend_class(config.backend), "threads_option", None)
-        if threads_option and self.plan.threads is not None:
-            options.setdefault(threads_option, self.plan.threads)
-        self.config = replace(config, backend_options=options)
+        self.config = (config if self.plan.threads is None
+                       else with_backend_threads(config, self.plan.threads))
         self.max_pixels = max_pixels
         self.time_limit = time_limit
         self.death_window = death_window

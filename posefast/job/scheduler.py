@@ -26,7 +26,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any, Callable, Iterator
 
 from ..pose import Pose
-from .records import error_record, make_record
+from .records import error_record, failed_record, make_record
 from .slots import SlotPool
 from .tasks import JobAborted, RunStats, Task, WorkerStartError
 
@@ -287,9 +287,7 @@ class Scheduler:
             unit = p.in_flight.popleft()
             self.stats.prepare_seconds += seconds
             self._release(unit)
-            if not reason.startswith(unit.source):  # every error names its input
-                reason = f"{unit.name}: {reason}"
-            self._finish(unit.item, None, error_record(unit.source, None, reason))
+            self._finish(unit.item, None, failed_record(unit.source, None, reason))
             p.since = now
         elif kind == "frame":
             _, index, frame, seconds, slot, meta = msg
