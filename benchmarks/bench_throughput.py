@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from PIL import Image
@@ -114,6 +115,7 @@ def prepare_ms(paths: list[str], runs: int = 7) -> float:
     return statistics.fmean(per_image[p] for p in paths)
 
 
+PLAN = re.compile(r"posefast run: ((\d+) inference process.*)")
 SUMMARY = re.compile(r"done (\d+), failed (\d+).* in ([\d.]+) s \(([\d.]+) images/s\)"
                      r"(?:; \d+ workers?, (\d+)% of their time in the network)?")
 
@@ -140,14 +142,16 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def posefast_run(list_file: str, out: str, extra: list[str]) -> tuple[float, ...]:
+def posefast_run(list_file: str, out: str, extra: list[str], prefix: Sequence[str] = (),
+                 detail: bool = False) -> tuple:
     """(images/s wall-clock with start-up, images/s inside the job, share of the inference
     processes' time in the network, CPU ms per image of all the job's processes) of
-    ``posefast run`` as users run it. The CPU time is sampled from /proc every 20 ms
+    ``posefast run`` as users run it, after the command ``prefix`` (``taskset ...``);
+    with ``detail``, the plan it printed and its number of inference processes too. The CPU time is sampled from /proc every 20 ms
     (the last 20 ms of each process are missed: well under 1 %), so that it can be
     told apart from the other work on a shared machine."""
-    cmd = [sys.executable, "-m", "posefast", "run", f"@{list_file}", "--output", out, "--overwrite",
-           "--model", str(MODEL), *extra]
+    cmd = [*prefix, sys.executable, "-m", "posefast", "run", f"@{list_file}", "--output", out,
+           "--overwrite", "--model", str(MODEL), *extra]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     cpu: dict[int, float] = {}
@@ -163,7 +167,11 @@ def posefast_run(list_file: str, out: str, extra: list[str]) -> tuple[float, ...
         raise SystemExit(f"posefast run failed ({proc.returncode}):\n{stderr}")
     count = int(m.group(1)) + int(m.group(2))
     busy = int(m.group(5)) / 100 if m.group(5) else float("nan")
-    return count / wall, float(m.group(4)), busy, sum(cpu.values()) * 1000 / count
+    found = count / wall, float(m.group(4)), busy, sum(cpu.values()) * 1000 / count
+    if not detail:
+        return found
+    plan = PLAN.search(stderr)
+    return (*found, plan.group(1) if plan else "?", int(plan.group(2)) if plan else 1)
 
 
 #: The job's configurations measured: the defaults, and the stages sized by hand.
