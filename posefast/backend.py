@@ -86,12 +86,12 @@ class Backend(abc.ABC):
         return cls.availability()
 
     @classmethod
-    def job_defaults(cls, options: Mapping[str, Any]) -> tuple[bool, int]:
+    def job_defaults(cls, options: Mapping[str, Any]) -> tuple[int, int]:
         """How ``posefast run`` should use this backend with these ``options``:
-        (whether one process should own the device, as for a GPU; the default batch
-        size, images per ``run`` call). (False, 1) by default: a CPU runtime, one
-        process per core, one image per call."""
-        return False, 1
+        (the number of inference processes that share the device, as for a GPU, 0 for
+        a CPU runtime that gets a process per core; the default batch size, images per
+        ``run`` call). (0, 1) by default. (A bool first is read as 0 or 1 process.)"""
+        return 0, 1
 
     @abc.abstractmethod
     def __init__(self, model_path: str, *, input_size: tuple[int, int] | None = None,

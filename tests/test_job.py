@@ -327,14 +327,30 @@ def test_plan_from_the_cores_and_the_backend():
     four = plan_job(load_config(api={"backend": "tflite"}), cores=16, workers=4)
     assert (four.workers, four.threads) == (4, 4)
     gpu = plan_job(load_config(api={"backend": "tflite-gpu"}), cores=16)
-    assert (gpu.workers, gpu.preparers, gpu.exclusive) == (1, 16, True)
-    assert gpu.batch_size >= 1 and "16 cores" in gpu.describe()
+    assert (gpu.workers, gpu.threads, gpu.preparers, gpu.exclusive) == (3, 1, 16, True)
+    assert gpu.batch_size == 4 and "sharing the device" in gpu.describe()
+    assert "16 cores" in gpu.describe()
+    few = [plan_job(load_config(api={"backend": "tflite-gpu"}), cores=n).workers
+           for n in (1, 4, 8, 12)]
+    assert few == [1, 1, 2, 3]  # a process on the device per 4 cores: preparation needs them
+    one = plan_job(load_config(api={"backend": "tflite-gpu"}), cores=16, workers=1)
+    assert "1 inference process x 1 thread, owning the device" in one.describe()
 
 
-def test_a_backend_that_owns_the_device_runs_in_one_process_with_batches(pipeline, tmp_path):
+def _gpu_usable() -> bool:
+    try:
+        from posefast.registry import get_backend_class
+
+        return bool(get_backend_class("tflite-gpu").availability())
+    except Exception:
+        return False
+
+
+@pytest.mark.skipif(_gpu_usable(), reason="a GPU is usable: the next test runs the job on it")
+def test_a_backend_on_a_device_runs_in_its_processes_with_batches(pipeline, tmp_path):
     """The GPU path's scheduling, on the CPU: tflite-gpu (its CPU fallback here, the same
-    CompiledModel code) gets one inference process, batches of 3, and gives the records
-    of the tflite backend."""
+    CompiledModel code) in two inference processes that share the device, batches of 3,
+    gives the records of the tflite backend."""
     pytest.importorskip("ai_edge_litert.compiled_model")
     lst, names = image_list(tmp_path, 8)
     model = ["--model", str(MODEL_353)]
@@ -342,10 +358,10 @@ def test_a_backend_that_owns_the_device_runs_in_one_process_with_batches(pipelin
     assert posefast("run", f"@{lst}", "--output", cpu, *model).returncode == 0
     out = tmp_path / "gpu.jsonl"
     r = posefast("run", f"@{lst}", "--output", out, "--backend", "tflite-gpu",
-                 "--backend-option", "fallback=cpu", "--batch-size", 3, *model)
+                 "--backend-option", "fallback=cpu", "--workers", 2, "--batch-size", 3, *model)
     assert r.returncode == 0, r.stderr
     plan = [line for line in r.stderr.splitlines() if line.startswith("posefast run:")][0]
-    assert "1 inference process" in plan and "one owns the device" in plan
+    assert "2 inference processes x 1 thread, sharing the device" in plan
     assert "batches of 3" in plan
     got, expected = records(out), records(cpu)
     assert [rec["source"] for rec in got] == names
@@ -355,6 +371,32 @@ def test_a_backend_that_owns_the_device_runs_in_one_process_with_batches(pipelin
             xy = np.array([(k["x"], k["y"]) for k in pa["keypoints"]])
             xy_cpu = np.array([(k["x"], k["y"]) for k in pb["keypoints"]])
             assert np.abs(xy - xy_cpu).max() < 1e-3
+
+
+@pytest.mark.skipif(not _gpu_usable(), reason="no usable GPU here")
+def test_on_a_gpu_the_job_gives_the_cpu_poses_within_2_5_px(pipeline, tmp_path):
+    """Issue 8, on a real GPU: the job's inference processes share it, the records
+    come out in input order and every keypoint is within 2.5 px of the tflite CPU job's
+    (fp32)."""
+    from conftest import MODEL_481
+
+    lst, names = image_list(tmp_path, 14)
+    model = ["--model", str(MODEL_481)]
+    cpu = tmp_path / "cpu.jsonl"
+    assert posefast("run", f"@{lst}", "--output", cpu, *model).returncode == 0
+    out = tmp_path / "gpu.jsonl"
+    r = posefast("run", f"@{lst}", "--output", out, "--backend", "tflite-gpu",
+                 "--batch-size", 4, *model)
+    assert r.returncode == 0, r.stderr
+    assert "inference processes x 1 thread, sharing the device" in r.stderr
+    got, expected = records(out), records(cpu)
+    assert [rec["source"] for rec in got] == names
+    for a, b in zip(got, expected):
+        assert len(a["poses"]) == len(b["poses"]), a["source"]
+        for pa, pb in zip(a["poses"], b["poses"]):
+            xy = np.array([(k["x"], k["y"]) for k in pa["keypoints"]])
+            xy_cpu = np.array([(k["x"], k["y"]) for k in pb["keypoints"]])
+            assert np.abs(xy - xy_cpu).max() <= 2.5, a["source"]
 
 
 def test_inputs_known_bad_get_their_error_record_in_order(pipeline):

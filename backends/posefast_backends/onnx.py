@@ -76,14 +76,15 @@ class OnnxBackend(Backend):
     options = ("num_threads", "providers")
 
     @classmethod
-    def job_defaults(cls, options: Mapping[str, Any]) -> tuple[bool, int]:
-        # A device provider (CUDA, TensorRT, ...) first: one process owns the device, and
-        # the batch dimension of `posefast convert` models is dynamic. Batches of 8 are
-        # not yet measured on such a device; on the CPU one image per call.
+    def job_defaults(cls, options: Mapping[str, Any]) -> tuple[int, int]:
+        # A device provider (CUDA, TensorRT, ...) first: three processes share the device
+        # (as tflite-gpu measured: one's host work overlaps the others' network calls),
+        # and the batch dimension of `posefast convert` models is dynamic. Not measured
+        # on such a device (no CUDA onnxruntime there); on the CPU one image per call.
         first = provider_names(options.get("providers"))[0]
         if first in ("CPUExecutionProvider", "XnnpackExecutionProvider"):
-            return False, 1
-        return True, 8
+            return 0, 1
+        return 3, 8
 
     @classmethod
     def availability(cls) -> Availability:

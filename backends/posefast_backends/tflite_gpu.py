@@ -194,11 +194,13 @@ class TFLiteGpuBackend(RunnerBackend):
     options = ("fallback", "delegate", "delegate_options", "num_threads", "precision")
 
     @classmethod
-    def job_defaults(cls, options: Mapping[str, Any]) -> tuple[bool, int]:
-        # One process owns the GPU (one context; several contend and slow down). Batch
-        # of 1 until batches are measured on a GPU: the network takes 3.3 ms per
-        # 481x641 image there, and the preparation stage is what limits the job.
-        return True, 1
+    def job_defaults(cls, options: Mapping[str, Any]) -> tuple[int, int]:
+        # Measured on an H200 with 16 cores over 4200 images (docs/benchmarks.md): one
+        # process waits on its own host work (the WebGPU path uploads, encodes and reads
+        # back on the CPU; then decoding): 145 images/s at batch 1, 212 at batch 4. More
+        # processes overlap that work: 338 (2), 408 (3), 388 (4) at batch 4; 16 contend
+        # (69, the figure). plan_job gives fewer where the cores are few.
+        return 3, 4
 
     @classmethod
     def availability(cls) -> Availability:

@@ -49,13 +49,14 @@ class Plan:
     preparers: int
     batch_size: int
     cores: int
-    exclusive: bool  # one inference process owns the device (a GPU)
+    exclusive: bool  # the inference processes share one device (a GPU)
     chosen: tuple[str, ...] = ()
 
     def describe(self) -> str:
         threads = f" x {self.threads} thread{'s' if self.threads != 1 else ''}" \
             if self.threads else ""
-        device = ", one owns the device" if self.exclusive else ""
+        device = (", " + ("sharing" if self.workers > 1 else "owning") + " the device"
+                  if self.exclusive else "")
         line = (f"{self.workers} inference process{'es' if self.workers != 1 else ''}{threads}"
                 f"{device}, {self.preparers} preparation process"
                 f"{'es' if self.preparers != 1 else ''}, batches of {self.batch_size}")
@@ -68,8 +69,8 @@ def plan_job(config: Config, *, workers: int | None = None, preparers: int | Non
              batch_size: int | None = None, cores: int | None = None) -> Plan:
     """The plan for ``config`` on ``cores`` cores (default: those this process may use).
 
-    A backend that owns a device (``Backend.job_defaults``: a GPU) gets one
-    inference process; CPU backends one per core with the cores shared out as
+    A backend on a device (``Backend.job_defaults``: a GPU) gets the few inference
+    processes it asks for, at most one per 4 cores; CPU backends one per core with the cores shared out as
     threads. Preparation gets a process per core: they wait when they are ahead
     (the slots are full), so they cost nothing then. The batch size is the
     backend's measured default.
@@ -78,10 +79,13 @@ def plan_job(config: Config, *, workers: int | None = None, preparers: int | Non
 
     cls = get_backend_class(config.backend)
     cores = cores or available_cores()
-    exclusive, default_batch = cls.job_defaults(dict(config.backend_options))
+    on_device, default_batch = cls.job_defaults(dict(config.backend_options))
+    exclusive = int(on_device) > 0
     chosen = []
     if workers is None:
-        workers = 1 if exclusive else cores
+        # Each process on the device keeps about a core busy with host work (copies,
+        # the runtime's share, decoding); preparation needs the other cores.
+        workers = min(int(on_device), max(1, cores // 4)) if exclusive else cores
         chosen.append("workers")
     if preparers is None:
         preparers = cores
