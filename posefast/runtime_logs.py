@@ -93,13 +93,15 @@ def quiet_teardown() -> None:
 
 @contextmanager
 def drop_stderr_lines(pattern: "re.Pattern[bytes]",
-                      prefix: "re.Pattern[bytes] | None" = None) -> Iterator[None]:
+                      prefix: "re.Pattern[bytes] | None" = None,
+                      dropped: "list[bytes] | None" = None) -> Iterator[None]:
     """While inside: what is written to fd 2 (by C++ code as well as Python) passes
     through as it comes, partial lines (a progress line redrawn with "\\r") included,
     except each line's text from where ``pattern`` matches (``search``) to its end,
     newline included. A partial line whose end ``prefix`` matches in full (from one
     of its "[") may still become such a line: that end is held back until more comes.
-    Does nothing when verbose.
+    Does nothing when verbose. ``dropped``: a list that gets each text dropped, so
+    that the caller can still tell what the runtime said.
 
     For runtimes that log from threads of their own for as long as they run (Ray's
     core worker), where :func:`quiet_runtime_logs`, which holds everything back
@@ -146,6 +148,8 @@ def drop_stderr_lines(pattern: "re.Pattern[bytes]",
             for line in lines:
                 m = pattern.search(line)
                 kept.append(line[:m.start()] if m else line + b"\n")
+                if m and dropped is not None:
+                    dropped.append(line[m.start():])
             at = held_from(pending)
             out(b"".join(kept) + pending[:at])
             pending = pending[at:]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -36,7 +37,8 @@ def quiet_ray_env() -> None:
 @pytest.fixture(scope="module")
 def local_ray(pipeline):
     quiet_ray_env()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # address="local": a Ray of its own, even where one was left running here
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     ray.data.DataContext.get_current().enable_progress_bars = False
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
@@ -296,6 +298,45 @@ def test_an_interrupted_ray_job_exits_130_and_resumes(local_ray, tmp_path):
     assert r.returncode == 0, r.stderr
     assert [rec["source"] for rec in read(out)] == paths  # each once, in order
     assert f"skipped {first} " in r.stderr
+
+
+@pytest.fixture
+def gone_cluster_recorded(tmp_path):
+    """Ray's record of the cluster last started here (`ray start`) names one that is
+    gone (killed, the machine restarted): ray.init would retry it for minutes."""
+    from ray._private.utils import get_ray_address_file
+
+    record = Path(get_ray_address_file(None))
+    saved = record.read_bytes() if record.is_file() else None
+    record.parent.mkdir(parents=True, exist_ok=True)
+    with socket.socket() as s:  # a port nothing listens on once closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    record.write_text(f"127.0.0.1:{port}")
+    yield port
+    if saved is None:
+        record.unlink(missing_ok=True)
+    else:
+        record.write_bytes(saved)
+
+
+def test_a_cluster_recorded_but_gone_is_not_waited_for(pipeline, gone_cluster_recorded,
+                                                        tmp_path):
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    env.pop("RAY_ADDRESS", None)
+    args = [sys.executable, "-m", "posefast", "run", str(IMAGES / "couple.jpg"), "--engine",
+            "ray", *FAST]
+    # no address: a local Ray for the job, as when no cluster was ever started here
+    r = subprocess.run(args + ["--output", str(tmp_path / "a.jsonl")], capture_output=True,
+                       text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    assert len(read(tmp_path / "a.jsonl")) == 1
+    # "auto" asks for the running cluster: there is none, and the command says so
+    r = subprocess.run(args + ["--ray-address", "auto", "--output", str(tmp_path / "b.jsonl")],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 2, r.stderr
+    assert f"no Ray cluster answers at 127.0.0.1:{gone_cluster_recorded}" in r.stderr
+    assert "Traceback" not in r.stderr
 
 
 @pytest.mark.parametrize("args, message", [

@@ -35,19 +35,51 @@ def connect(address: str | None, *, verbose: bool = False) -> bool:
         quiet_ray(verbose)
         return False
     _check_reachable(address or os.environ.get("RAY_ADDRESS"))
+    if (address or os.environ.get("RAY_ADDRESS") or "auto") == "auto":
+        recorded = _recorded_address()
+        if recorded and not _listening(recorded):
+            # Ray would retry the cluster last started here for minutes, though it is gone
+            # (killed, the machine restarted): without an address, start one as when none
+            # ran; with "auto", say so.
+            if address is None and not os.environ.get("RAY_ADDRESS"):
+                address = "local"
+            else:
+                raise RayEngineError(
+                    f"no Ray cluster answers at {recorded}, the address Ray recorded for the "
+                    f"last `ray start` on this machine: it has stopped. Start one (`ray start "
+                    f"--head`), or leave out --ray-address (and RAY_ADDRESS) to run on a local "
+                    f"Ray started for the job")
+    said: list[bytes] = []
     try:
         # The dashboard only matters to a long-lived cluster; a local Ray started
         # for one job starts a few seconds faster without it (ignored when connecting).
         # logging_level: Ray core's WARNING lines (token authentication...) are Ray's
         # business, not the user's; log_to_driver: the actors' own output.
-        ray.init(address=address, include_dashboard=False,
-                 logging_level=logging.INFO if verbose else logging.ERROR,
-                 log_to_driver=verbose)
+        # Ray's core worker retries an unauthenticated connection for 20 s, a line a
+        # second on fd 2: kept to explain the failure rather than shown.
+        with drop_stderr_lines(RAY_CORE_LINE, RAY_CORE_START, said):
+            ray.init(address=address, include_dashboard=False,
+                     logging_level=logging.INFO if verbose else logging.ERROR,
+                     log_to_driver=verbose)
     except (ConnectionError, ValueError, RuntimeError) as exc:
-        raise RayEngineError(f"cannot connect to Ray at {address or os.environ.get('RAY_ADDRESS')}: "
-                             f"{exc}") from None
+        where = address or os.environ.get("RAY_ADDRESS")
+        if any(b"InvalidAuthToken" in line or b"Unauthenticated" in line for line in said):
+            raise RayEngineError(
+                f"cannot connect to Ray at {where}: the cluster wants an authentication token "
+                f"(Ray turns token authentication on for clusters started with `ray start` "
+                f"since 2.59) and this process sent {_token_state()}. Set RAY_AUTH_MODE=token, "
+                f"with the cluster's token in RAY_AUTH_TOKEN or ~/.ray/auth_token (`ray "
+                f"get-auth-token` on the head node prints it); on the head node itself "
+                f"--ray-address auto finds it") from None
+        raise RayEngineError(f"cannot connect to Ray at {where}: {exc}") from None
     quiet_ray(verbose)
     return True
+
+
+def _token_state() -> str:
+    if os.environ.get("RAY_AUTH_MODE", "disabled") == "disabled":
+        return "none (RAY_AUTH_MODE is not 'token')"
+    return "one it does not accept"
 
 
 def quiet_ray(verbose: bool = False) -> None:
@@ -89,6 +121,26 @@ def quiet_ray(verbose: bool = False) -> None:
 #: start of one looks like (held back until the line is whole).
 RAY_CORE_LINE = re.compile(rb"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [DIWEF] \d+ \d+\] ")
 RAY_CORE_START = re.compile(rb"\[[\d :,-]*(?:[DIWEF][\d ]*\]?)?")
+
+
+def _recorded_address() -> str | None:
+    """HOST:PORT of the cluster last started with ``ray start`` on this machine, as
+    ``ray.init`` would find it, or None (none recorded, or Ray's lookup failed)."""
+    try:
+        from ray._private.services import find_bootstrap_address
+
+        return find_bootstrap_address(None)
+    except Exception:  # a private function of Ray's: gone in another version
+        return None
+
+
+def _listening(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+        return True
+    except (OSError, ValueError):
+        return False
 
 
 def _check_reachable(address: str | None) -> None:
