@@ -34,12 +34,18 @@ import machine  # noqa: E402
 from bench_throughput import MODEL, image_list  # noqa: E402  (the same images, repeated)
 
 
-def run_command(lst: Path, out: Path, engine: str) -> float:
+def run_command(lst: Path, out: Path, engine: str, address: str | None = None) -> float:
     """Wall-clock seconds of one ``posefast run`` (start-up and shutdown included)."""
     cmd = [sys.executable, "-m", "posefast", "run", f"@{lst}", "--output", str(out),
            "--model", str(MODEL), "--engine", engine, "--overwrite"]
+    env = dict(os.environ)
+    if address and engine == "ray":
+        cmd += ["--ray-address", address]
+        # `ray start` turned token authentication on; a client given an address
+        # sends the token (~/.ray/auth_token) only when told to.
+        env.update(RAY_AUTH_MODE="token", RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")
     t0 = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - t0
     if r.returncode != 0:
         sys.exit(f"{engine}: exit {r.returncode}\n{r.stderr}")
@@ -125,17 +131,39 @@ def ray_overhead(paths: list[str], record: dict, repeats: int = 3) -> dict[str, 
             "record_bytes": table.nbytes / len(paths)}
 
 
-def end_to_end(paths: list[str], rounds: int) -> dict:
-    """Both engines, alternating; returns the first record (for ray_overhead)."""
+class RunningRay:
+    """A local Ray started with ``ray start --head`` for the whole benchmark, as a
+    cluster would be running (``--ray-address`` then connects instead of starting)."""
+
+    def __enter__(self) -> str:
+        ray_cli = str(Path(sys.executable).with_name("ray"))
+        env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+               "RAY_USAGE_STATS_ENABLED": "0"}
+        self.stop = [ray_cli, "stop", "--force"]
+        r = subprocess.run([ray_cli, "start", "--head", "--num-cpus", str(os.cpu_count()),
+                            "--include-dashboard", "false", "--port", "6391"], capture_output=True, text=True, env=env)
+        if r.returncode != 0:
+            sys.exit(f"ray start failed:\n{r.stdout}{r.stderr}")
+        return "127.0.0.1:6391"
+
+    def __exit__(self, *exc) -> None:
+        subprocess.run(self.stop, capture_output=True)
+
+
+def end_to_end(paths: list[str], rounds: int, address: str | None = None) -> dict:
+    """Both engines, alternating; returns the first record (for ray_overhead).
+    ``address``: the Ray cluster ``--engine ray`` connects to (None: it starts one)."""
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         lst = tmp / "list.txt"
         lst.write_text("\n".join(paths) + "\n")
         times: dict[str, list[float]] = {"local": [], "ray": []}
-        print(f"{len(paths)} images, 481x641 model, {rounds} rounds, engines alternating:")
+        print(f"{len(paths)} images, 481x641 model, {rounds} rounds, engines alternating, "
+              f"{'Ray already running at ' + address if address else 'a local Ray started'}:")
         for _ in range(rounds):
             for engine in ("local", "ray"):
-                times[engine].append(run_command(lst, tmp / f"{engine}.jsonl", engine))
+                times[engine].append(run_command(lst, tmp / f"{engine}.jsonl", engine,
+                                                 address))
         same = (tmp / "local.jsonl").read_bytes() == (tmp / "ray.jsonl").read_bytes()
         local, on_ray = (statistics.median(times[e]) for e in ("local", "ray"))
         print(f"median: local {local:.1f} s ({len(paths) / local:.1f} images/s), "
@@ -149,10 +177,17 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=168)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--overhead-only", action="store_true", help="skip the end-to-end runs")
+    ap.add_argument("--running", action="store_true",
+                    help="end to end only, with Ray started beforehand (ray start --head), as "
+                         "on a cluster: --engine ray connects to it")
     args = ap.parse_args()
     print(machine.describe())
     tmp = tempfile.TemporaryDirectory()  # the repeated images, each under its own name
     paths = image_list(args.count, tmp.name)
+    if args.running:
+        with RunningRay() as address:
+            end_to_end(paths, args.rounds, address)
+        return
     if args.overhead_only:
         from posefast import PoseEstimator
         from posefast.job.records import make_record
