@@ -177,6 +177,8 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=168)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--overhead-only", action="store_true", help="skip the end-to-end runs")
+    ap.add_argument("--end-to-end-only", action="store_true",
+                    help="skip the measurement of Ray's cost per image")
     ap.add_argument("--running", action="store_true",
                     help="end to end only, with Ray started beforehand (ray start --head), as "
                          "on a cluster: --engine ray connects to it")
@@ -197,6 +199,8 @@ def main() -> None:
             record = make_record(couple, None, 1920, 1278, est.estimate(couple))
     else:
         record = end_to_end(paths, args.rounds)
+        if args.end_to_end_only:
+            return
     o = ray_overhead(paths, record)
     print(f"Ray start (ray.init, local): {o['start_s']:.1f} s")
     for name, (fixed, per_image) in o["fits"].items():

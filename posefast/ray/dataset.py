@@ -119,7 +119,8 @@ def pose_dataset(inputs: Sequence[str], *, model: str | None = None,
         model, backend, options: as for ``PoseEstimator``; or ``config``.
         every: pose every ``every``-th frame of videos.
         actors: the actor pool's size, or its (min, max) to autoscale between;
-            default from 1 to as many as the cluster's CPUs (or GPUs) allow.
+            default as many as the cluster's CPUs (or GPUs) allow, as many of them
+            started at once as there are batches.
         num_cpus: CPUs each actor asks for; its backend runs that many threads
             (``PosePredictor`` sets them, unless ``config`` or options do).
         num_gpus: GPUs each actor asks for; default 1 when the backend runs on a
@@ -158,7 +159,10 @@ def sources_dataset(sources: Sequence[Source], config: Config, *, every: int = 1
         resources = ray.cluster_resources()
         slots = (resources.get("GPU", 0) // gpus if gpus
                  else resources.get("CPU", 1) // max(num_cpus, 1e-9))
-        actors = (1, max(1, int(slots)))
+        # All at once, no more than there are batches: grown from 1, the pool's second
+        # actor started 2.4 s after the first on 2 cores (168 images: 9.3 s against 9.0 s).
+        hi = max(1, int(slots))
+        actors = (max(1, min(hi, -(-len(rows) // batch_size))), hi)
     lo, hi = (actors, actors) if isinstance(actors, int) else actors
     if not rows:
         from ..job.parquet import SCHEMA

@@ -166,7 +166,7 @@ def run_on_ray(sources: Sequence[Source], config: Config, *, every: int, max_pix
     ``parquet_folder`` they are written there instead by ``Dataset.write_parquet``,
     in parallel on the cluster (one file per block), and ``writer`` is not used;
     ``replace``: the folder's files are replaced (else the rows are added to them).
-    ``workers``: a fixed number of actors (default: 1 up to one per cluster CPU).
+    ``workers``: a fixed number of actors (default: one per cluster CPU, see ``pose_dataset``).
     ``stats`` (updated as records come, so that an interrupted caller has them).
     """
     import ray
