@@ -337,6 +337,30 @@ def test_plan_from_the_cores_and_the_backend():
     assert "1 inference process x 1 thread, owning the device" in one.describe()
 
 
+def cpu_then_tflite_gpu(tmp_path, count, model, *args):
+    """``count`` inputs run by the tflite backend, then by tflite-gpu with ``args``:
+    (the input names, the second command's result, its records, the first's)."""
+    lst, names = image_list(tmp_path, count)
+    cpu, out = tmp_path / "cpu.jsonl", tmp_path / "gpu.jsonl"
+    assert posefast("run", f"@{lst}", "--output", cpu, "--model", model).returncode == 0
+    r = posefast("run", f"@{lst}", "--output", out, "--backend", "tflite-gpu", "--model", model,
+                 *args)
+    assert r.returncode == 0, r.stderr
+    return names, r, records(out), records(cpu)
+
+
+def assert_same_poses(got, expected, names, tolerance_px):
+    """The records ``got`` are for ``names`` in order, with the poses of ``expected``,
+    every keypoint within ``tolerance_px`` pixels."""
+    assert [rec["source"] for rec in got] == names
+    for a, b in zip(got, expected):
+        assert len(a["poses"]) == len(b["poses"]), a["source"]
+        for pa, pb in zip(a["poses"], b["poses"]):
+            xy = np.array([(k["x"], k["y"]) for k in pa["keypoints"]])
+            xy_cpu = np.array([(k["x"], k["y"]) for k in pb["keypoints"]])
+            assert np.abs(xy - xy_cpu).max() <= tolerance_px, a["source"]
+
+
 def _gpu_usable() -> bool:
     try:
         from posefast.registry import get_backend_class
@@ -352,25 +376,13 @@ def test_a_backend_on_a_device_runs_in_its_processes_with_batches(pipeline, tmp_
     CompiledModel code) in two inference processes that share the device, batches of 3,
     gives the records of the tflite backend."""
     pytest.importorskip("ai_edge_litert.compiled_model")
-    lst, names = image_list(tmp_path, 8)
-    model = ["--model", str(MODEL_353)]
-    cpu = tmp_path / "cpu.jsonl"
-    assert posefast("run", f"@{lst}", "--output", cpu, *model).returncode == 0
-    out = tmp_path / "gpu.jsonl"
-    r = posefast("run", f"@{lst}", "--output", out, "--backend", "tflite-gpu",
-                 "--backend-option", "fallback=cpu", "--workers", 2, "--batch-size", 3, *model)
-    assert r.returncode == 0, r.stderr
+    names, r, got, expected = cpu_then_tflite_gpu(
+        tmp_path, 8, MODEL_353, "--backend-option", "fallback=cpu", "--workers", 2,
+        "--batch-size", 3)
     plan = [line for line in r.stderr.splitlines() if line.startswith("posefast run:")][0]
     assert "2 inference processes x 1 thread, sharing the device" in plan
     assert "batches of 3" in plan
-    got, expected = records(out), records(cpu)
-    assert [rec["source"] for rec in got] == names
-    for a, b in zip(got, expected):
-        assert len(a["poses"]) == len(b["poses"])
-        for pa, pb in zip(a["poses"], b["poses"]):
-            xy = np.array([(k["x"], k["y"]) for k in pa["keypoints"]])
-            xy_cpu = np.array([(k["x"], k["y"]) for k in pb["keypoints"]])
-            assert np.abs(xy - xy_cpu).max() < 1e-3
+    assert_same_poses(got, expected, names, 1e-3)
 
 
 @pytest.mark.skipif(not _gpu_usable(), reason="no usable GPU here")
@@ -380,23 +392,9 @@ def test_on_a_gpu_the_job_gives_the_cpu_poses_within_2_5_px(pipeline, tmp_path):
     (fp32)."""
     from conftest import MODEL_481
 
-    lst, names = image_list(tmp_path, 14)
-    model = ["--model", str(MODEL_481)]
-    cpu = tmp_path / "cpu.jsonl"
-    assert posefast("run", f"@{lst}", "--output", cpu, *model).returncode == 0
-    out = tmp_path / "gpu.jsonl"
-    r = posefast("run", f"@{lst}", "--output", out, "--backend", "tflite-gpu",
-                 "--batch-size", 4, *model)
-    assert r.returncode == 0, r.stderr
+    names, r, got, expected = cpu_then_tflite_gpu(tmp_path, 14, MODEL_481, "--batch-size", 4)
     assert "inference processes x 1 thread, sharing the device" in r.stderr
-    got, expected = records(out), records(cpu)
-    assert [rec["source"] for rec in got] == names
-    for a, b in zip(got, expected):
-        assert len(a["poses"]) == len(b["poses"]), a["source"]
-        for pa, pb in zip(a["poses"], b["poses"]):
-            xy = np.array([(k["x"], k["y"]) for k in pa["keypoints"]])
-            xy_cpu = np.array([(k["x"], k["y"]) for k in pb["keypoints"]])
-            assert np.abs(xy - xy_cpu).max() <= 2.5, a["source"]
+    assert_same_poses(got, expected, names, 2.5)
 
 
 def test_inputs_known_bad_get_their_error_record_in_order(pipeline):
