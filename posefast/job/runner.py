@@ -70,8 +70,8 @@ def plan_job(config: Config, *, workers: int | None = None, preparers: int | Non
     """The plan for ``config`` on ``cores`` cores (default: those this process may use).
 
     A backend on a device (``Backend.job_defaults``: a GPU) gets the few inference
-    processes it asks for, at most one per 4 cores; CPU backends one per core with the cores shared out as
-    threads. Preparation gets a process per core: they wait when they are ahead
+    processes it asks for, at most one per 4 cores; CPU backends one per core with
+    the cores shared out as threads. Preparation gets a process per core: they wait when they are ahead
     (the slots are full), so they cost nothing then. The batch size is the
     backend's measured default.
     """
