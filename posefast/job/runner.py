@@ -71,9 +71,9 @@ def plan_job(config: Config, *, workers: int | None = None, preparers: int | Non
 
     A backend on a device (``Backend.job_defaults``: a GPU) gets the few inference
     processes it asks for, at most one per 4 cores; CPU backends one per core with
-    the cores shared out as threads. Preparation gets a process per core: they wait when they are ahead
-    (the slots are full), so they cost nothing then. The batch size is the
-    backend's measured default.
+    the cores shared out as threads. Preparation gets a process per core: they wait
+    when they are ahead (the slots are full), so they cost nothing then. The batch
+    size is the backend's measured default.
     """
     from ..registry import get_backend_class
 
