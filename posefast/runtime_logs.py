@@ -36,17 +36,24 @@ def set_verbose(on: bool) -> None:
         os.environ[VERBOSE_ENV] = "1"
 
 
+def _dup_stderr() -> int | None:
+    """A copy of fd 2 (flushed first) to write the kept lines to while fd 2 is
+    redirected; None when nothing is to be redirected: verbose, or no stderr at all."""
+    if verbose():
+        return None
+    try:
+        sys.stderr.flush()
+        return os.dup(2)
+    except (OSError, AttributeError, ValueError):
+        return None
+
+
 @contextmanager
 def quiet_runtime_logs() -> Iterator[None]:
     """While inside: the runtime's INFO/WARNING lines on fd 2 are dropped, other lines
     (errors, Python warnings) are written out at the end. Does nothing when verbose."""
-    if verbose():
-        yield
-        return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, AttributeError, ValueError):  # no stderr at all
+    saved = _dup_stderr()
+    if saved is None:
         yield
         return
     try:
@@ -106,15 +113,10 @@ def drop_stderr_lines(pattern: "re.Pattern[bytes]",
     For runtimes that log from threads of their own for as long as they run (Ray's
     core worker), where :func:`quiet_runtime_logs`, which holds everything back
     until the end, would hold back our own progress line too."""
-    if verbose():
-        yield
-        return
     import threading
 
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, AttributeError, ValueError):  # no stderr at all
+    saved = _dup_stderr()
+    if saved is None:
         yield
         return
     read_end, write_end = os.pipe()

@@ -34,14 +34,15 @@ def connect(address: str | None, *, verbose: bool = False) -> bool:
     if ray.is_initialized():
         quiet_ray(verbose)
         return False
-    _check_reachable(address or os.environ.get("RAY_ADDRESS"))
-    if (address or os.environ.get("RAY_ADDRESS") or "auto") == "auto":
+    target = address or os.environ.get("RAY_ADDRESS")
+    _check_reachable(target)
+    if (target or "auto") == "auto":
         recorded = _recorded_address()
-        if recorded and not _listening(recorded):
+        if recorded and _connect_error(recorded) is not None:
             # Ray would retry the cluster last started here for minutes, though it is gone
             # (killed, the machine restarted): without an address, start one as when none
             # ran; with "auto", say so.
-            if address is None and not os.environ.get("RAY_ADDRESS"):
+            if not target:
                 address = "local"
             else:
                 raise RayEngineError(
@@ -134,13 +135,15 @@ def _recorded_address() -> str | None:
         return None
 
 
-def _listening(address: str) -> bool:
+def _connect_error(address: str) -> str | None:
+    """Why nothing accepts a TCP connection at HOST:PORT ``address``, or None if
+    something does."""
     host, _, port = address.rpartition(":")
     try:
         socket.create_connection((host, int(port)), timeout=5).close()
-        return True
-    except (OSError, ValueError):
-        return False
+        return None
+    except (OSError, ValueError) as exc:
+        return str(getattr(exc, "strerror", None) or exc)
 
 
 def _check_reachable(address: str | None) -> None:
@@ -148,12 +151,9 @@ def _check_reachable(address: str | None) -> None:
     # should hear so at once.
     if not address or address == "auto" or "://" in address or ":" not in address:
         return
-    host, _, port = address.rpartition(":")
-    try:
-        socket.create_connection((host, int(port)), timeout=5).close()
-    except (OSError, ValueError) as exc:
-        raise RayEngineError(f"cannot connect to Ray at {address}: "
-                             f"{getattr(exc, 'strerror', None) or exc}") from None
+    error = _connect_error(address)
+    if error is not None:
+        raise RayEngineError(f"cannot connect to Ray at {address}: {error}")
 
 
 def run_on_ray(sources: Sequence[Source], config: Config, *, every: int, max_pixels: int,
