@@ -36,8 +36,10 @@ from PIL import Image
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests"))
 import machine  # noqa: E402
 from numpy_decoder import decode_multi  # noqa: E402
+from processes import descendants  # noqa: E402  (tests/processes.py)
 
 DATA = Path(os.environ.get("POSEFAST_TEST_DATA", HERE.parent.parent / "shared"))
 MODEL = DATA / "models" / "posenet_mobilenet_v1_075_481_641_quant.tflite"
@@ -129,19 +131,6 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _descendants(pid: int) -> list[int]:
-    found, todo = [], [pid]
-    while todo:
-        for task in Path(f"/proc/{todo.pop()}/task").glob("*/children"):
-            try:
-                children = [int(c) for c in task.read_text().split()]
-            except OSError:
-                continue
-            found += children
-            todo += children
-    return found
-
-
 def posefast_run(list_file: str, out: str, extra: list[str], prefix: Sequence[str] = (),
                  detail: bool = False) -> tuple:
     """(images/s wall-clock with start-up, images/s inside the job, share of the inference
@@ -156,7 +145,7 @@ def posefast_run(list_file: str, out: str, extra: list[str], prefix: Sequence[st
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     cpu: dict[int, float] = {}
     while proc.poll() is None:
-        for pid in [proc.pid] + _descendants(proc.pid):
+        for pid in [proc.pid] + descendants(proc.pid):
             if (seconds := _cpu_seconds(pid)) is not None:
                 cpu[pid] = seconds
         time.sleep(0.02)

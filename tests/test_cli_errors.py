@@ -91,18 +91,23 @@ def test_ctrl_c_during_predict_is_exit_130_without_traceback(pipeline, tmp_path)
     assert "interrupted" in err and "Traceback" not in err
 
 
-def _onnx_with_integer_outputs(path):
-    onnx = pytest.importorskip("onnx")
+def _tiny_onnx_posenet(path, integer_outputs=False):
+    """A PoseNet-shaped ONNX model (zero weights, 33x33 input, stride 16); with
+    ``integer_outputs`` its three outputs are int32 tensors instead of float."""
+    pytest.importorskip("onnx")
+    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
+    out_type = TensorProto.INT32 if integer_outputs else TensorProto.FLOAT
     nodes, inits, outs = [], [], []
     for name, channels in (("heatmaps", 17), ("offsets", 34), ("mid_offsets", 64)):
         inits.append(numpy_helper.from_array(np.zeros((channels, 3, 1, 1), np.float32), f"w_{name}"))
-        nodes.append(helper.make_node("Conv", ["image", f"w_{name}"], [f"f_{name}"],
-                                      strides=[16, 16]))
-        nodes.append(helper.make_node("Cast", [f"f_{name}"], [name], to=TensorProto.INT32))
-        outs.append(helper.make_tensor_value_info(name, TensorProto.INT32, [1, channels, 3, 3]))
-    graph = helper.make_graph(nodes, "int_posenet",
+        conv = f"f_{name}" if integer_outputs else name
+        nodes.append(helper.make_node("Conv", ["image", f"w_{name}"], [conv], strides=[16, 16]))
+        if integer_outputs:
+            nodes.append(helper.make_node("Cast", [conv], [name], to=out_type))
+        outs.append(helper.make_tensor_value_info(name, out_type, [1, channels, 3, 3]))
+    graph = helper.make_graph(nodes, "int_posenet" if integer_outputs else "tiny_posenet",
                               [helper.make_tensor_value_info("image", TensorProto.FLOAT,
                                                              [1, 3, 33, 33])], outs, inits)
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
@@ -111,7 +116,7 @@ def _onnx_with_integer_outputs(path):
 def test_an_onnx_model_with_integer_outputs_is_refused(pipeline, tmp_path):
     pytest.importorskip("onnxruntime")
     model = tmp_path / "int.onnx"
-    _onnx_with_integer_outputs(model)
+    _tiny_onnx_posenet(model, integer_outputs=True)
     r = posefast("predict", IMG, "--backend", "onnx", "--model", model)
     _refused(r, "int.onnx", "tensor(int32)", "float")
 
@@ -124,27 +129,12 @@ def test_onnx_providers_fall_back_in_the_order_given(tmp_path):
     from posefast.registry import create_backend
 
     model = tmp_path / "tiny.onnx"
-    _onnx_float_model(model)
+    _tiny_onnx_posenet(model)
     with create_backend("onnx", str(model), providers="cuda,cpu") as backend:
         assert backend.providers() == ["CPUExecutionProvider"]
         assert backend.skipped_providers == ["CUDAExecutionProvider"]
     with pytest.raises(ValueError, match="CUDAExecutionProvider is not available"):
         create_backend("onnx", str(model), providers="cuda")
-
-
-def _onnx_float_model(path):
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    nodes, inits, outs = [], [], []
-    for name, channels in (("heatmaps", 17), ("offsets", 34), ("mid_offsets", 64)):
-        inits.append(numpy_helper.from_array(np.zeros((channels, 3, 1, 1), np.float32), f"w_{name}"))
-        nodes.append(helper.make_node("Conv", ["image", f"w_{name}"], [name], strides=[16, 16]))
-        outs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, channels, 3, 3]))
-    graph = helper.make_graph(nodes, "tiny_posenet",
-                              [helper.make_tensor_value_info("image", TensorProto.FLOAT,
-                                                             [1, 3, 33, 33])], outs, inits)
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
 
 
 def test_the_runtimes_log_lines_stay_off_stderr_unless_verbose(pipeline, tmp_path):

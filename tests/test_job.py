@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from pipeline_ready import pipeline  # noqa: F401  (a fixture)
+from processes import descendants
 from conftest import IMAGES, MODEL_353
 from test_inputs import make_video
 
@@ -55,20 +56,6 @@ def records(path):
 
 def lines(path):
     return path.read_bytes().count(b"\n") if path.exists() else 0
-
-
-def descendants(pid):
-    """Every process below ``pid`` (the job's stages run under a fork server: grandchildren)."""
-    found, todo = [], [pid]
-    while todo:
-        for task in Path(f"/proc/{todo.pop()}/task").glob("*/children"):
-            try:
-                children = [int(c) for c in task.read_text().split()]
-            except OSError:
-                continue  # gone meanwhile
-            found += children
-            todo += children
-    return found
 
 
 def stage_processes(pid, name):
