@@ -3,8 +3,7 @@ from libc.stdlib cimport malloc, free
 from tensor cimport Frame, raw_t, value_at
 from geometry cimport clamp, sigmoid
 from candidates cimport (Cand, CandBuf, STACK_CANDS, scan_candidates, heapify, heap_pop,
-                         cand_cell,
-                         cand_release)
+                         sort_by_key_u8, cand_cell, cand_release)
 from pose_walk cimport WalkTables, walk_tables, walk_pose
 from rescore cimport rescore
 from near_index cimport (NearIndex, near_bytes, near_init, near_free, near_reset, near_add,
@@ -65,7 +64,10 @@ cdef inline Py_ssize_t decode_multi_frame(const Frame* f, raw_t* tag, const Mult
     cdef Cand local[STACK_CANDS]
     cdef CandBuf buf
     cdef Cand c
-    cdef Py_ssize_t n_heap, n_poses = 0, i, j, k, n_final, cy, cx, ck
+    cdef Py_ssize_t sorted_local[STACK_CANDS]
+    cdef Py_ssize_t* sorted_orders = NULL    # by_key: the candidates' orders, best first
+    cdef bint by_key
+    cdef Py_ssize_t n_heap, n_poses = 0, i, j, k, n_final, cy, cx, ck, taken = 0
     cdef double hi_y = f.height - 1, hi_x = f.width - 1, stride = f.stride
     cdef double ry, rx, total
     cdef double ys[17]
@@ -79,17 +81,35 @@ cdef inline Py_ssize_t decode_multi_frame(const Frame* f, raw_t* tag, const Mult
     buf.owned = False
     if p.max_detections <= 0:
         return 0
-    if scan_candidates(&f.heatmaps, tag, f.height, f.width, p.key_threshold, &buf) < 0:
+    if scan_candidates(&f.heatmaps, tag, f.height, f.width, p.key_threshold, &buf,
+                       &by_key) < 0:
         cand_release(&buf)
         return -1
     n_heap = buf.n
-    heapify(buf.items, n_heap)
+    if by_key:
+        sorted_orders = sorted_local
+        if n_heap > STACK_CANDS:
+            sorted_orders = <Py_ssize_t*>malloc(n_heap * sizeof(Py_ssize_t))
+        if sorted_orders == NULL:
+            by_key = False  # the heap pops the same sequence
+        else:
+            sort_by_key_u8(buf.items, n_heap, sorted_orders)
+    if not by_key:
+        heapify(buf.items, n_heap)
     if n_heap > 0 and not w.tables_built:
         walk_tables(f, tag, &w.tables)
         w.tables_built = True
     near_reset(&w.near)
-    while n_heap > 0 and n_poses < p.max_detections:
-        heap_pop(buf.items, &n_heap, &c)
+    while n_poses < p.max_detections:
+        if by_key:
+            if taken == n_heap:
+                break
+            c.order = sorted_orders[taken]
+            taken += 1
+        else:
+            if n_heap == 0:
+                break
+            heap_pop(buf.items, &n_heap, &c)
         cand_cell(&c, f.width, &cy, &cx, &ck)
         ry = clamp(cy + value_at(&f.offsets, tag, cy, cx, ck) / stride, hi_y)
         rx = clamp(cx + value_at(&f.offsets, tag, cy, cx, 17 + ck) / stride, hi_x)
@@ -112,6 +132,8 @@ cdef inline Py_ssize_t decode_multi_frame(const Frame* f, raw_t* tag, const Mult
             near_add(&w.near, pose)
             n_poses += 1
     cand_release(&buf)
+    if sorted_orders != sorted_local:
+        free(sorted_orders)
     n_final = rescore(w.poses, w.pose_scores, n_poses, p.score_threshold, &w.near,
                       w.order, w.tmp, w.by_pose, w.rank, w.final)
     for i in range(n_final):

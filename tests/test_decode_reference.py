@@ -163,3 +163,24 @@ def test_many_poses_match_reference(seed, radius):
     poses = posefast.decode_multiple_poses(*args, 16, **kw)
     assert len(poses) > 40
     assert_same(poses, reference.multiple_poses(*args, 16, **kw))
+
+
+@pytest.mark.parametrize("scale", [0.25, 1e307])
+def test_uint8_roots_in_the_same_order_from_hwc_and_chw(shared_data, scale):
+    """uint8 HWC heatmaps have their candidate roots put in order by a counting sort on
+    the keys (candidates.sort_by_key_u8), every other storage by the heap: both must
+    take the roots in the same sequence (logit descending, equal logits in scan order),
+    so the same tensors give the same poses bit for bit, at a thousand poses with
+    ties everywhere. With a scale whose logits overflow to inf, keys no longer order
+    as the logits do and the HWC path too falls back to the heap."""
+    outs = run_posenet(MODEL_481, IMAGES / "couple.jpg")
+    hwc = [outs[k] for k in ("heatmaps", "offsets", "fwd", "bwd")]
+    hwc[0] = Quantized(hwc[0].array, scale, hwc[0].zero_point)
+    chw = [t._replace(array=np.ascontiguousarray(t.array[0].transpose(2, 0, 1))) for t in hwc]
+    kw = dict(max_detections=1000, score_threshold=0.0, nms_radius=8.0)
+    a = posefast.decode_multiple_poses(*hwc, 16, **kw)
+    b = posefast.decode_multiple_poses(*chw, 16, layout="chw", **kw)
+    assert len(a) > 300
+    assert [p.score for p in a] == [p.score for p in b]
+    for p, q in zip(a, b):
+        np.testing.assert_array_equal(p.keypoints, q.keypoints)
