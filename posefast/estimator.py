@@ -1,6 +1,7 @@
 """The estimator: images in, poses in original-image pixels out."""
 from __future__ import annotations
 
+import gc
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -154,8 +155,6 @@ class PoseEstimator:
 
     def close(self) -> None:
         """Release the backend."""
-        import gc
-
         with quiet_runtime_logs():  # the runtime logs its teardown
             self._backend.close()
             gc.collect()  # LiteRT tears down when its objects are freed

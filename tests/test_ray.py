@@ -425,3 +425,17 @@ def test_ray_core_lines_are_dropped_from_stderr_and_the_rest_passes_as_it_comes(
     with drop_stderr_lines(re.compile(rb".")):
         os.write(2, core)
     assert capfd.readouterr().err == core.decode()
+
+
+def test_a_predictor_alive_at_exit_leaves_no_traceback(tmp_path):
+    """A script (or an actor) that ends with its PosePredictor alive: the interpreter's
+    end collects it, and closing the backend then would fail ("Exception ignored in
+    PosePredictor.__del__ ... import of gc halted")."""
+    script = ("from posefast.ray.predictor import PosePredictor\n"
+              f"p = PosePredictor(model={str(MODEL_353)!r}, input_size=(177, 241))\n"
+              "print('made')\n")
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                       cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "made"
+    assert "Exception ignored" not in r.stderr and "Traceback" not in r.stderr, r.stderr

@@ -1,6 +1,7 @@
 """The ``Dataset.map_batches`` callable: batches of images in, batches of records out."""
 from __future__ import annotations
 
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator, Mapping
 
@@ -85,6 +86,11 @@ class PosePredictor:
             return None, failure_reason(exc)
 
     def __del__(self) -> None:
+        if sys.is_finalizing():
+            # an actor (or a script) ending with the predictor alive: the process's end
+            # frees everything, and closing now would import and run teardown code
+            # in a half-dismantled interpreter ("Exception ignored in __del__")
+            return
         loader = getattr(self, "_loader", None)
         if loader is not None:
             loader.shutdown(wait=False)
