@@ -175,7 +175,7 @@ def test_coco_output_places_are_checked_before_any_work(pipeline, tmp_path):
                            (tmp_path / "missing" / "r.json", "no folder")):
         t0 = time.monotonic()
         r = posefast("run", named, "--format", "coco", "--output", where, *FAST)
-        assert r.returncode == 1 and message in r.stderr, r.stderr
+        assert r.returncode == 2 and message in r.stderr, r.stderr
         assert "done" not in r.stderr  # nothing was posed
         _no_traceback(r)
     real = tmp_path / "real.json"
@@ -188,3 +188,45 @@ def test_coco_output_places_are_checked_before_any_work(pipeline, tmp_path):
     r = posefast("run", IMAGES / "standing.png", "--format", "coco", "--output", real,
                  "--overwrite", *FAST)
     assert r.returncode == 2 and "--coco-annotations" in r.stderr
+
+
+def test_no_output_is_written_over_an_input(pipeline, tmp_path):
+    """--output, --render and --render-dir naming one of the inputs (under any name: a
+    hard link here) are refused before any work, or, for a render folder holding the
+    inputs, the drawing takes another name: the input is never destroyed."""
+    own = tmp_path / "own"
+    own.mkdir()
+    shutil.copy(IMAGES / "standing.png", own / "a.png")
+    shutil.copy(IMAGES / "couple.jpg", own / "b.jpg")
+    os.link(own / "a.png", tmp_path / "alias.png")
+    before = {p.name: p.read_bytes() for p in own.iterdir()}
+    for r, option in ((posefast("predict", own / "a.png", *FAST, "--render", own / "a.png"),
+                       "--render"),
+                      (posefast("predict", own / "b.jpg", *FAST, "--output", own / "b.jpg"),
+                       "--output"),
+                      (posefast("run", own, *FAST, "--output", tmp_path / "alias.png",
+                                "--overwrite"), "--output"),
+                      (posefast("run", own, *FAST, "--format", "coco", "--output",
+                                own / "b.jpg", "--overwrite"), "--output")):
+        assert r.returncode == 2 and option in r.stderr and "one of the inputs" in r.stderr, \
+            r.stderr
+        _no_traceback(r)
+    r = posefast("run", own, *FAST, "--render-dir", own, "--output", tmp_path / "r.jsonl")
+    assert r.returncode == 0, r.stderr
+    _no_traceback(r)
+    assert {p.name: p.read_bytes() for p in own.iterdir() if p.name in before} == before
+    assert sorted(p.name for p in own.iterdir()) == ["a-2.png", "a.png", "b.jpg", "b.png"]
+
+
+def test_a_parquet_output_that_is_a_folder_is_refused_before_any_work(pipeline, tmp_path):
+    """The local engine writes its Parquet file whole at the end: a folder there was
+    found only after every input was posed, the results lost with a traceback."""
+    pytest.importorskip("pyarrow")
+    folder = tmp_path / "out"
+    folder.mkdir()
+    r = posefast("run", IMAGES / "standing.png", *FAST, "--format", "parquet",
+                 "--output", folder)
+    assert r.returncode == 2 and "is a folder" in r.stderr, r.stderr
+    assert "done" not in r.stderr  # nothing was posed
+    _no_traceback(r)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temporary files left

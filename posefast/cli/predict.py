@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .options import (CONFIG_HELP, UsageError, add_config_options, check_usable, fail,
                       open_estimator, resolve_from_args, unit_float)
+from .paths import check_output, file_ids
 from .video_options import VIDEO_HELP, add_video_options, video_stage
 
 EXAMPLES = """\
@@ -58,10 +59,13 @@ def main(args: argparse.Namespace) -> int:
                                                                 ".mp4"):
         return fail(f"--render {args.render!r}: expected a .png (or .jpg/.webp/.mp4) file name")
     try:
+        inputs = file_ids(args.images)
         if args.render:
-            _check_folder("--render", args.render)
+            for index, path in enumerate(args.images):
+                check_output("--render", _render_out(args.render, path, index,
+                                                     len(args.images)), inputs)
         if args.output:
-            _check_folder("--output", args.output)
+            check_output("--output", args.output, inputs)
         config, origins = resolve_from_args(args)
         check_usable(config, origins)
         if any(is_video_path(p) for p in args.images) and not video_support():
@@ -87,9 +91,7 @@ def main(args: argparse.Namespace) -> int:
             poses = estimator.infer([prepared])[0]
             add(make_record(path, None, prepared.width, prepared.height, poses))
             if args.render:
-                out = _render_path(args.render, index, len(args.images))
-                if out.lower().endswith(".mp4"):  # the name given for videos: images as PNG
-                    out = str(Path(out).with_suffix(".png"))
+                out = _render_out(args.render, path, index, len(args.images))
                 try:
                     _render(path, poses, out, args.render_threshold)
                 except OSError as exc:
@@ -121,21 +123,10 @@ def _video(estimator, path: str, args: argparse.Namespace, index: int) -> list:
     smoothing = SmoothingOptions(args.min_cutoff, args.beta, args.d_cutoff) if args.smooth else None
     render = None
     if args.render:
-        render = str(Path(_render_path(args.render, index, len(args.images))).with_suffix(".mp4"))
+        render = _render_out(args.render, path, index, len(args.images))
     return pose_video(estimator, path, tracking=tracking, smoothing=smoothing, render=render,
                       min_score=args.render_threshold,
                       on_error=lambda msg: print(f"posefast: {msg}", file=sys.stderr))
-
-
-def _check_folder(option: str, path: str) -> None:
-    """UsageError unless ``path``'s folder exists and can be written, before any work."""
-    import os
-
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UsageError(f"{option} {path}: no folder {folder}")
-    if not os.access(folder, os.W_OK | os.X_OK) and not os.access(path, os.W_OK):
-        raise UsageError(f"{option} {path}: the folder {folder} is not writable")
 
 
 def _render_path(template: str, index: int, count: int) -> str:
@@ -143,6 +134,19 @@ def _render_path(template: str, index: int, count: int) -> str:
         return template
     p = Path(template)
     return str(p.with_name(f"{p.stem}-{index}{p.suffix}"))
+
+
+def _render_out(template: str, path: str, index: int, count: int) -> str:
+    """The file --render writes for input ``path``: a video as .mp4, an image as the
+    name given (as .png where the name given is the videos' .mp4)."""
+    from ..reading.video import is_video_path
+
+    out = _render_path(template, index, count)
+    if is_video_path(path):
+        return str(Path(out).with_suffix(".mp4"))
+    if out.lower().endswith(".mp4"):
+        return str(Path(out).with_suffix(".png"))
+    return out
 
 
 def _render(path: str, poses, out: str, threshold: float) -> None:

@@ -11,6 +11,7 @@ from typing import Iterator
 from ..job.plan import available_cores
 from .options import (CONFIG_HELP, UsageError, add_config_options, check_usable, fail,
                       open_estimator, positive_int, resolve_from_args)
+from .paths import check_output, file_ids, is_one_of
 from .video_options import VIDEO_HELP, add_video_options, video_stage
 
 def positive_float(text: str) -> float:
@@ -123,6 +124,11 @@ def main(args: argparse.Namespace) -> int:
     duplicates: list[str] = []
     try:
         sources = expand_inputs(args.inputs, duplicates=duplicates)
+        inputs = file_ids(s.path for s in sources)
+        if args.output != "-":
+            # before any work: a Parquet or COCO file is written only at the end
+            check_output("--output", args.output, inputs,
+                         folder=args.engine == "ray" and args.format == "parquet")
         if any(s.kind == "video" for s in sources) and not video_support():
             raise UsageError("reading videos needs PyAV: pip install 'posefast[video]'")
         config, origins = resolve_from_args(args)
@@ -146,7 +152,7 @@ def main(args: argparse.Namespace) -> int:
     except OutputError as exc:
         return fail(str(exc))
     try:
-        return _job(args, sources, config, plan, image_ids)
+        return _job(args, sources, config, plan, image_ids, inputs)
     finally:
         if lock is not None:
             lock.release()
@@ -154,8 +160,8 @@ def main(args: argparse.Namespace) -> int:
 
 def _option_problem(args: argparse.Namespace) -> str | None:
     if args.resume and args.format != "jsonl":
-        return ("--resume works with --format jsonl only (COCO results do not say "
-                "which images were done)")
+        return (f"--resume works with --format jsonl only: {args.format} output is "
+                f"written whole when the job ends, so there is no part-done job to finish")
     if args.resume and args.output == "-":
         return "--resume needs --output FILE (the file to complete)"
     if args.resume and args.overwrite:
@@ -197,7 +203,7 @@ def _lock(output: str):
     return OutputLock(output)
 
 
-def _job(args: argparse.Namespace, sources, config, plan, image_ids) -> int:
+def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs) -> int:
     from ..models import resolve_model, sha256_of
     from ..reading.images import DEFAULT_MAX_PIXELS
     from ..job.output import OutputError, make_header, open_writer
@@ -255,7 +261,7 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids) -> int:
             failures.append(record["error"])
 
     try:
-        annotator = _annotator(args.render_dir)
+        annotator = _annotator(args.render_dir, inputs)
     except OSError as exc:
         _stop_ray(own_ray)
         return fail(f"--render-dir {args.render_dir}: {exc.strerror or exc}")
@@ -334,14 +340,15 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids) -> int:
     return 1 if stats.failed else 0
 
 
-def _annotator(render_dir: str | None):
-    """The drawing of the records into ``render_dir``, or None."""
+def _annotator(render_dir: str | None, inputs=frozenset()):
+    """The drawing of the records into ``render_dir``, or None; never over one of
+    the ``inputs`` (``paths.file_ids``)."""
     if render_dir is None:
         return None
     from ..video.annotate import Annotator, RenderDir
 
     os.makedirs(render_dir, exist_ok=True)
-    return Annotator(RenderDir(render_dir),
+    return Annotator(RenderDir(render_dir, keep=lambda path: is_one_of(path, inputs)),
                      on_error=lambda msg: print(f"posefast run: {msg}", file=sys.stderr))
 
 

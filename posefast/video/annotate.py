@@ -34,16 +34,20 @@ def track_colour(track_id: int) -> tuple[int, int, int]:
 
 class RenderDir:
     """Names the outputs in one folder: ``<stem>.png`` / ``<stem>.mp4``, with
-    ``-2``, ``-3``, ... added when two inputs share a name."""
+    ``-2``, ``-3``, ... added when two inputs share a name, or when the name is a file
+    that ``keep(path)`` says must not be written over (the job's own inputs, when
+    the folder is theirs)."""
 
-    def __init__(self, folder: str | os.PathLike) -> None:
+    def __init__(self, folder: str | os.PathLike,
+                 keep: Callable[[str], bool] = lambda path: False) -> None:
         self.folder = Path(folder)
+        self.keep = keep
         self._used: set[str] = set()
 
     def __call__(self, source: str, video: bool) -> str:
         stem, suffix = Path(source).stem or "input", ".mp4" if video else ".png"
         name, n = stem + suffix, 1
-        while name in self._used:
+        while name in self._used or self.keep(str(self.folder / name)):
             n += 1
             name = f"{stem}-{n}{suffix}"
         self._used.add(name)
