@@ -32,6 +32,9 @@ def _refused(r, *fragments):
                                             "num_threads"]),
     (["--backend-option", "num_threads=two"], ["num_threads", "--backend-option", "'two'"]),
     (["--backend-option", "num_threads=-1"], ["num_threads", "--backend-option", "-1"]),
+    # (XNNPACK's thread pool crashed the process at this many)
+    (["--backend-option", "num_threads=100000"], ["num_threads", "--backend-option",
+                                                  "from 1 to 1024"]),
     (["--input-size", "100000x100000"], ["--input-size", "at most 8192x8192"]),
     (["--model", str(IMAGES / "couple.jpg")], ["couple.jpg", "--model", "TF Lite model"]),
     (["--nms-radius", "1e400"], ["--nms-radius", "finite"]),
@@ -155,3 +158,15 @@ def test_the_runtimes_log_lines_stay_off_stderr_unless_verbose(pipeline, tmp_pat
     r = posefast("run", IMG, "--workers", 1, "--output", tmp_path / "g.jsonl", *FAST, *gpu)
     assert r.returncode == 0, r.stderr
     assert "Creating LiteRT" not in r.stderr and "registered" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("option, value", [("-j", "99999999999999999999"),
+                                           ("--preparers", "5000"),
+                                           ("--batch-size", "4000000000000")])
+def test_process_and_batch_counts_beyond_reason_are_refused(pipeline, tmp_path, option, value):
+    """They used to end in a traceback (an integer too large for the shared memory's
+    size) or in starting processes for minutes, one per count."""
+    r = posefast("run", IMG, "--model", MODEL_353, option, value, "--output",
+                 str(tmp_path / "o.jsonl"), cwd=tmp_path)
+    _refused(r, "from 1 to 1024", value)
+    assert not (tmp_path / "o.jsonl").exists()

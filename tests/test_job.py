@@ -322,6 +322,14 @@ def test_plan_from_the_cores_and_the_backend():
     assert few == [1, 1, 2, 3]  # a process on the device per 4 cores: preparation needs them
     one = plan_job(load_config(api={"backend": "tflite-gpu"}), cores=16, workers=1)
     assert "1 inference process x 1 thread, owning the device" in one.describe()
+    # no more processes than images, the cores shared out between those
+    two = plan_job(load_config(api={"backend": "tflite"}), cores=16, inputs=2)
+    assert (two.workers, two.threads, two.preparers) == (2, 8, 2)
+    asked = plan_job(load_config(api={"backend": "tflite"}), cores=2, workers=500, inputs=3)
+    assert asked.workers == 3
+    for name, value in (("workers", 2000), ("preparers", 2000), ("batch_size", 5000)):
+        with pytest.raises(ValueError, match=f"{name} must be between 1 and 1024"):
+            plan_job(load_config(api={"backend": "tflite"}), cores=2, **{name: value})
 
 
 def cpu_then_tflite_gpu(tmp_path, count, model, *args):

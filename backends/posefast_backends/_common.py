@@ -55,13 +55,19 @@ def check_options(backend: str, options: Mapping[str, Any], known: Iterable[str]
                          f"(its options: {', '.join(known) or 'none'})")
 
 
+#: The most threads a backend is asked for: XNNPACK's thread pool crashed the
+#: process (SIGSEGV) at 100,000, and far fewer already only cost memory and time.
+MAX_THREADS = 1024
+
+
 def check_threads(value: Any, option: str = "num_threads") -> int | None:
-    """A thread count: a positive int, or None for the runtime's default."""
+    """A thread count: an int from 1 to MAX_THREADS, or None for the runtime's default."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit() \
-            or int(value) < 1:
-        raise ValueError(f"{option} must be a whole number >= 1, got {value!r}")
+            or not 1 <= int(value) <= MAX_THREADS:
+        raise ValueError(f"{option} must be a whole number from 1 to {MAX_THREADS}, "
+                         f"got {value!r}")
     return int(value)
 
 

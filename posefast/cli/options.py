@@ -75,6 +75,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def int_up_to(most: int):
+    """An argparse type: a whole number from 1 to ``most``."""
+    def parse(text: str) -> int:
+        value = positive_int(text)
+        if value > most:
+            raise argparse.ArgumentTypeError(f"expected a number from 1 to {most}, got {value}")
+        return value
+    return parse
+
+
 def add_config_options(parser: argparse.ArgumentParser) -> None:
     """Add the model, backend, pre-processing and decoder options to ``parser``.
 

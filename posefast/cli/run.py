@@ -8,9 +8,9 @@ import sys
 from types import SimpleNamespace
 from typing import Iterator
 
-from ..job.plan import available_cores
+from ..job.plan import MAX_BATCH, MAX_PROCESSES, available_cores
 from .options import (CONFIG_HELP, UsageError, add_config_options, check_usable, fail,
-                      open_estimator, positive_int, resolve_from_args)
+                      int_up_to, open_estimator, positive_int, resolve_from_args)
 from .paths import check_output, file_ids, is_one_of
 from .video_options import VIDEO_HELP, add_video_options, video_stage
 
@@ -78,14 +78,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="with --format coco: the COCO annotation file (instances.json) whose "
                         "images map each file_name to its image_id (default: the number that "
                         "ends each file name)")
-    p.add_argument("-j", "--workers", type=positive_int, default=None, metavar="N",
+    p.add_argument("-j", "--workers", type=int_up_to(MAX_PROCESSES), default=None, metavar="N",
                    help="inference processes, each with its own backend (default: one per "
                         "core, one for a backend that owns a GPU; the cores are shared out "
                         "between them as threads); with --engine ray: the number of actors")
-    p.add_argument("--preparers", type=positive_int, default=None, metavar="N",
+    p.add_argument("--preparers", type=int_up_to(MAX_PROCESSES), default=None, metavar="N",
                    help="processes that read, decode and resize the inputs (default: one "
                         "per core)")
-    p.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
+    p.add_argument("--batch-size", type=int_up_to(MAX_BATCH), default=None, metavar="N",
                    help="images per network call (default: the backend's, measured)")
     p.add_argument("--time-limit", type=positive_float, default=None, metavar="SECONDS",
                    help="seconds one input may take before its process is taken for hung, "
@@ -137,7 +137,9 @@ def main(args: argparse.Namespace) -> int:
         # model file, the input size) is a usage error naming its source, as in predict.
         open_estimator(config, origins).close()
         plan = plan_job(config, workers=args.workers, preparers=args.preparers,
-                        batch_size=args.batch_size)
+                        batch_size=args.batch_size,
+                        inputs=(len(sources) if all(s.kind == "image" for s in sources)
+                                else None))
         image_ids = (coco_image_ids([(s.path, s.kind) for s in sources], args.coco_annotations)
                      if args.format == "coco" else None)
     except (InputError, UsageError, OutputError, ValueError) as exc:

@@ -12,6 +12,14 @@ from .resume import input_key
 from ..reading.inputs import Source
 
 
+#: Processes of one kind, and images per batch, a job accepts: each process costs
+#: tens of MB and a fraction of a second to start, each slot of a batch its shared
+#: memory; far beyond these a job only runs out of memory (or of PIDs) before it
+#: starts.
+MAX_PROCESSES = 1024
+MAX_BATCH = 1024
+
+
 def available_cores() -> int:
     """The number of cores this process may run on."""
     try:

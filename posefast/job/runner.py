@@ -20,7 +20,7 @@ from ..backend import InputSpec
 from ..config import Config
 from ..reading.images import DEFAULT_MAX_PIXELS
 from .inference import inference_main
-from .plan import available_cores, with_backend_threads
+from .plan import MAX_BATCH, MAX_PROCESSES, available_cores, with_backend_threads
 from .preparation import preparation_main
 from .scheduler import PER_INFER, PER_PREP, VIDEO_CREDITS, Scheduler
 from .slots import SlotPool
@@ -66,8 +66,11 @@ class Plan:
 
 
 def plan_job(config: Config, *, workers: int | None = None, preparers: int | None = None,
-             batch_size: int | None = None, cores: int | None = None) -> Plan:
-    """The plan for ``config`` on ``cores`` cores (default: those this process may use).
+             batch_size: int | None = None, cores: int | None = None,
+             inputs: int | None = None) -> Plan:
+    """The plan for ``config`` on ``cores`` cores (default: those this process may use)
+    and ``inputs`` images (None: not known, videos among them), each kind of
+    process at most one per input.
 
     A backend on a device (``Backend.job_defaults``: a GPU) gets the few inference
     processes it asks for, at most one per 4 cores; CPU backends one per core with
@@ -93,15 +96,19 @@ def plan_job(config: Config, *, workers: int | None = None, preparers: int | Non
     if batch_size is None:
         batch_size = default_batch
         chosen.append("batch size")
+    if inputs is not None and inputs >= 1:
+        # no more processes than inputs: the others would start only to wait
+        workers, preparers = min(workers, inputs), min(preparers, inputs)
     threads_option = getattr(cls, "threads_option", None)
     threads = config.backend_options.get(threads_option) if threads_option else None
     if threads_option and threads is None:
         threads = 1 if exclusive else max(1, cores // workers)
         chosen.append("threads")
-    for name, value in (("workers", workers), ("preparers", preparers),
-                        ("batch_size", batch_size)):
-        if value < 1:
-            raise ValueError(f"{name} must be >= 1, got {value}")
+    for name, value, most in (("workers", workers, MAX_PROCESSES),
+                              ("preparers", preparers, MAX_PROCESSES),
+                              ("batch_size", batch_size, MAX_BATCH)):
+        if not 1 <= value <= most:
+            raise ValueError(f"{name} must be between 1 and {most}, got {value}")
     return Plan(workers, threads, preparers, batch_size, cores, exclusive, tuple(chosen))
 
 
@@ -166,7 +173,13 @@ class Runner:
                 plan = self.plan
                 count = (plan.preparers * max(PER_PREP, VIDEO_CREDITS)
                          + plan.workers * PER_INFER * plan.batch_size + 2)
-                pool = SlotPool.create(count, (spec.height, spec.width, 3), spec.dtype)
+                try:
+                    pool = SlotPool.create(count, (spec.height, spec.width, 3), spec.dtype)
+                except (OSError, OverflowError) as exc:
+                    raise JobAborted(
+                        f"cannot set aside shared memory for {count} images of "
+                        f"{spec.height}x{spec.width} (what --workers, --batch-size and "
+                        f"--preparers ask for): {exc}") from None
                 scheduler = Scheduler(
                     pool=pool, spawn=lambda kind: self._spawn(kind, pool), preparers=plan.preparers,
                     workers=plan.workers, batch_size=plan.batch_size, time_limit=self.time_limit,
