@@ -31,10 +31,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_sigints = 0
+
+
+def _on_sigint(signum, frame) -> None:
+    global _sigints
+    _sigints += 1
+    raise KeyboardInterrupt
+
+
+def interrupted() -> bool:
+    """Whether Ctrl-C came since :func:`main` started. The KeyboardInterrupt it raises
+    can be lost on its way: raised inside the inference runtime while it loads a
+    model, it came back as "initialization failed" (a refused model, exit 2) or not
+    at all (the job then ran to its end). The commands ask here after such calls."""
+    return _sigints > 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: returns 0 on success, 1 if any input failed, 2 for usage errors,
     130 when interrupted (Ctrl-C); no traceback reaches the user for these."""
+    import signal
+    import threading
+
     command = "posefast"
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+        signal.signal(signal.SIGINT, _on_sigint)  # as Python's own, and counted
     try:
         parser = build_parser()
         args = parser.parse_args(argv)

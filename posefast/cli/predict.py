@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .options import (CONFIG_HELP, UsageError, add_config_options, check_usable, fail,
                       open_estimator, resolve_from_args, unit_float)
+from . import interrupted as ctrl_c_came
 from .paths import check_output, file_ids
 from .video_options import VIDEO_HELP, add_video_options, video_stage
 
@@ -72,7 +73,12 @@ def main(args: argparse.Namespace) -> int:
             raise UsageError("reading videos needs PyAV: pip install 'posefast[video]'")
         estimator = open_estimator(config, origins)
     except UsageError as exc:
+        if ctrl_c_came():  # the runtime turned Ctrl-C into a failure to load
+            raise KeyboardInterrupt from None
         return fail(str(exc))
+    if ctrl_c_came():  # the runtime swallowed Ctrl-C while loading the model
+        estimator.close()
+        raise KeyboardInterrupt
 
     if any(is_video_path(p) for p in args.images) and not video_support():
         return fail("reading videos needs PyAV: pip install 'posefast[video]'")

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from typing import Iterator
 
 from ..job.plan import MAX_BATCH, MAX_PROCESSES, available_cores
+from . import interrupted as ctrl_c_came
 from .options import (CONFIG_HELP, UsageError, add_config_options, check_usable, fail,
                       int_up_to, open_estimator, positive_int, resolve_from_args)
 from .paths import check_output, file_ids, is_one_of
@@ -143,7 +144,11 @@ def main(args: argparse.Namespace) -> int:
         image_ids = (coco_image_ids([(s.path, s.kind) for s in sources], args.coco_annotations)
                      if args.format == "coco" else None)
     except (InputError, UsageError, OutputError, ValueError) as exc:
+        if ctrl_c_came():  # the runtime turned Ctrl-C into a failure to load
+            raise KeyboardInterrupt from None
         return fail(str(exc))
+    if ctrl_c_came():  # the runtime swallowed Ctrl-C while loading the model
+        raise KeyboardInterrupt
     if not args.quiet and args.engine == "local":
         print(f"posefast run: {plan.describe()}", file=sys.stderr)
     if duplicates:

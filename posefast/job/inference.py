@@ -32,7 +32,10 @@ def inference_main(conn: Connection, layout: SlotLayout, config: Config, max_pix
         except OSError:
             pass
         return
-    pool = SlotPool.attach(layout)
+    try:
+        pool = SlotPool.attach(layout)
+    except FileNotFoundError:
+        return  # the job ended (Ctrl-C) while this process was starting
     try:
         conn.send(("ready", os.getpid()))
         while (msg := conn.recv()) is not None:

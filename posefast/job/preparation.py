@@ -36,7 +36,10 @@ def preparation_main(conn: Connection, layout: SlotLayout, spec: InputSpec, resi
     """The body of a preparation process (the target given to multiprocessing)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides on Ctrl-C
     name_process("posefast-prep")
-    pool = SlotPool.attach(layout)
+    try:
+        pool = SlotPool.attach(layout)
+    except FileNotFoundError:
+        return  # the job ended (Ctrl-C) while this process was starting
     stage = _Preparer(conn, pool, spec, resize, max_pixels)
     try:
         conn.send(("ready", os.getpid()))

@@ -152,9 +152,7 @@ class Runner:
 
             if self._ctx.get_start_method() == "forkserver":
                 # The fork server imports its modules while this process loads the model.
-                from multiprocessing import forkserver
-
-                forkserver.ensure_running()
+                _start_fork_server()
 
             with PoseEstimator(config=self.config, max_pixels=self.max_pixels) as probe:
                 self.spec = probe.input_spec
@@ -207,6 +205,33 @@ class Runner:
         proc.start()
         child.close()  # the process holds its end; EOF here means it is gone
         return proc, parent
+
+
+def _start_fork_server() -> None:
+    """Starts the fork server with Ctrl-C ignored: Ctrl-C is this process's to handle.
+    An ignored signal stays ignored across exec (Python then installs no
+    KeyboardInterrupt handler), and the server forks each process with the handlers
+    it started with: so neither the server, importing its modules, nor a process it
+    forks prints a KeyboardInterrupt traceback when Ctrl-C comes while they start.
+    SIGINT is blocked here meanwhile: on Linux a blocked signal is kept pending even
+    while ignored, so a Ctrl-C that comes now is raised once the handler is back
+    rather than lost (the child's mask is reset at exec: it is not blocked there)."""
+    import signal
+    import threading
+    from multiprocessing import forkserver
+
+    if threading.current_thread() is not threading.main_thread():
+        forkserver.ensure_running()  # signal handlers belong to the main thread
+        return
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            forkserver.ensure_running()  # (fork and exec only: the server imports on its own)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def _context(config: Config) -> Any:
