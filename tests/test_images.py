@@ -94,3 +94,31 @@ def test_bad_arrays_and_types_are_value_and_type_errors():
         load_image(np.zeros((10, 10, 3), np.float32))
     with pytest.raises(TypeError, match="path, a PIL.Image.Image"):
         load_image(42)
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that is only its signature, header and end: a size, no pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def test_an_image_far_over_the_limit_says_its_size_and_the_limit(tmp_path):
+    """Over twice Pillow's own limit (179 million pixels), Pillow refused the image as
+    it opened it, before our check: the message was Pillow's ("could be decompression
+    bomb DOS attack"), and a higher max_pixels could not let such an image through."""
+    path = tmp_path / "huge.png"
+    path.write_bytes(_png_header(20000, 20000))
+    with pytest.raises(ImageLoadError,
+                       match=r"huge.png: image too large to decode safely: 400000000 pixels "
+                             r"\(limit 100000000\)"):
+        load_image(path)
+    # let through by a higher limit: what fails now is the missing pixel data
+    with pytest.raises(ImageLoadError, match="corrupt or truncated"):
+        load_image(path, max_pixels=500_000_000)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,6 +143,10 @@ def _from_file(path: Path, target_size: TargetSize,
 
 def _decode(path: Path | IO[bytes], source: str, target_size: TargetSize,
             max_pixels: int) -> LoadedImage:
+    if Image.MAX_IMAGE_PIXELS is not None and max_pixels > Image.MAX_IMAGE_PIXELS:
+        # Pillow refuses images over twice its own limit when it opens them, before
+        # our check could say anything: raised (never lowered) to the limit asked for
+        Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         with warnings.catch_warnings():
             # Our own pixel limit below is the check; Pillow's warning would be noise.
@@ -163,7 +168,11 @@ def _decode(path: Path | IO[bytes], source: str, target_size: TargetSize,
     except UnidentifiedImageError:
         raise ImageLoadError(source, "not an image Pillow can read") from None
     except Image.DecompressionBombError as exc:
-        raise ImageLoadError(source, f"image too large to decode safely ({exc})") from None
+        # (over twice Pillow's limit, which is above ours: found when the header was read)
+        size = re.search(r"\((\d+) pixels\)", str(exc))
+        raise ImageLoadError(source, f"image too large to decode safely: "
+                                     f"{size.group(1) if size else 'too many'} pixels "
+                                     f"(limit {max_pixels})") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         # Pillow reports truncated and corrupt data as OSError ("image file is
         # truncated", "broken data stream") and some malformed headers as SyntaxError.
