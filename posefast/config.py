@@ -269,6 +269,9 @@ def config_file_path(config_file: str | os.PathLike | None,
     else:
         path = Path(DEFAULT_CONFIG_FILE)
         return path if path.is_file() else None
+    if path.is_dir():
+        raise FileNotFoundError(f"configuration file {str(path)!r} is a folder; give a "
+                                f"TOML file")
     if not path.is_file():
         raise FileNotFoundError(f"configuration file {str(path)!r} not found")
     return path
@@ -280,6 +283,10 @@ def _file_layer(path: Path) -> dict[str, Any]:
             data = tomllib.load(f)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not valid TOML: not UTF-8 text") from None
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read it: {exc.strerror or exc}") from None
     except RecursionError:
         raise ValueError(f"{path}: not valid TOML: nested too deeply") from None
     flat = {}

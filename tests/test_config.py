@@ -137,3 +137,12 @@ def test_estimator_takes_the_same_configuration(shared_data, tmp_path, monkeypat
         assert est.config.decoder.mode == "single" and est.config.decoder.score_threshold == 0.3
         assert est.config.backend_options == {"num_threads": 1}
         assert len(est.estimate(IMAGES / "standing.png")) == 1
+
+
+def test_a_named_file_that_is_a_folder_or_not_text_says_so(tmp_path):
+    with pytest.raises(FileNotFoundError, match="is a folder"):
+        load_config(config_file=tmp_path, env={})
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes(b'backend = "caf\xe9"\n')
+    with pytest.raises(ValueError, match=r"latin.toml: not valid TOML: not UTF-8 text"):
+        load_config(config_file=latin, env={})

@@ -137,3 +137,19 @@ def test_a_fifo_or_device_named_like_a_video_is_not_opened(tmp_path):
     if os.path.exists("/dev/zero"):
         with pytest.raises(VideoError, match="a device"):
             list(iter_frames("/dev/zero"))
+
+
+def test_an_empty_name_and_a_list_naming_a_list_are_usage_errors(tmp_path, monkeypatch):
+    """'' is Path('.'): an unset shell variable ('posefast run "$DIR"') posed the whole
+    working folder. A list naming another list said only 'no such file'."""
+    monkeypatch.chdir(tmp_path)
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    for bad in ("", "@"):
+        with pytest.raises(InputError, match="an empty name"):
+            expand_inputs([bad])
+    (tmp_path / "self.txt").write_text("a.png\n@self.txt\n")
+    with pytest.raises(InputError, match=r"'self.txt', line 2: '@self.txt' names a list"):
+        expand_inputs(["@self.txt"])
+    (tmp_path / "@odd.png").write_bytes((tmp_path / "a.png").read_bytes())
+    (tmp_path / "ok.txt").write_text("@odd.png\n")  # a file whose name starts with @
+    assert [s.path for s in expand_inputs(["@ok.txt"])] == ["@odd.png"]

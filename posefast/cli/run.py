@@ -153,7 +153,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"posefast run: {plan.describe()}", file=sys.stderr)
     if duplicates:
         print(f"posefast run: {len(duplicates)} input(s) named more than once, posed once "
-              f"(first: {duplicates[0]})", file=sys.stderr)
+              f"(the first repeat: {duplicates[0]})", file=sys.stderr)
     try:
         lock = _lock(args.output)
     except OutputError as exc:

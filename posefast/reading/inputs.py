@@ -59,6 +59,10 @@ def expand_inputs(inputs: Sequence[str], *, duplicates: list[str] | None = None)
 def _all_sources(inputs: Sequence[str]) -> list[Source]:
     sources: list[Source] = []
     for arg in inputs:
+        if not arg or arg == "@":
+            # Path("") is ".": an empty name (an unset shell variable) posed the
+            # working folder
+            raise InputError(f"input {arg!r}: an empty name")
         if arg.startswith("@"):
             sources.extend(_expand_list(arg[1:]))
         else:
@@ -80,10 +84,14 @@ def _expand_list(list_path: str) -> list[Source]:
     folder = os.path.dirname(list_path)
     # Lines end at "\n" (and a "\r" before it) only: str.splitlines would also split
     # names at \x0c, \x85 or U+2028, which are valid in file names.
-    for line in text.split("\n"):
+    for number, line in enumerate(text.split("\n"), 1):
         entry = line[:-1] if line.endswith("\r") else line
         if not entry.strip() or entry.startswith("#"):
             continue
+        if entry.startswith("@") and not os.path.lexists(os.path.join(folder, entry)):
+            raise InputError(f"input list {list_path!r}, line {number}: {entry!r} names a list; "
+                             f"a list names files and folders only (give the lists "
+                             f"on the command line)")
         if not os.path.isabs(entry):
             entry = os.path.join(folder, entry)
         if not os.path.lexists(entry) and os.path.lexists(entry.strip(" \t")):
