@@ -254,6 +254,9 @@ def test_convert_writes_a_strided_model_and_refuses_what_it_cannot(shared_data, 
     assert cli_main(["convert", "posenet_mobilenet_v1_075_481_641_quant", str(onnx_out),
                      "--output-stride", "32"]) == 0
     assert model_stride(onnx_out) == 32
+    # one line for the one file written (it used to say "wrote" twice)
+    assert capsys.readouterr().out.splitlines() == [
+        f"wrote {onnx_out} (output stride 32; the source's is 16; any input size)"]
     assert cli_main(["convert", str(MODEL_481), str(tmp_path / "x.tflite"),
                      "--output-stride", "4"]) == 2
     assert "the strides it can run at are 8, 16, 32 (its own: 16)" in capsys.readouterr().err

@@ -61,14 +61,16 @@ def main(args: argparse.Namespace) -> int:
         return fail(str(exc))
     except Exception as exc:  # a converter's own error type: still a message, not a traceback
         return fail(f"converting {args.source!r} failed: {type(exc).__name__}: {exc}")
+    stride = ""
     if isinstance(report, StrideReport):
-        print(f"wrote {report.output} (output stride {report.stride}; the source's is "
-              f"{report.model_stride})")
-        report = report.conversion
-        if report is None:
+        stride = f"output stride {report.stride}; the source's is {report.model_stride}"
+        if report.conversion is None:
+            print(f"wrote {report.output} ({stride})")
             return 0
+        stride += "; "
+        report = report.conversion
     size = "any input size" if report.dynamic_size else "its fixed input size"
-    print(f"wrote {report.output} ({size})")
+    print(f"wrote {report.output} ({stride}{size})")  # one line for one file
     if report.note:
         print(f"note: the input size stays fixed: {report.note}", file=sys.stderr)
     return 0
