@@ -240,6 +240,23 @@ def test_pose_dataset_orders_video_frames_among_images(local_ray, tmp_path):
         ("standing.png", None)]
 
 
+def test_more_actors_than_batches_start_no_more_than_the_batches(local_ray):
+    """--workers 1000 for two images: Ray warned (UserWarning on the command's stderr)
+    that 1000 actors were asked for one block of input."""
+    import warnings
+
+    from posefast.ray import pose_dataset
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = pose_dataset([str(IMAGES / "couple.jpg"), str(IMAGES / "standing.png")],
+                          model=str(MODEL_353), input_size=(177, 241), actors=1000)
+        rows = ds.take_all()
+    assert [Path(r["source"]).name for r in rows] == ["couple.jpg", "standing.png"]
+    assert not [w for w in caught if "concurrent actors" in str(w.message)], \
+        [str(w.message) for w in caught]
+
+
 def test_the_command_reaches_a_cluster_by_address(local_ray, tmp_path):
     out = tmp_path / "out.jsonl"
     r = subprocess.run([sys.executable, "-m", "posefast", "run", str(IMAGES / "couple.jpg"),

@@ -164,6 +164,10 @@ def sources_dataset(sources: Sequence[Source], config: Config, *, every: int = 1
         hi = max(1, int(slots))
         actors = (max(1, min(hi, -(-len(rows) // batch_size))), hi)
     lo, hi = (actors, actors) if isinstance(actors, int) else actors
+    if all(r["kind"] == "image" for r in rows):
+        # no more actors than batches: the others could only wait (Ray warns of them)
+        batches = max(1, -(-len(rows) // batch_size))
+        lo, hi = min(lo, batches), min(hi, batches)
     if not rows:
         from ..job.parquet import SCHEMA
 
