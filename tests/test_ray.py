@@ -257,6 +257,53 @@ def test_more_actors_than_batches_start_no_more_than_the_batches(local_ray):
         [str(w.message) for w in caught]
 
 
+def test_a_killed_actor_leaves_the_records_on_stdout_clean(local_ray, tmp_path):
+    """Ray's driver prints what its cluster reports ("(raylet) Task ... failed ...
+    will be retried", when an actor dies) to sys.stdout, where `--output -` writes
+    the records: every line there must stay a record, and each input come once."""
+    if not Path("/proc/self/cmdline").exists():
+        pytest.skip("finding the actor processes needs Linux's /proc")
+    paths = [p for p, _ in distinct_names(tmp_path / "images", 600)]
+    lst = tmp_path / "list.txt"
+    lst.write_text("\n".join(paths) + "\n")
+    err_file = tmp_path / "stderr.txt"
+    with open(err_file, "w") as err_out:  # a file: stdout alone is read through a buffer
+        job = subprocess.Popen([sys.executable, "-m", "posefast", "run", f"@{lst}", "--engine",
+                                "ray", "--ray-address", local_ray, "--output", "-", *FAST],
+                               stdout=subprocess.PIPE, stderr=err_out, text=True)
+    lines = [job.stdout.readline()]  # the header
+    lines.append(job.stdout.readline())  # the first record: the actors are at work
+    killed = None
+    for proc in Path("/proc").iterdir():  # one of this job's actors, mid-job
+        try:
+            if proc.name.isdigit() and b"MapWorker(MapBatches(PosePredictor))" in (
+                    proc / "cmdline").read_bytes():
+                killed = int(proc.name)
+                os.kill(killed, 9)
+                break
+        except OSError:
+            pass
+    if killed is None:
+        job.kill()
+        job.wait()
+        pytest.fail(f"no actor found after the first record (the job's stderr: "
+                    f"{err_file.read_text()})")
+    lines += job.stdout.read().splitlines()
+    assert job.wait(timeout=300) == 0, err_file.read_text()
+    err = err_file.read_text()
+    assert killed is not None
+    def parse(line):
+        try:
+            return json.loads(line)
+        except ValueError:
+            raise AssertionError(f"not a record on stdout: {line!r}") from None
+
+    header, *records = [parse(line) for line in lines if line.strip()]
+    assert "posefast" in header
+    assert sorted(r["source"] for r in records) == sorted(paths)
+    assert "(raylet)" not in err and "Traceback" not in err, err
+
+
 def test_the_command_reaches_a_cluster_by_address(local_ray, tmp_path):
     out = tmp_path / "out.jsonl"
     r = subprocess.run([sys.executable, "-m", "posefast", "run", str(IMAGES / "couple.jpg"),

@@ -158,9 +158,11 @@ def main(args: argparse.Namespace) -> int:
         lock = _lock(args.output)
     except OutputError as exc:
         return fail(str(exc))
+    stdout = sys.stdout
     try:
         return _job(args, sources, config, plan, image_ids, inputs)
     finally:
+        sys.stdout = stdout  # (--engine ray: see keep_ray_off_stdout)
         if lock is not None:
             lock.release()
 
@@ -241,7 +243,7 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs) -> 
     own_ray = False
     if args.engine == "ray":
         try:
-            from ..ray.engine import RayEngineError, connect, run_on_ray
+            from ..ray.engine import RayEngineError, connect, keep_ray_off_stdout, run_on_ray
         except ImportError:
             return fail("--engine ray needs Ray Data: pip install 'posefast[ray]'")
         try:
@@ -256,6 +258,8 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs) -> 
     except OutputError as exc:
         _stop_ray(own_ray)
         return fail(str(exc), 1)
+    if args.engine == "ray":
+        keep_ray_off_stdout(args.verbose)
     workers = plan.workers if args.engine == "local" else (args.workers or available_cores())
     total = count_inputs(sources, args.every)
     if total is not None:

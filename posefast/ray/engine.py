@@ -2,10 +2,12 @@
 written on the driver by the same writers as the local engine."""
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
 import socket
+import sys
 import time
 from typing import Any, Callable, Sequence
 
@@ -75,6 +77,27 @@ def connect(address: str | None, *, verbose: bool = False) -> bool:
         raise RayEngineError(f"cannot connect to Ray at {where}: {exc}") from None
     quiet_ray(verbose)
     return True
+
+
+class _Dropped(io.TextIOBase):
+    """A text stream that keeps nothing."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+def keep_ray_off_stdout(verbose: bool = False) -> None:
+    """Ray's driver prints the errors its cluster reports ("(raylet) Task ... failed
+    ... There are infinite retries remaining", when an actor dies and its batch is
+    retried) with ``print`` to ``sys.stdout``, from a thread of its own, whatever
+    ``log_to_driver`` says: there they would land among the records of ``--output -``.
+    From here on they go to stderr with ``verbose``, else nowhere (Ray handles them:
+    the job's records say what failed). Call it once the output is open (the JSONL
+    writer holds stdout's buffer itself); the caller puts ``sys.stdout`` back."""
+    sys.stdout = sys.stderr if verbose else _Dropped()
 
 
 def _token_state() -> str:
