@@ -115,7 +115,7 @@ def main(args: argparse.Namespace) -> int:
     from ..reading.inputs import InputError, expand_inputs
     from ..reading.video import video_support
     from ..job.output import OutputError, coco_image_ids
-    from ..job.runner import plan_job
+    from ..job.runner import plan_job, start_fork_server_early
     from ..runtime_logs import set_verbose
 
     problem = _option_problem(args)
@@ -134,6 +134,8 @@ def main(args: argparse.Namespace) -> int:
             raise UsageError("reading videos needs PyAV: pip install 'posefast[video]'")
         config, origins = resolve_from_args(args)
         check_usable(config, origins)
+        if args.engine == "local" and sources:
+            start_fork_server_early(config)
         # Created once here, so that what the backend refuses (an option's value, the
         # model file, the input size) is a usage error naming its source, as in predict.
         open_estimator(config, origins).close()
