@@ -28,7 +28,7 @@ ctypedef struct NearPos:
 ctypedef struct NearIndex:
     NearPos* pos            # 17 * cap
     NearPos* one_pos        # cap: the one keypoint's positions of a keypoint-by-keypoint
-                            # pass (near_one_add)
+                            # pass (near_one_ask_add)
     int32_t* next           # 17 * cap
     int32_t* head           # 17 * nb: a bucket's latest slot, -1 when empty
     Py_ssize_t cap          # poses it can hold
@@ -133,20 +133,26 @@ cdef inline void near_add(NearIndex* ix, const double* pose) noexcept nogil:
         ix.filled = True
 
 # Whether one of the n positions pos (with their links next, buckets head, as
-# near_link / near_one_add fill them once filled) is within the radius of (y, x) (cells).
+# near_link / near_one_ask_add fill them once filled) is within the radius of (y, x) (cells).
 cdef inline bint near_any_of(const NearIndex* ix, const NearPos* pos, const int32_t* next,
                              const int32_t* head, double y, double x) noexcept nogil:
-    cdef Py_ssize_t j, by, bx, by_hi, bx_lo, bx_hi, cy, cx
+    cdef Py_ssize_t j
     if not ix.filled:
         for j in range(ix.n):
             if within(y, x, pos[j].y, pos[j].x, ix.stride, ix.r2):
                 return True
         return False
+    return near_any_filled(ix, pos, next, head, y, x, bucket(y, ix.inv_size, ix.nby),
+                           bucket(x, ix.inv_size, ix.nbx))
+
+# near_any_of once the buckets are in use, (y, x) being in bucket (cy, cx).
+cdef inline bint near_any_filled(const NearIndex* ix, const NearPos* pos, const int32_t* next,
+                                 const int32_t* head, double y, double x, Py_ssize_t cy,
+                                 Py_ssize_t cx) noexcept nogil:
+    cdef Py_ssize_t j, by, bx, by_hi, bx_lo, bx_hi
     # the position's own bucket first: most questions that find a pose find it there
     # (at 1000 poses, 3.4 buckets and 1.1 positions looked at per question instead of
     # 5.0 and 1.7)
-    cy = bucket(y, ix.inv_size, ix.nby)
-    cx = bucket(x, ix.inv_size, ix.nbx)
     j = head[cy * ix.nbx + cx]
     while j >= 0:
         if within(y, x, pos[j].y, pos[j].x, ix.stride, ix.r2):
@@ -185,30 +191,43 @@ cdef inline void near_one_reset(NearIndex* ix) noexcept nogil:
     ix.n = 0
     ix.filled = False
 
-# Adds one position (cells) as the next slot; at most cap.
-cdef inline void near_one_add(NearIndex* ix, double y, double x) noexcept nogil:
-    cdef Py_ssize_t b, j = ix.n
+# Puts the positions added so far into the buckets (more than LINEAR_POSES of them).
+cdef inline void near_one_fill(NearIndex* ix) noexcept nogil:
+    cdef Py_ssize_t b, j
+    if ix.head == NULL:
+        ix.head = <int32_t*>malloc(ix.nb * 17 * sizeof(int32_t))
+        if ix.head == NULL:
+            return  # no memory for buckets: the plain scan gives the same answers
+    for b in range(ix.nb):
+        ix.head[b] = -1
+    for j in range(ix.n):
+        b = bucket(ix.one_pos[j].y, ix.inv_size, ix.nby) * ix.nbx \
+            + bucket(ix.one_pos[j].x, ix.inv_size, ix.nbx)
+        ix.next[j] = ix.head[b]
+        ix.head[b] = <int32_t>j
+    ix.filled = True
+
+# Whether a position added since near_one_reset is within the radius of (y, x) (cells);
+# then (y, x) is added as the next slot (at most cap), its bucket worked out once for
+# both (rescore asks this of every keypoint of every pose).
+cdef inline bint near_one_ask_add(NearIndex* ix, double y, double x) noexcept nogil:
+    cdef Py_ssize_t cy, cx, b, j = ix.n
+    cdef bint found
+    if not ix.filled:
+        found = near_any_of(ix, ix.one_pos, ix.next, ix.head, y, x)
+        ix.one_pos[j].y = y
+        ix.one_pos[j].x = x
+        ix.n += 1
+        if ix.n > LINEAR_POSES and ix.cap < INT32_MAX:
+            near_one_fill(ix)
+        return found
+    cy = bucket(y, ix.inv_size, ix.nby)
+    cx = bucket(x, ix.inv_size, ix.nbx)
+    found = near_any_filled(ix, ix.one_pos, ix.next, ix.head, y, x, cy, cx)
     ix.one_pos[j].y = y
     ix.one_pos[j].x = x
     ix.n += 1
-    if ix.filled:
-        b = bucket(y, ix.inv_size, ix.nby) * ix.nbx + bucket(x, ix.inv_size, ix.nbx)
-        ix.next[j] = ix.head[b]
-        ix.head[b] = <int32_t>j
-    elif ix.n > LINEAR_POSES and ix.cap < INT32_MAX:
-        if ix.head == NULL:
-            ix.head = <int32_t*>malloc(ix.nb * 17 * sizeof(int32_t))
-            if ix.head == NULL:
-                return  # no memory for buckets: the plain scan gives the same answers
-        for b in range(ix.nb):
-            ix.head[b] = -1
-        for j in range(ix.n):
-            b = bucket(ix.one_pos[j].y, ix.inv_size, ix.nby) * ix.nbx \
-                + bucket(ix.one_pos[j].x, ix.inv_size, ix.nbx)
-            ix.next[j] = ix.head[b]
-            ix.head[b] = <int32_t>j
-        ix.filled = True
-
-# Whether a position added since near_one_reset is within the radius of (y, x) (cells).
-cdef inline bint near_one_any(const NearIndex* ix, double y, double x) noexcept nogil:
-    return near_any_of(ix, ix.one_pos, ix.next, ix.head, y, x)
+    b = cy * ix.nbx + cx
+    ix.next[j] = ix.head[b]
+    ix.head[b] = <int32_t>j
+    return found

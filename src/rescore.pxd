@@ -2,7 +2,7 @@
 # pose's final score only if no higher-scoring pose has the same keypoint within
 # the NMS radius.
 from libc.stdint cimport uint32_t
-from near_index cimport NearIndex, NearPos, near_one_reset, near_one_add, near_one_any
+from near_index cimport NearIndex, NearPos, near_one_reset, near_one_ask_add
 
 # Stable sort of idx[0..n) by key[idx[i]], descending (equal keys keep their order:
 # the same permutation a stable insertion sort gives, in O(n log n)); tmp: n entries.
@@ -72,9 +72,8 @@ cdef inline Py_ssize_t rescore(const double* poses, const double* pose_scores, P
         near_one_reset(ix)
         at = ix.pos + k * ix.cap
         for a in range(n):
-            if not near_one_any(ix, at[order[a]].y, at[order[a]].x):
+            if not near_one_ask_add(ix, at[order[a]].y, at[order[a]].x):
                 shown[a] |= (<uint32_t>1) << k
-            near_one_add(ix, at[order[a]].y, at[order[a]].x)
     for a in range(n):
         p = poses + order[a] * 51
         total = 0.0
