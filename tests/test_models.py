@@ -11,6 +11,8 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -126,9 +128,9 @@ def test_offline_error_names_the_folders_the_url_and_the_remedy(dirs, tmp_path, 
     monkeypatch.setenv("POSEFAST_MODEL_PATH", os.pathsep.join([str(path_dir), str(missing)]))
 
     def refused(url):
-        raise models.resolve.urllib.error.URLError(ConnectionRefusedError(111, "Connection refused"))
+        raise urllib.error.URLError(ConnectionRefusedError(111, "Connection refused"))
 
-    monkeypatch.setattr(models.resolve.urllib.request, "urlopen", refused)
+    monkeypatch.setattr(urllib.request, "urlopen", refused)
     with pytest.raises(models.ModelNotAvailableError) as info:
         resolve_model(NAME)
     message = str(info.value)
@@ -232,7 +234,7 @@ def test_the_command_line_converts_for_onnx_too(shared_data, tmp_path):
 def test_download_verifies_and_lands_in_the_cache(dirs, monkeypatch):
     _, cache = dirs
     served = Served(MODEL_353.read_bytes())
-    monkeypatch.setattr(models.resolve.urllib.request, "urlopen", served)
+    monkeypatch.setattr(urllib.request, "urlopen", served)
     path = resolve_model(NAME)
     assert path == cache / f"{NAME}.tflite" and path.read_bytes() == MODEL_353.read_bytes()
     assert served.urls == [REGISTRY[NAME].url]
@@ -243,7 +245,7 @@ def test_download_verifies_and_lands_in_the_cache(dirs, monkeypatch):
 def test_a_download_failing_its_checksum_is_deleted(dirs, monkeypatch):
     _, cache = dirs
     served = Served(b"not a model")
-    monkeypatch.setattr(models.resolve.urllib.request, "urlopen", served)
+    monkeypatch.setattr(urllib.request, "urlopen", served)
     with pytest.raises(ChecksumError, match="deleted"):
         resolve_model(NAME)
     assert list(cache.iterdir()) == []
@@ -252,7 +254,7 @@ def test_a_download_failing_its_checksum_is_deleted(dirs, monkeypatch):
 def test_a_model_without_checksum_is_not_downloaded_unless_allowed(dirs, monkeypatch):
     name = "posenet_mobilenet_v1_100_257x257_multi_kpt_stripped"
     served = Served(b"float model bytes")
-    monkeypatch.setattr(models.resolve.urllib.request, "urlopen", served)
+    monkeypatch.setattr(urllib.request, "urlopen", served)
     with pytest.raises(ChecksumError, match="POSEFAST_ALLOW_UNVERIFIED"):
         resolve_model(name)
     assert served.urls == []
@@ -302,7 +304,7 @@ def test_the_embedded_model_is_the_registry_file_with_its_notice(shared_data):
 def test_the_default_model_resolves_before_the_cache_and_downloads(dirs, monkeypatch):
     monkeypatch.delenv("POSEFAST_MODEL_PATH")
     served = Served(MODEL_353.read_bytes())
-    monkeypatch.setattr(models.resolve.urllib.request, "urlopen", served)
+    monkeypatch.setattr(urllib.request, "urlopen", served)
     assert resolve_model(DEFAULT) == models.DATA_DIR / f"{DEFAULT}.tflite"
     assert resolve_model(DEFAULT + ".tflite") == models.DATA_DIR / f"{DEFAULT}.tflite"
     assert served.urls == [] and not dirs[1].exists()  # nothing downloaded, no cache made

@@ -133,9 +133,9 @@ def main(args: argparse.Namespace) -> int:
         if any(s.kind == "video" for s in sources) and not video_support():
             raise UsageError("reading videos needs PyAV: pip install 'posefast[video]'")
         config, origins = resolve_from_args(args)
-        check_usable(config, origins)
         if args.engine == "local" and sources:
-            start_fork_server_early(config)
+            start_fork_server_early(config)  # it imports while the checks below run
+        check_usable(config, origins)
         # Created once here, so that what the backend refuses (an option's value, the
         # model file, the input size) is a usage error naming its source, as in predict.
         open_estimator(config, origins).close()

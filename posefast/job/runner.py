@@ -212,8 +212,13 @@ def start_fork_server_early(config: Config) -> None:
     from one), so that it imports their modules while the caller still checks the
     inputs, the output and the model: on 2 cores the main process's own start leaves
     the other core idle, and the processes could not start before the server was
-    done importing (0.3-0.5 s)."""
-    if _context(config).get_start_method() == "forkserver":
+    done importing (0.3-0.5 s). A backend that cannot be loaded starts nothing: the
+    caller's checks say what is wrong with it."""
+    try:
+        ctx = _context(config)
+    except Exception:
+        return
+    if ctx.get_start_method() == "forkserver":
         _start_fork_server()
 
 

@@ -14,7 +14,6 @@ import hashlib
 import os
 import sys
 import tempfile
-import urllib.request
 from pathlib import Path
 from typing import Any, Callable
 
@@ -145,7 +144,12 @@ def fetch(info: ModelInfo, *, allow_unverified: bool | None = None,
           opener: Callable[[str], Any] | None = None) -> Path:
     """Download ``info`` into the cache (``opener``: urllib's urlopen unless given),
     verify it and return its path."""
-    opener = opener or urllib.request.urlopen
+    if opener is None:
+        # imported here: urllib.request and http.client cost every process that
+        # imports posefast about 20 ms, for the rare model that is downloaded
+        import urllib.request
+
+        opener = urllib.request.urlopen
     if allow_unverified is None:
         allow_unverified = os.environ.get("POSEFAST_ALLOW_UNVERIFIED", "") not in ("", "0")
     if info.sha256 is None and not allow_unverified:
