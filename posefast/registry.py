@@ -4,6 +4,7 @@ Built-in and third-party backends are found the same way; nothing here names one
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -27,11 +28,22 @@ class BackendInfo:
     availability: Availability
 
 
+#: The last scan, and the sys.path it was made on.
+_scanned: tuple[tuple[str, ...], dict[str, EntryPoint]] | None = None
+
+
 def _entry_points() -> dict[str, EntryPoint]:
-    found: dict[str, EntryPoint] = {}
-    for ep in entry_points(group=GROUP):
-        found.setdefault(ep.name, ep)  # first registration of a name wins
-    return found
+    # Scanning every installed distribution's metadata takes about 5 ms, and a
+    # command asks 10 times before its job starts: one scan per sys.path (a plugin
+    # installed meanwhile on the same path is found by the next process).
+    global _scanned
+    key = tuple(sys.path)
+    if _scanned is None or _scanned[0] != key:
+        found: dict[str, EntryPoint] = {}
+        for ep in entry_points(group=GROUP):
+            found.setdefault(ep.name, ep)  # first registration of a name wins
+        _scanned = (key, found)
+    return dict(_scanned[1])
 
 
 def backend_names() -> list[str]:
