@@ -229,3 +229,21 @@ def test_an_id_is_not_given_to_someone_else_after_max_age(estimator, images, tmp
     b_ids = {i for i in second if i is not None}
     assert len(a_ids) == 1, first            # back within max_age: the same id
     assert len(b_ids) == 1 and not a_ids & b_ids, (first, second)
+
+
+def test_one_pose_box_is_the_many_pose_box():
+    """keypoint_box (plain Python, one pose) and keypoint_boxes (NumPy, many): the same
+    numbers, whatever the keypoints hold."""
+    from posefast.video.boxes import keypoint_boxes
+
+    rng = np.random.default_rng(7)
+    special = [np.nan, np.inf, -np.inf, 0.0, 0.3, -5.0, 1e300]
+    for _ in range(300):
+        kp = rng.uniform(-50, 700, (17, 3))
+        kp[:, 2] = rng.uniform(0, 1, 17)
+        for _ in range(rng.integers(0, 12)):
+            kp[rng.integers(17), rng.integers(3)] = special[rng.integers(len(special))]
+        assert keypoint_box(kp) == keypoint_boxes(kp[None])[0].tolist()
+        assert keypoint_box(kp, 0.9) == keypoint_boxes(kp[None], 0.9)[0].tolist()
+    nothing = np.full((17, 3), np.nan)
+    assert keypoint_box(nothing) == [0.0, 0.0, 0.0, 0.0] == keypoint_boxes(nothing[None])[0].tolist()

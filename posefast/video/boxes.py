@@ -5,6 +5,7 @@ extreme coordinates (a single keypoint gives a box of size 0).
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -24,7 +25,17 @@ def keypoint_box(keypoints: np.ndarray, min_score: float = BOX_MIN_SCORE) -> lis
     kp = np.asarray(keypoints, dtype=np.float64)
     if kp.ndim != 2 or kp.shape[1] != 3:
         raise ValueError(f"keypoints must have shape (K, 3), got {kp.shape}")
-    return keypoint_boxes(kp[None], min_score)[0].tolist()
+    # One pose's 17 keypoints in plain Python: the main process of a job makes a box
+    # for every pose of every record, and keypoint_boxes' dozen NumPy calls took
+    # 0.15 ms a pose there. The same values as keypoint_boxes (a NaN score counts as
+    # below min_score there too).
+    finite = [(x, y, s) for x, y, s in kp.tolist() if math.isfinite(x) and math.isfinite(y)]
+    chosen = [(x, y) for x, y, s in finite if s >= min_score] or [(x, y) for x, y, _ in finite]
+    if not chosen:
+        return [0.0, 0.0, 0.0, 0.0]
+    xs, ys = [x for x, _ in chosen], [y for _, y in chosen]
+    x0, y0 = min(xs), min(ys)
+    return [x0, y0, max(xs) - x0, max(ys) - y0]
 
 
 def keypoint_boxes(keypoints: np.ndarray, min_score: float = BOX_MIN_SCORE) -> np.ndarray:
