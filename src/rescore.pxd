@@ -2,7 +2,7 @@
 # pose's final score only if no higher-scoring pose has the same keypoint within
 # the NMS radius.
 from libc.stdint cimport uint32_t
-from near_index cimport NearIndex, NearPos, near_one_reset, near_one_ask_add
+from near_index cimport NearIndex, NearPos, near_reset, near_one_ask_add
 
 # Stable sort of idx[0..n) by key[idx[i]], descending (equal keys keep their order:
 # the same permutation a stable insertion sort gives, in O(n log n)); tmp: n entries.
@@ -69,7 +69,7 @@ cdef inline Py_ssize_t rescore(const double* poses, const double* pose_scores, P
     # keypoint by keypoint: one pass reads one keypoint's positions (16 bytes a pose,
     # as the poses' index holds them) and the buckets of one keypoint
     for k in range(17):
-        near_one_reset(ix)
+        near_reset(ix)
         at = ix.pos + k * ix.cap
         for a in range(n):
             if not near_one_ask_add(ix, at[order[a]].y, at[order[a]].x):
