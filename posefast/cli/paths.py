@@ -23,18 +23,32 @@ def file_ids(paths: Iterable[str]) -> set[FileId]:
     return ids
 
 
-def is_one_of(path: str, ids: set[FileId]) -> bool:
-    """Whether ``path`` is an existing file among ``ids`` (see :func:`file_ids`)."""
-    return bool(ids) and bool(file_ids([path]) & ids)
+class InputFiles:
+    """The inputs of a command, asked whether a path is one of them under any name.
+    The inputs are looked at (a stat each) only the first time the path asked about
+    exists: a new output file, the usual case, costs a job of a million inputs
+    nothing."""
+
+    def __init__(self, paths: Iterable[str]) -> None:
+        self._paths: Iterable[str] | None = paths
+        self._ids: set[FileId] = set()
+
+    def holds(self, path: str) -> bool:
+        asked = file_ids([path])
+        if not asked:
+            return False
+        if self._paths is not None:
+            self._ids, self._paths = file_ids(self._paths), None
+        return bool(asked & self._ids)
 
 
-def check_output(option: str, path: str, inputs: set[FileId], *,
+def check_output(option: str, path: str, inputs: InputFiles, *,
                  folder: bool = False) -> None:
     """UsageError unless ``path`` can be written: its folder exists and is writable,
     it is not a folder (``folder``: it is one, or will be: Parquet written by Ray),
     and it is not one of the inputs (writing it would destroy what is being read)."""
     where = os.path.dirname(os.path.abspath(path))
-    if is_one_of(path, inputs):
+    if inputs.holds(path):
         raise UsageError(f"{option} {path}: that is one of the inputs; writing it would "
                          f"destroy the input: give another file name")
     if os.path.isdir(path) and not folder:

@@ -9,7 +9,7 @@ from pathlib import Path
 from .options import (CONFIG_HELP, UsageError, add_config_options, check_usable, fail,
                       open_estimator, resolve_from_args, unit_float)
 from . import interrupted as ctrl_c_came
-from .paths import check_output, file_ids
+from .paths import InputFiles, check_output
 from .video_options import VIDEO_HELP, add_video_options, video_stage
 
 EXAMPLES = """\
@@ -60,7 +60,7 @@ def main(args: argparse.Namespace) -> int:
                                                                 ".mp4"):
         return fail(f"--render {args.render!r}: expected a .png (or .jpg/.webp/.mp4) file name")
     try:
-        inputs = file_ids(args.images)
+        inputs = InputFiles(args.images)
         if args.render:
             for index, path in enumerate(args.images):
                 check_output("--render", _render_out(args.render, path, index,

@@ -12,7 +12,7 @@ from ..job.plan import MAX_BATCH, MAX_PROCESSES, available_cores
 from . import interrupted as ctrl_c_came
 from .options import (CONFIG_HELP, UsageError, add_config_options, check_usable, fail,
                       int_up_to, open_estimator, positive_int, resolve_from_args)
-from .paths import check_output, file_ids, is_one_of
+from .paths import InputFiles, check_output
 from .video_options import VIDEO_HELP, add_video_options, video_stage
 
 def positive_float(text: str) -> float:
@@ -125,7 +125,7 @@ def main(args: argparse.Namespace) -> int:
     duplicates: list[str] = []
     try:
         sources = expand_inputs(args.inputs, duplicates=duplicates)
-        inputs = file_ids(s.path for s in sources)
+        inputs = InputFiles([s.path for s in sources])
         if args.output != "-":
             # before any work: a Parquet or COCO file is written only at the end
             check_output("--output", args.output, inputs,
@@ -353,15 +353,15 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs) -> 
     return 1 if stats.failed else 0
 
 
-def _annotator(render_dir: str | None, inputs=frozenset()):
+def _annotator(render_dir: str | None, inputs: InputFiles):
     """The drawing of the records into ``render_dir``, or None; never over one of
-    the ``inputs`` (``paths.file_ids``)."""
+    the ``inputs``."""
     if render_dir is None:
         return None
     from ..video.annotate import Annotator, RenderDir
 
     os.makedirs(render_dir, exist_ok=True)
-    return Annotator(RenderDir(render_dir, keep=lambda path: is_one_of(path, inputs)),
+    return Annotator(RenderDir(render_dir, keep=inputs.holds),
                      on_error=lambda msg: print(f"posefast run: {msg}", file=sys.stderr))
 
 
