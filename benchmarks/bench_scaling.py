@@ -5,7 +5,13 @@ stages from the cores it may use) runs pinned to N cores (CPU affinity, which
 ``posefast run`` reads), over the shared images repeated (hard links) to
 ``--per-core`` inputs per core. Its wall-clock throughput, start-up included, is
 set against the limit of those N cores measured in this process: N / (network time
-at 1 thread + preparation time) per image, both in CPU time on one core.
+at 1 thread + preparation time) per image, both in CPU time on one core. With
+``--loaded``, each row is also set against what N cores do when all N work at once:
+N independent loops (prepare an image, run the network at 1 thread, no decoding, no
+hand-over), each pinned to a core of its own, started together and counted over the
+same seconds. Where the cores slow each other (shared caches, memory bandwidth, a
+lower all-core clock) that is the most the job can reach, and the single-core
+limit is out of reach by the difference.
 
 GPU (``--gpu``, where the ``tflite-gpu`` backend is usable): the network's own time
 per image at batch sizes 1-16 (fp32 and fp16), the poses of every shared image on
@@ -97,6 +103,42 @@ class GpuUtilization:
             self.mean = statistics.fmean(samples) / 100
 
 
+def loop_worker(start: float, seconds: float) -> None:
+    """One of ``loaded_rate``'s loops: waits for the wall-clock ``start``, then prepares
+    and runs the shared images in turn for ``seconds``; prints images done and seconds."""
+    from posefast.estimator import prepare_image
+    from posefast.registry import create_backend
+
+    images = sorted(str(p) for p in (DATA / "images").iterdir())
+    with create_backend("tflite", str(MODEL), num_threads=1) as backend:
+        backend.run(prepare_image(images[0], backend.input_spec, "stretch").array[None])
+        time.sleep(max(0.0, start - time.time()))
+        t0 = time.perf_counter()
+        done = 0
+        while (elapsed := time.perf_counter() - t0) < seconds:
+            pixels = prepare_image(images[done % len(images)], backend.input_spec, "stretch")
+            backend.run(pixels.array[None])
+            done += 1
+    print(done, elapsed)
+
+
+def loaded_rate(cores: int, seconds: float = 4.0) -> float:
+    """Images/s of ``cores`` independent prepare + network loops, one pinned to each of
+    the first ``cores`` cores this process may use, all running at once."""
+    allowed = sorted(os.sched_getaffinity(0))[:cores]
+    start = time.time() + 3.0 + 0.05 * cores  # after every loop has loaded its model
+    procs = [subprocess.Popen(["taskset", "-c", str(c), sys.executable, __file__,
+                               "--loop-worker", f"{start}:{seconds}"],
+                              stdout=subprocess.PIPE, text=True) for c in allowed]
+    total = 0.0
+    for proc in procs:
+        out = proc.communicate()[0].split()
+        if proc.returncode != 0 or len(out) != 2:
+            raise SystemExit(f"a loop failed ({proc.returncode}): {out}")
+        total += int(out[0]) / float(out[1])
+    return total
+
+
 def pinned(cores: int) -> list[str]:
     """A command prefix that runs on the first ``cores`` cores this process may use."""
     allowed = sorted(os.sched_getaffinity(0))[:cores]
@@ -104,7 +146,7 @@ def pinned(cores: int) -> list[str]:
 
 
 def cpu_curve(core_counts: list[int], per_core: int, repeats: int, tmp: str,
-              job_args: list[str]) -> None:
+              job_args: list[str], loaded: bool) -> None:
     # CPU time and wall time both: where they differ (a virtual machine's clocks), the
     # smaller one is taken, which makes the limit the higher, the harder to reach.
     net_cpu = network_ms("tflite", MODEL, 1, cpu_time=True, num_threads=1)
@@ -116,21 +158,32 @@ def cpu_curve(core_counts: list[int], per_core: int, repeats: int, tmp: str,
           f"image; preparation: {prep:.1f} CPU ms/image; limit per core "
           f"{1000 / (net + prep):.1f} images/s")
     print("| cores | inputs | images/s wall (start-up included) | limit | / limit | "
-          "images/s inside the job | plan |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+          "N loops at once | / that | images/s inside the job | CPU ms/image | plan |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    breakdowns: list[str] = []
     for n in core_counts:
         folder = f"{tmp}/cores{n}"
         os.makedirs(folder)
         paths = image_list(per_core * n, folder)
         list_file = f"{folder}/inputs.txt"
         Path(list_file).write_text("\n".join(paths) + "\n")
+        breakdown: dict = {}
         runs = [posefast_run(list_file, f"{folder}/out.jsonl", job_args, prefix=pinned(n),
-                             detail=True)
+                             detail=True, breakdown=breakdown)
                 for _ in range(repeats)]
-        wall, inside = (statistics.median(r[i] for r in runs) for i in (0, 1))
+        wall, inside, cpu_ms = (statistics.median(r[i] for r in runs) for i in (0, 1, 3))
         limit = n * 1000 / (net + prep)
+        at_once = loaded_rate(n) if loaded else float("nan")
         print(f"| {n} | {len(paths)} | {wall:.1f} | {limit:.1f} | {wall / limit:.2f} | "
-              f"{inside:.1f} | {runs[-1][4]} |", flush=True)
+              f"{at_once:.1f} | {wall / at_once:.2f} | {inside:.1f} | {cpu_ms:.1f} | "
+              f"{runs[-1][4]} |", flush=True)
+        kinds = sorted(k for k in breakdown if not k.endswith(" count") and k != "first record")
+        per_image = len(paths) * repeats / 1000
+        breakdowns.append(f"{n} cores: first record at {breakdown['first record']:.2f} s; CPU ms "
+                          "per image by process: " + ", ".join(
+                              f"{k} {breakdown[k] / per_image:.1f} (x{breakdown[k + ' count'] // repeats})"
+                              for k in kinds))
+    print("\n".join(breakdowns))
 
 
 def worst_distance(model: Path, options: dict[str, str]) -> dict[str, float]:
@@ -223,7 +276,13 @@ def main() -> None:
                     help="more tflite-gpu options (fallback=cpu tries this script without a GPU)")
     ap.add_argument("--config", action="append", default=[], choices=list(GPU_CONFIGS),
                     help="only these GPU job configurations (default: all)")
+    ap.add_argument("--loaded", action="store_true",
+                    help="also measure N independent loops at once for each core count")
+    ap.add_argument("--loop-worker", metavar="START:SECONDS", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.loop_worker:
+        start, seconds = args.loop_worker.split(":")
+        return loop_worker(float(start), float(seconds))
     if not MODEL.is_file():
         raise SystemExit(f"model not found: {MODEL} (set POSEFAST_TEST_DATA)")
     print(f"machine: {machine.describe()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
@@ -232,7 +291,7 @@ def main() -> None:
         os.makedirs(tmp + "/gpu")
         if args.cores:
             cpu_curve([int(c) for c in args.cores.split(",")], args.per_core, args.repeats, tmp,
-                      args.job_args.split())
+                      args.job_args.split(), args.loaded)
         if args.gpu:
             gpu_report(args.gpu_count, tmp, dict(o.split("=", 1) for o in args.gpu_option),
                        args.jobs_only, args.config)

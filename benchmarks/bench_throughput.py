@@ -131,25 +131,54 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _role(pid: int, main: int) -> str:
+    """The job's name for a process (its stages name themselves; the command is
+    "main"; anything else under it, the fork server among them, goes by its comm)."""
+    if pid == main:
+        return "main"
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return "?"
+
+
 def posefast_run(list_file: str, out: str, extra: list[str], prefix: Sequence[str] = (),
-                 detail: bool = False) -> tuple:
+                 detail: bool = False, breakdown: dict | None = None) -> tuple:
     """(images/s wall-clock with start-up, images/s inside the job, share of the inference
     processes' time in the network, CPU ms per image of all the job's processes) of
     ``posefast run`` as users run it, after the command ``prefix`` (``taskset ...``);
     with ``detail``, the plan it printed and its number of inference processes too. The CPU time is sampled from /proc every 20 ms
     (the last 20 ms of each process are missed: well under 1 %), so that it can be
-    told apart from the other work on a shared machine."""
+    told apart from the other work on a shared machine. A ``breakdown`` dict gets the
+    CPU seconds of each kind of process (by the name the job gives it), how many there
+    were, and "first record": the seconds from the start to the first output byte."""
     cmd = [*prefix, sys.executable, "-m", "posefast", "run", f"@{list_file}", "--output", out,
            "--overwrite", "--model", str(MODEL), *extra]
+    if breakdown is not None and os.path.exists(out):
+        os.unlink(out)  # its first byte is timed
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     cpu: dict[int, float] = {}
+    roles: dict[int, str] = {}
+    first = float("nan")
     while proc.poll() is None:
         for pid in [proc.pid] + descendants(proc.pid):
             if (seconds := _cpu_seconds(pid)) is not None:
                 cpu[pid] = seconds
+                # a child is named once it has started: read until it has
+                if breakdown is not None and roles.get(pid, "python3") in ("python3", "python"):
+                    roles[pid] = _role(pid, proc.pid)
+        if breakdown is not None and first != first and os.path.exists(out) \
+                and os.path.getsize(out) > 0:
+            first = time.perf_counter() - t0
         time.sleep(0.02)
     wall = time.perf_counter() - t0
+    if breakdown is not None:
+        for pid, seconds in cpu.items():
+            role = roles.get(pid, "?")
+            breakdown[role] = breakdown.get(role, 0.0) + seconds
+            breakdown[f"{role} count"] = breakdown.get(f"{role} count", 0) + 1
+        breakdown["first record"] = first
     stderr = proc.stderr.read()
     m = SUMMARY.search(stderr)
     if proc.returncode != 0 or not m:
