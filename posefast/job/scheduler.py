@@ -22,10 +22,11 @@ import itertools
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from typing import Any, Callable, Iterator
 
 from ..pose import Pose
+from .events import Events, drain
 from .records import error_record, failed_record, make_record
 from .slots import SlotPool
 from .tasks import JobAborted, RunStats, Task, WorkerStartError
@@ -116,6 +117,7 @@ class Scheduler:
         self.start_failures = 0
         self.peeked: Task | None = None
         self.exhausted = False
+        self.events = Events()
         self.procs = [self._spawn("preparation") for _ in range(preparers)]
         self.procs += [self._spawn("inference") for _ in range(workers)]
 
@@ -127,14 +129,9 @@ class Scheduler:
             self._dispatch()
             if self._finished():
                 return
-            waitables: list[Any] = []
-            for p in self.procs:
-                waitables += [p.conn, p.process.sentinel]
-            for ready in wait(waitables, timeout=self._until_deadline()):
-                proc = next((p for p in self.procs
-                             if ready is p.conn or ready == p.process.sentinel), None)
-                if proc is not None:
-                    self._service(proc)
+            for p, ended in self.events.wait(self._until_deadline()):
+                if not p.conn.closed:  # (not replaced meanwhile)
+                    self._service(p, ended)
             self._enforce_time_limit()
 
     def _finished(self) -> bool:
@@ -254,17 +251,13 @@ class Scheduler:
 
     # -- answers --
 
-    def _service(self, p: _Proc) -> None:
-        gone = False
-        messages = []
-        try:
-            while p.conn.poll():
-                messages.append(p.conn.recv())
-        except (EOFError, OSError):
-            gone = True  # its end of the pipe closed: it exited or was killed
-        for msg in messages:  # outside the try: a failing sink is not a dead process
+    def _service(self, p: _Proc, ended: bool) -> None:
+        # gone: its end of the pipe closed (it exited or was killed); ended: its
+        # sentinel spoke, which it does only when the process has ended
+        messages, gone = drain(self.events, p)
+        for msg in messages:  # outside the reading: a failing sink is not a dead process
             self._handle(p, msg)
-        if gone or not p.process.is_alive():
+        if gone or (ended and not p.process.is_alive()):
             self._replace(p, None)
 
     def _handle(self, p: _Proc, msg: tuple) -> None:
@@ -390,6 +383,7 @@ class Scheduler:
         if p.process.is_alive():
             p.process.kill()  # also ends a stopped (SIGSTOP) process
         p.process.join()
+        self.events.remove(p)
         p.conn.close()
         why = overran or f"died (exit code {p.process.exitcode})"
         self.stats.restarts += 1
@@ -461,7 +455,9 @@ class Scheduler:
 
     def _spawn(self, kind: str) -> _Proc:
         process, conn = self.spawn_process(kind)
-        return _Proc(kind, process, conn, since=time.monotonic())
+        p = _Proc(kind, process, conn, since=time.monotonic())
+        self.events.add(p)
+        return p
 
     # -- the end --
 
@@ -474,5 +470,6 @@ class Scheduler:
             if p.process.is_alive():
                 p.process.kill()
                 p.process.join()
+            self.events.remove(p)
             p.conn.close()
         self.procs = []
