@@ -138,7 +138,9 @@ def main(args: argparse.Namespace) -> int:
         check_usable(config, origins)
         # Created once here, so that what the backend refuses (an option's value, the
         # model file, the input size) is a usage error naming its source, as in predict.
-        open_estimator(config, origins).close()
+        # Its input spec is the job's: the runner need not load the model again.
+        with open_estimator(config, origins) as probe:
+            spec = probe.input_spec
         plan = plan_job(config, workers=args.workers, preparers=args.preparers,
                         batch_size=args.batch_size,
                         inputs=(len(sources) if all(s.kind == "image" for s in sources)
@@ -162,7 +164,7 @@ def main(args: argparse.Namespace) -> int:
         return fail(str(exc))
     stdout = sys.stdout
     try:
-        return _job(args, sources, config, plan, image_ids, inputs)
+        return _job(args, sources, config, plan, image_ids, inputs, spec)
     finally:
         sys.stdout = stdout  # (--engine ray: see keep_ray_off_stdout)
         if lock is not None:
@@ -214,7 +216,7 @@ def _lock(output: str):
     return OutputLock(output)
 
 
-def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs) -> int:
+def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spec) -> int:
     from ..models import resolve_model, sha256_of
     from ..reading.images import DEFAULT_MAX_PIXELS
     from ..job.output import OutputError, make_header, open_writer
@@ -286,7 +288,7 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs) -> 
     else:
         runner = Runner(config, plan=plan, max_pixels=max_pixels,
                         time_limit=args.time_limit or DEFAULT_TIME_LIMIT, emit=emit,
-                        on_progress=progress.update)
+                        on_progress=progress.update, spec=spec)
         stats = runner.stats
 
     previous = signal.signal(signal.SIGTERM, _interrupt)

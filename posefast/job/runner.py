@@ -120,7 +120,9 @@ class Runner:
     ``emit(record)`` is called in the main thread, in input order, as soon as a
     record and all before it are done; ``on_progress(stats)`` after each. Call
     ``check()`` first to find a configuration that cannot work (model, backend)
-    before any process starts; ``run`` calls it otherwise.
+    before any process starts; ``run`` calls it otherwise. A caller that has loaded
+    the model already passes its ``spec`` (the backend's input), and the model is
+    not loaded again here.
     """
 
     def __init__(self, config: Config, *, plan: Plan | None = None,
@@ -128,7 +130,7 @@ class Runner:
                  time_limit: float = DEFAULT_TIME_LIMIT,
                  emit: Callable[[dict[str, Any]], None],
                  on_progress: Callable[[RunStats], None] | None = None,
-                 death_window: float = DEATH_WINDOW) -> None:
+                 death_window: float = DEATH_WINDOW, spec: InputSpec | None = None) -> None:
         if not time_limit > 0:
             raise ValueError(f"time_limit must be > 0 seconds, got {time_limit}")
         self.plan = plan or plan_job(config)
@@ -140,7 +142,7 @@ class Runner:
         self.emit = emit
         self.on_progress = on_progress
         self.stats = RunStats()
-        self.spec: InputSpec | None = None
+        self.spec: InputSpec | None = spec  # None: check() loads the model to find it
         self._ctx = _context(config)
 
     def check(self) -> InputSpec:
@@ -149,12 +151,12 @@ class Runner:
         Raises what creating a ``PoseEstimator`` raises (a missing or invalid model,
         an unusable backend, a bad option), before any process is started.
         """
+        if self._ctx.get_start_method() == "forkserver":
+            # The fork server imports its modules while this process loads the model
+            # (started here unless the caller did: with Ctrl-C ignored, one BLAS thread).
+            _start_fork_server()
         if self.spec is None:
             from ..estimator import PoseEstimator
-
-            if self._ctx.get_start_method() == "forkserver":
-                # The fork server imports its modules while this process loads the model.
-                _start_fork_server()
 
             with PoseEstimator(config=self.config, max_pixels=self.max_pixels) as probe:
                 self.spec = probe.input_spec
