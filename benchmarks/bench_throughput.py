@@ -151,13 +151,27 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _reap_orphans() -> None:
-    """Waits for every child left (as subreaper: the job's orphaned processes)."""
-    while True:
+def _own_children() -> set[int]:
+    """The pids of this process's children (Linux's /proc)."""
+    found: set[int] = set()
+    for task in Path("/proc/self/task").glob("*/children"):
         try:
-            os.waitpid(-1, 0)
-        except ChildProcessError:
-            return
+            found.update(int(c) for c in task.read_text().split())
+        except OSError:
+            continue
+    return found
+
+
+def _reap_orphans(before: set[int]) -> None:
+    """Waits for the children this process has gained since ``before`` (as subreaper:
+    the job's orphaned processes, which end once the job's command has), leaving its
+    own (``nvidia-smi`` sampling the GPU) alone."""
+    while orphans := _own_children() - before:
+        for pid in orphans:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
 
 
 def _role(pid: int, main: int) -> str:
@@ -193,7 +207,7 @@ def posefast_run(list_file: str, out: str, extra: list[str], prefix: Sequence[st
         os.unlink(out)  # its first byte is timed
     reaper = _subreaper()
     polled = breakdown is not None or not reaper
-    before = _children_cpu()
+    before, children = _children_cpu(), _own_children() if reaper else set()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     cpu: dict[int, float] = {}
@@ -214,7 +228,7 @@ def posefast_run(list_file: str, out: str, extra: list[str], prefix: Sequence[st
         time.sleep(0.02)
     wall = time.perf_counter() - t0
     if reaper:  # the fork server and the resource tracker, once they are done
-        _reap_orphans()
+        _reap_orphans(children)
     if not polled:
         cpu = {proc.pid: _children_cpu() - before}
     if breakdown is not None:
