@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from posefast.job import events as events_module
-from posefast.job.events import Events, drain
+from posefast.job.events import Events
 from conftest import IMAGES, MODEL_353
 from pipeline_ready import pipeline  # noqa: F401  (a fixture)
 from processes import descendants
@@ -61,7 +61,7 @@ def collect(events, procs, until, timeout=20.0):
         for p, sentinel in events.wait(1.0):
             if id(p) in ended:
                 continue
-            messages, gone = drain(events, p)
+            messages, gone = events.drain(p)
             got[id(p)] += messages
             if gone or (sentinel and not p.process.is_alive()):
                 ended.add(id(p))

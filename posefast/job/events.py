@@ -26,66 +26,63 @@ class Events:
     added; ``wait`` returns those with a message or an end to report."""
 
     def __init__(self) -> None:
-        self._all = select.poll() if _POLL else None
-        self._owner: dict[int, Any] = {}  # fd -> process record
-        self._own: dict[int, Any] = {}    # id(process record) -> its pipe's poll
+        self._poll = select.poll() if _POLL else None
+        self._procs: dict[int, Any] = {}  # id(process record) -> the record
+        self._by_fd: dict[int, Any] = {}  # with poll: pipe and sentinel fd -> its record
+        self._own: dict[int, Any] = {}    # with poll: id(record) -> a poll of its pipe alone
 
     def add(self, p: Any) -> None:
-        if self._all is None:
-            self._owner[id(p)] = p
+        self._procs[id(p)] = p
+        if self._poll is None:
             return
         for fd in (p.conn.fileno(), p.process.sentinel):
-            self._all.register(fd, _IN)
-            self._owner[fd] = p
+            self._poll.register(fd, _IN)
+            self._by_fd[fd] = p
         own = select.poll()
         own.register(p.conn.fileno(), _IN)
         self._own[id(p)] = own
 
     def remove(self, p: Any) -> None:
         """Before its pipe is closed: a closed descriptor's number can come back."""
-        if self._all is None:
-            self._owner.pop(id(p), None)
+        self._procs.pop(id(p), None)
+        if self._own.pop(id(p), None) is None:
             return
-        for fd in [fd for fd, q in self._owner.items() if q is p]:
-            self._all.unregister(fd)
-            del self._owner[fd]
-        self._own.pop(id(p), None)
+        for fd in (p.conn.fileno(), p.process.sentinel):
+            self._poll.unregister(fd)
+            del self._by_fd[fd]
 
     def wait(self, timeout: float) -> list[tuple[Any, bool]]:
         """The processes with something to report, each once, after at most
         ``timeout`` seconds; with each, whether its sentinel says it has ended."""
-        if self._all is None:
-            procs = list(self._owner.values())
+        if self._poll is None:
+            procs = list(self._procs.values())
             waitables: list[Any] = []
             for p in procs:
                 waitables += [p.conn, p.process.sentinel]
             ready = wait(waitables, timeout=timeout)
             return [(p, p.process.sentinel in ready) for p in procs
                     if p.conn in ready or p.process.sentinel in ready]
-        found: dict[int, tuple[Any, bool]] = {}
-        for fd, _ in self._all.poll(max(0, int(timeout * 1000 + 0.999))):
-            p = self._owner.get(fd)
+        ended: dict[int, bool] = {}  # id(record) -> its sentinel spoke
+        for fd, _ in self._poll.poll(max(0, int(timeout * 1000 + 0.999))):
+            p = self._by_fd.get(fd)
             if p is not None:
-                ended = fd == p.process.sentinel or found.get(id(p), (p, False))[1]
-                found[id(p)] = (p, ended)
-        return list(found.values())
+                ended[id(p)] = ended.get(id(p), False) or fd == p.process.sentinel
+        return [(self._procs[key], spoke) for key, spoke in ended.items()]
 
-    def more(self, p: Any) -> bool:
+    def drain(self, p: Any) -> tuple[list[Any], bool]:
+        """Every message waiting in p's pipe, and whether it has ended (EOF or an
+        error: the process is gone)."""
+        messages: list[Any] = []
+        try:
+            while self._more(p):
+                messages.append(p.conn.recv())
+        except (EOFError, OSError):
+            return messages, True
+        return messages, False
+
+    def _more(self, p: Any) -> bool:
         """Whether p's pipe has more to read (or has ended) now."""
         own = self._own.get(id(p))
         if own is None:
             return p.conn.poll()
         return bool(own.poll(0))
-
-
-def drain(events: Events, p: Any) -> tuple[list[Any], bool]:
-    """Every message waiting in p's pipe, and whether it has ended (EOF or an error:
-    the process is gone)."""
-    messages: list[Any] = []
-    try:
-        while events.more(p):
-            messages.append(p.conn.recv())
-    except (EOFError, OSError):
-        return messages, True
-    return messages, False
-

@@ -26,7 +26,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Callable, Iterator
 
 from ..pose import Pose
-from .events import Events, drain
+from .events import Events
 from .records import error_record, failed_record, make_record
 from .slots import SlotPool
 from .tasks import JobAborted, RunStats, Task, WorkerStartError
@@ -254,7 +254,7 @@ class Scheduler:
     def _service(self, p: _Proc, ended: bool) -> None:
         # gone: its end of the pipe closed (it exited or was killed); ended: its
         # sentinel spoke, which it does only when the process has ended
-        messages, gone = drain(self.events, p)
+        messages, gone = self.events.drain(p)
         for msg in messages:  # outside the reading: a failing sink is not a dead process
             self._handle(p, msg)
         if gone or (ended and not p.process.is_alive()):
