@@ -125,11 +125,10 @@ def loop_worker(start: float, seconds: float) -> None:
 def loaded_rate(cores: int, seconds: float = 4.0) -> float:
     """Images/s of ``cores`` independent prepare + network loops, one pinned to each of
     the first ``cores`` cores this process may use, all running at once."""
-    allowed = sorted(os.sched_getaffinity(0))[:cores]
     start = time.time() + 3.0 + 0.05 * cores  # after every loop has loaded its model
     procs = [subprocess.Popen(["taskset", "-c", str(c), sys.executable, __file__,
                                "--loop-worker", f"{start}:{seconds}"],
-                              stdout=subprocess.PIPE, text=True) for c in allowed]
+                              stdout=subprocess.PIPE, text=True) for c in first_cores(cores)]
     total = 0.0
     for proc in procs:
         out = proc.communicate()[0].split()
@@ -139,10 +138,14 @@ def loaded_rate(cores: int, seconds: float = 4.0) -> float:
     return total
 
 
+def first_cores(cores: int) -> list[int]:
+    """The first ``cores`` cores this process may use."""
+    return sorted(os.sched_getaffinity(0))[:cores]
+
+
 def pinned(cores: int) -> list[str]:
     """A command prefix that runs on the first ``cores`` cores this process may use."""
-    allowed = sorted(os.sched_getaffinity(0))[:cores]
-    return ["taskset", "-c", ",".join(map(str, allowed))]
+    return ["taskset", "-c", ",".join(map(str, first_cores(cores)))]
 
 
 def cpu_curve(core_counts: list[int], per_core: int, repeats: int, tmp: str,

@@ -20,6 +20,7 @@ comes to the limit when it has the cores to itself, whatever else runs meanwhile
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import resource
@@ -222,7 +223,7 @@ def posefast_run(list_file: str, out: str, extra: list[str], prefix: Sequence[st
                 # a child is named once it has started: read until it has
                 if breakdown is not None and roles.get(pid, "python3") in ("python3", "python"):
                     roles[pid] = _role(pid, proc.pid)
-        if breakdown is not None and first != first and os.path.exists(out) \
+        if breakdown is not None and math.isnan(first) and os.path.exists(out) \
                 and os.path.getsize(out) > 0:
             first = time.perf_counter() - t0
         time.sleep(0.02)
