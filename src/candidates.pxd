@@ -108,10 +108,17 @@ cdef inline bint local_max(const Tensor* hm, raw_t* tag, Py_ssize_t y, Py_ssize_
 
 cdef inline int consider(CandBuf* buf, const Tensor* hm, raw_t* tag, Py_ssize_t y,
                          Py_ssize_t x, Py_ssize_t k, Py_ssize_t height, Py_ssize_t width) noexcept nogil:
+    return consider_as(buf, hm, tag, y, x, k, height, width, False)
+
+# consider(), the score being the key itself where raw (scan_hwc_u8's candidates).
+cdef inline int consider_as(CandBuf* buf, const Tensor* hm, raw_t* tag, Py_ssize_t y,
+                            Py_ssize_t x, Py_ssize_t k, Py_ssize_t height, Py_ssize_t width,
+                            bint raw) noexcept nogil:
     cdef double v = load(hm.data + y * hm.sy + x * hm.sx + k * hm.sc, tag)
     if not local_max(hm, tag, y, x, k, v, height, width):
         return 0
-    return cand_push(buf, (v - hm.zero_point) * hm.scale, (y * width + x) * 17 + k)
+    return cand_push(buf, v if raw else (v - hm.zero_point) * hm.scale,
+                     (y * width + x) * 17 + k)
 
 # Bit j set where key j of the 32 at p is >= thr (thr already in the keys' type, see
 # key_in_type).
@@ -171,15 +178,10 @@ cdef inline int scan_border_cell_u8(CandBuf* buf, const Tensor* hm, uint32_t abo
                                     Py_ssize_t width, bint raw) noexcept nogil:
     cdef Py_ssize_t k
     cdef uint8_t* tag = NULL
-    cdef double v
     while above:
         k = posefast_lowest_bit(above)
         above &= above - 1
-        v = load(hm.data + y * hm.sy + x * hm.sx + k * hm.sc, tag)
-        if not local_max(hm, tag, y, x, k, v, height, width):
-            continue
-        if cand_push(buf, v if raw else (v - hm.zero_point) * hm.scale,
-                     (y * width + x) * 17 + k) < 0:
+        if consider_as(buf, hm, tag, y, x, k, height, width, raw) < 0:
             return -1
     return 0
 
