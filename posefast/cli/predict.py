@@ -80,8 +80,6 @@ def main(args: argparse.Namespace) -> int:
         estimator.close()
         raise KeyboardInterrupt
 
-    if any(is_video_path(p) for p in args.images) and not video_support():
-        return fail("reading videos needs PyAV: pip install 'posefast[video]'")
     records = []
     add = video_stage(args, records.append)  # with --track: "track_id": null, as run does
     with estimator:
