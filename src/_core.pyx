@@ -8,11 +8,12 @@ from libc.math cimport log, isfinite, ceil, floor, INFINITY
 from cpython.long cimport PyLong_Check
 from cpython.float cimport PyFloat_Check
 from cpython.bool cimport PyBool_Check
-from cpython.object cimport PyObject, PyTypeObject, PyObject_GenericSetAttr
+from cpython.object cimport PyObject, PyTypeObject
 from cpython.ref cimport Py_INCREF, Py_DECREF
 from libc.stdlib cimport malloc, free
 cimport numpy as cnp
 import numpy as np
+from types import MemberDescriptorType
 
 from libc.stdint cimport uint8_t, int8_t, uint16_t
 from tensor cimport Tensor, Frame, DT_U8, DT_I8, DT_F16, DT_F32, DT_F64
@@ -41,6 +42,15 @@ cdef extern from "Python.h":
     int PyGC_Disable()
     int PyGC_Enable()
 
+cdef extern from "Python.h":
+    ctypedef struct _MemberDef "PyMemberDef":
+        Py_ssize_t offset
+    ctypedef struct _MemberDescr "PyMemberDescrObject":
+        _MemberDef* d_member
+    # (a raw pointer: a new reference, or NULL)
+    PyObject* _generic_alloc "PyType_GenericAlloc"(PyTypeObject* t, Py_ssize_t n)
+
+
 cdef enum:
     HEATMAP_C = 17
     OFFSET_C = 34
@@ -66,8 +76,10 @@ ctypedef struct Call:
     Py_ssize_t sn[4]
     Py_ssize_t n
 
-cdef object _empty_args = ()
 cdef cnp.dtype _float32 = np.dtype(np.float32)
+# looked up once: `np.ndarray` at each pose is a module attribute lookup (about 260
+# instructions, 1.3% of a call that returns a thousand poses)
+cdef PyTypeObject* _ndarray_type = <PyTypeObject*>np.ndarray
 cdef object _integer = (int, np.integer)
 cdef object _real = (int, float, np.integer, np.floating)
 
@@ -320,14 +332,36 @@ cdef double _single_frame(const Frame* f, float* kp) noexcept nogil:
         return decode_single_frame(f, <double*>NULL, kp)
 
 
+# Pose is a slotted dataclass: its two fields live at fixed offsets in the object, read
+# here once from the class's member descriptors.
+cdef Py_ssize_t _score_offset = _slot_offset("score")
+cdef Py_ssize_t _keypoints_offset = _slot_offset("keypoints")
+
+
+cdef Py_ssize_t _slot_offset(str name) except -1:
+    descriptor = Pose.__dict__.get(name)
+    if type(descriptor) is not MemberDescriptorType or descriptor.__objclass__ is not Pose:
+        raise ImportError(f"posefast.Pose.{name} is not a slot: the decoders cannot build poses")
+    return (<_MemberDescr*>descriptor).d_member.offset
+
+
 cdef inline object _pose(double score, object keypoints):
     # Pose's own constructor validates and converts its arguments (about 3 us); the
-    # kernels' results are already a float32 (17, 3) array and a float. Pose.__new__
-    # and the attributes' assignment as object.__new__ / object.__setattr__ do them,
-    # without a Python-level call each (a thousand poses per call at most settings).
-    cdef object pose = (<PyTypeObject*>Pose).tp_new(Pose, <PyObject*>_empty_args, NULL)
-    PyObject_GenericSetAttr(pose, "score", score)
-    PyObject_GenericSetAttr(pose, "keypoints", keypoints)
+    # kernels' results are already a float32 (17, 3) array and a float. The object is
+    # allocated and its two slots filled directly, as object.__new__ and a member
+    # descriptor's set would do (about 470 instructions less a pose, of which a call
+    # makes up to thousands; the decoders' tests check that the result is an ordinary
+    # frozen Pose).
+    cdef PyObject* raw = _generic_alloc(<PyTypeObject*>Pose, 0)
+    if raw == NULL:
+        raise MemoryError("posefast: out of memory while decoding")
+    cdef object pose = <object>raw
+    Py_DECREF(pose)  # <object> took a reference of its own
+    cdef object value = score
+    Py_INCREF(value)
+    (<PyObject**>(<char*>raw + _score_offset))[0] = <PyObject*>value
+    Py_INCREF(keypoints)
+    (<PyObject**>(<char*>raw + _keypoints_offset))[0] = <PyObject*>keypoints
     return pose
 
 
@@ -339,7 +373,7 @@ cdef object _keypoints_view(cnp.ndarray base, float* data):
     dims[0] = 17
     dims[1] = 3
     Py_INCREF(_float32)  # stolen by the call
-    view = _array_new(<PyTypeObject*>np.ndarray, <_Descr*>_float32, 2, dims, NULL, data,
+    view = _array_new(_ndarray_type, <_Descr*>_float32, 2, dims, NULL, data,
                       cnp.NPY_ARRAY_CARRAY, NULL)
     if view == NULL:
         raise MemoryError("posefast: out of memory while decoding")

@@ -3,7 +3,9 @@ and bad arguments."""
 from __future__ import annotations
 
 import math
+import pickle
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -262,7 +264,13 @@ def test_poses_are_ordinary_pose_objects_over_one_keypoint_block():
         kp = pose.keypoints
         assert type(kp) is np.ndarray and kp.dtype == np.float32 and kp.shape == (17, 3)
         assert kp.flags.c_contiguous and kp.flags.writeable and not kp.flags.owndata
-        assert pose.__dict__ == {"score": pose.score, "keypoints": kp}
+        assert not hasattr(pose, "__dict__")  # slots, filled by the decoder itself
+        assert {name: getattr(pose, name) for name in Pose.__slots__} == \
+            {"score": pose.score, "keypoints": kp}
+        assert sys.getrefcount(kp) == 3  # pose's slot, kp, the call's argument
+        copied = pickle.loads(pickle.dumps(pose))
+        assert type(copied) is Pose and copied.score == pose.score
+        np.testing.assert_array_equal(copied.keypoints, kp)
         with pytest.raises(AttributeError):
             pose.score = 1.0  # still frozen
         assert pose == pose and Pose.from_dict(pose.to_dict()).score == pose.score
