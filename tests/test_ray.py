@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -255,6 +256,27 @@ def test_more_actors_than_batches_start_no_more_than_the_batches(local_ray):
     assert [Path(r["source"]).name for r in rows] == ["couple.jpg", "standing.png"]
     assert not [w for w in caught if "concurrent actors" in str(w.message)], \
         [str(w.message) for w in caught]
+
+
+def test_an_actor_that_cannot_start_says_why_in_one_line(local_ray, tmp_path):
+    """A model that a node does not have: Ray's error starts with "The actor died
+    because of an error raised in its creation task" and the actor's id; the reason is
+    at the end of the traceback it carries, and the message leads with it."""
+    from posefast.job.plan import Skipper
+    from posefast.ray.engine import RayEngineError, run_on_ray
+    from posefast.reading.inputs import expand_inputs
+
+    config = load_config(api={"model": str(tmp_path / "elsewhere.tflite")})
+    written = []
+    with pytest.raises(RayEngineError) as caught:
+        run_on_ray(expand_inputs([str(IMAGES / "couple.jpg")]), config, every=1,
+                   max_pixels=10**8, skipper=Skipper(), writer=SimpleNamespace(
+                       write=written.append))
+    message = str(caught.value)
+    assert message.startswith(f"the job failed on Ray: FileNotFoundError: model file "
+                              f"'{tmp_path / 'elsewhere.tflite'}' not found"), message
+    assert "every node of the cluster must see the model" in message
+    assert "\n" not in message and "\x1b" not in message and written == []
 
 
 def test_a_killed_actor_leaves_the_records_on_stdout_clean(local_ray, tmp_path):

@@ -46,10 +46,12 @@ def started_head(pipeline, tmp_path_factory):
     env.pop("RAY_AUTH_MODE", None)
     log = tmp_path_factory.mktemp("head") / "ray-start.log"
     with open(log, "wb") as out:
+        # in a folder of its own, as a cluster is started elsewhere than its users' jobs:
+        # its workers' working folder is not the command's
         head = subprocess.Popen([ray_cli, "start", "--head", "--block", "--num-cpus", "1",
                                  "--include-dashboard", "false", "--port", str(port)],
                                 stdout=out, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
+                                start_new_session=True, cwd=log.parent)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -81,14 +83,16 @@ def started_head(pipeline, tmp_path_factory):
             current.unlink()
 
 
-def posefast_on(address: str, out: Path, **env: str) -> subprocess.CompletedProcess:
+def posefast_on(address: str, out: Path, *args: str, cwd: Path | None = None,
+                **env: str) -> subprocess.CompletedProcess:
     full = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", **env}
     full.pop("RAY_ADDRESS", None)
     if "RAY_AUTH_MODE" not in env:
         full.pop("RAY_AUTH_MODE", None)
-    return subprocess.run([sys.executable, "-m", "posefast", "run", str(IMAGES / "couple.jpg"),
-                           "--engine", "ray", "--ray-address", address, "--output", str(out),
-                           *FAST], capture_output=True, text=True, timeout=300, env=full)
+    args = args or (str(IMAGES / "couple.jpg"), *FAST)
+    return subprocess.run([sys.executable, "-m", "posefast", "run", *args,
+                           "--engine", "ray", "--ray-address", address, "--output", str(out)],
+                          capture_output=True, text=True, timeout=300, env=full, cwd=cwd)
 
 
 def test_a_started_cluster_is_reached_by_address_with_its_token(started_head, tmp_path):
@@ -102,3 +106,27 @@ def test_a_started_cluster_is_reached_by_address_with_its_token(started_head, tm
     records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [rec["source"] for rec in records[1:]] == [str(IMAGES / "couple.jpg")]
     assert len(records[1]["poses"]) == 2
+
+
+def test_relative_paths_reach_actors_whose_working_folder_is_rays(started_head, tmp_path):
+    """The actors of a cluster started elsewhere run in Ray's working folder: a model
+    and inputs named relative to the command's folder were not found there (the job
+    died, "The actor died because of an error raised in its creation task"). The
+    records name the inputs as given, as the local engine's do, bad files included."""
+    shutil.copy(MODEL_353, tmp_path / "model.tflite")
+    shutil.copy(IMAGES / "couple.jpg", tmp_path / "couple.jpg")
+    (tmp_path / "notes.jpg").write_text("not an image\n")
+    args = ("couple.jpg", "notes.jpg", "--model", "model.tflite", "--input-size", "177x241")
+    r = posefast_on(started_head, Path("ray.jsonl"), *args, cwd=tmp_path, RAY_AUTH_MODE="token")
+    assert r.returncode == 1, r.stderr  # 1: an input failed
+    local = subprocess.run([sys.executable, "-m", "posefast", "run", *args, "--output",
+                            "local.jsonl"], capture_output=True, text=True, timeout=300,
+                           cwd=tmp_path)
+    assert local.returncode == 1, local.stderr
+
+    def records(name: str) -> list[dict]:
+        return [json.loads(line) for line in (tmp_path / name).read_text().splitlines()[1:]]
+
+    assert [rec["source"] for rec in records("ray.jsonl")] == ["couple.jpg", "notes.jpg"]
+    assert records("ray.jsonl") == records("local.jsonl")
+    assert records("ray.jsonl")[1]["error"] == "notes.jpg: not an image Pillow can read"

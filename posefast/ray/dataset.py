@@ -5,10 +5,15 @@ The inputs are expanded on the driver exactly as ``posefast run`` expands them
 file, read by the actor that poses it; each video becomes a row that a Ray task
 decodes into frame rows (the video's frames stream out as they are decoded, and
 several videos decode at once). Every node must see the files at the paths the
-driver names (a shared file system), as with ``ray.data.read_binary_files``.
+driver names (a shared file system), as with ``ray.data.read_binary_files``; the
+actors run in a working folder of Ray's, not the driver's, so relative paths (of
+inputs and of a model file) are made absolute on the driver, while records keep the
+sources as they were given.
 """
 from __future__ import annotations
 
+import os
+from dataclasses import replace
 from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -16,6 +21,7 @@ import pyarrow as pa
 
 from ..config import Config, load_config
 from ..job.plan import Skipper
+from ..models.registry import registry_name
 from ..reading.images import DEFAULT_MAX_PIXELS
 from ..reading.inputs import Source, expand_inputs
 from .predictor import PosePredictor
@@ -61,13 +67,23 @@ def input_rows(sources: Sequence[Source], skipper: Skipper | None = None) -> lis
     for s in sources:
         if s.kind == "image":
             if skipper.fresh((s.path, None)):
-                rows.append({"kind": "image", "path": s.path, "skip": []})
+                rows.append({"kind": "image", "source": s.path, "path": os.path.abspath(s.path),
+                             "skip": []})
             continue
         skip = skipper.take_frames(s.path)
         if not skipper.fresh((s.path, None)):
             skip.append(-1)
-        rows.append({"kind": "video", "path": s.path, "skip": skip})
+        rows.append({"kind": "video", "source": s.path, "path": os.path.abspath(s.path),
+                     "skip": skip})
     return rows
+
+
+def with_absolute_model(config: Config) -> Config:
+    """``config`` with its model, where that is a file here rather than a registry
+    name, named by its absolute path (an actor's working folder is Ray's)."""
+    if registry_name(config.model) is None and os.path.isfile(config.model):
+        return replace(config, model=os.path.abspath(config.model))
+    return config
 
 
 def _frames_table(rows: list[dict[str, Any]]) -> pa.Table:
@@ -79,10 +95,11 @@ def expand_videos(batch: Mapping[str, np.ndarray], every: int = 1) -> Iterator[p
     from ..reading.video import VideoError, iter_frames
 
     out: list[dict[str, Any]] = []
-    for kind, path, skip in zip(batch["kind"], batch["path"], batch["skip"]):
-        path = str(path)
+    for kind, source, path, skip in zip(batch["kind"], batch["source"], batch["path"],
+                                        batch["skip"]):
+        source, path = str(source), str(path)
         if kind == "image":
-            out.append({"source": path, "frame": -1, "path": path})
+            out.append({"source": source, "frame": -1, "path": path})
             continue
         skip = list(skip)
         try:
@@ -91,14 +108,15 @@ def expand_videos(batch: Mapping[str, np.ndarray], every: int = 1) -> Iterator[p
                     skip.remove(frame.index)
                     continue
                 h, w = frame.pixels.shape[:2]
-                out.append({"source": path, "frame": frame.index, "time": frame.time, "pixels":
+                out.append({"source": source, "frame": frame.index, "time": frame.time, "pixels":
                             frame.pixels.tobytes(), "height": h, "width": w})
                 if len(out) >= FRAMES_PER_BLOCK:
                     yield _frames_table(out)
                     out = []
         except VideoError as exc:
             if -1 not in skip:
-                out.append({"source": path, "frame": -1, "error": str(exc)})
+                # named as the input was given, as the local engine names it
+                out.append({"source": source, "frame": -1, "error": str(exc).replace(path, source)})
     if out:
         yield _frames_table(out)
 
@@ -179,12 +197,12 @@ def sources_dataset(sources: Sequence[Source], config: Config, *, every: int = 1
         # One block per batch, one batch per actor task: an actor that dies takes
         # one batch with it, not a block of thousands (Ray cuts a long list into
         # about 200 blocks), and the actors share the work batch by batch.
-        ds = ray.data.from_items([{"source": r["path"], "frame": -1, "path": r["path"]}
+        ds = ray.data.from_items([{"source": r["source"], "frame": -1, "path": r["path"]}
                                   for r in rows],
                                  override_num_blocks=-(-len(rows) // batch_size))
     ds = ds.map_batches(
         PosePredictor,
-        fn_constructor_kwargs={"config": config, "max_pixels": max_pixels},
+        fn_constructor_kwargs={"config": with_absolute_model(config), "max_pixels": max_pixels},
         compute=ray.data.ActorPoolStrategy(min_size=lo, max_size=hi),
         batch_size=batch_size, batch_format="numpy",
         num_cpus=num_cpus, num_gpus=gpus,

@@ -138,6 +138,24 @@ def quiet_ray(verbose: bool = False) -> None:
             logger.propagate = False
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception)(?:: .*)?$")
+
+
+def ray_failure(exc: BaseException) -> str:
+    """What ended a failed Ray job, in one line: the exception at the end of the
+    traceback Ray's error carries (an actor that could not start: "FileNotFoundError:
+    model file ... not found"), else the first line of Ray's own message."""
+    lines = [_ANSI.sub("", line).strip() for line in str(exc).splitlines()]
+    lines = [line for line in lines if line]
+    cause = next((line for line in reversed(lines) if _EXCEPTION_LINE.match(line)), None)
+    if cause is None:
+        return lines[0] if lines else type(exc).__name__
+    if cause.startswith("FileNotFoundError"):
+        cause += " (every node of the cluster must see the model and the inputs at the paths the driver names)"
+    return cause
+
+
 #: The log lines of Ray's C++ core worker in this process, "[2026-01-01 10:00:00,123 E
 #: 4242 4242] core_worker.cc:2465: Actor ... has constructor arguments in the object
 #: store ..." (written for every Ray Data actor pool, whose actors get their
@@ -222,8 +240,7 @@ def run_on_ray(sources: Sequence[Source], config: Config, *, every: int, max_pix
                         if on_progress:
                             on_progress(stats)
         except ray.exceptions.RayError as exc:
-            first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-            raise RayEngineError(f"the job failed on Ray: {first}") from None
+            raise RayEngineError(f"the job failed on Ray: {ray_failure(exc)}") from None
         finally:
             stats.seconds = time.perf_counter() - start
     return stats

@@ -12,7 +12,7 @@ from ..estimator import PoseEstimator
 from ..job.parquet import records_to_table
 from ..job.plan import with_backend_threads
 from ..job.records import failed_record, failure_reason, make_record
-from ..reading.images import DEFAULT_MAX_PIXELS, EncodedImage
+from ..reading.images import DEFAULT_MAX_PIXELS, EncodedImage, ImageLoadError
 
 
 class PosePredictor:
@@ -62,8 +62,8 @@ class PosePredictor:
 
     def __call__(self, batch: Mapping[str, np.ndarray]) -> Any:
         rows = list(_rows(batch))
-        pending = [None if error is not None else self._loader.submit(self._prepare, image)
-                   for _, _, _, image, error in rows]
+        pending = [None if error is not None else self._loader.submit(self._prepare, image, source)
+                   for source, _, _, image, error in rows]
         records = []
         for (source, frame, time, _, error), future in zip(rows, pending):
             if future is not None:
@@ -79,9 +79,12 @@ class PosePredictor:
             records.append(failed_record(source, frame, error))
         return records_to_table(records)
 
-    def _prepare(self, image: Any) -> tuple[Any, str | None]:
+    def _prepare(self, image: Any, source: str) -> tuple[Any, str | None]:
         try:
             return self._estimator.prepare(image), None
+        except ImageLoadError as exc:
+            # named as the input was given: the actor reads it at its absolute path
+            return None, f"{source}: {exc.reason}"
         except Exception as exc:
             return None, failure_reason(exc)
 
