@@ -81,7 +81,27 @@ def entry() -> None:
 
     status = main()
     quiet_teardown()
+    if "ray" in sys.modules:
+        _exit_without_teardown(status)
     sys.exit(status)
+
+
+def _exit_without_teardown(status: int) -> None:
+    """Ends the process at once, after flushing what it wrote. With Ray Data imported
+    (``--engine ray``), the interpreter's teardown of its modules (Ray's, pandas',
+    pyarrow's) took 0.5-0.6 s of a 168-image job's 9-10 s, after everything was done:
+    the records written and closed, Ray shut down or disconnected by the command."""
+    import logging
+    import os
+
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):  # a reader gone, a stream closed: nothing to keep
+            pass
+    logging.shutdown()
+    os._exit(status)
 
 
 if __name__ == "__main__":
