@@ -130,3 +130,11 @@ def test_relative_paths_reach_actors_whose_working_folder_is_rays(started_head, 
     assert [rec["source"] for rec in records("ray.jsonl")] == ["couple.jpg", "notes.jpg"]
     assert records("ray.jsonl") == records("local.jsonl")
     assert records("ray.jsonl")[1]["error"] == "notes.jpg: not an image Pillow can read"
+    # a Parquet folder, written by the cluster's workers: it was written into Ray's
+    # working folder, and the one the user named stayed empty
+    r = posefast_on(started_head, Path("rows"), *args, "--format", "parquet", cwd=tmp_path,
+                    RAY_AUTH_MODE="token")
+    assert r.returncode == 1, r.stderr
+    pq = pytest.importorskip("pyarrow.parquet")
+    rows = pq.read_table(tmp_path / "rows").to_pylist()
+    assert sorted(row["source"] for row in rows) == ["couple.jpg", "notes.jpg"]

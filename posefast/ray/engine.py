@@ -221,6 +221,9 @@ def run_on_ray(sources: Sequence[Source], config: Config, *, every: int, max_pix
             ds = sources_dataset(sources, config, every=every, max_pixels=max_pixels,
                                  skipper=skipper, actors=workers)
             if parquet_folder is not None:
+                if "://" not in parquet_folder:
+                    # written by the cluster's workers, whose working folder is Ray's
+                    parquet_folder = os.path.abspath(parquet_folder)
                 ds = ds.materialize()  # posed once, then written and counted
                 ds.write_parquet(parquet_folder, mode=SaveMode.OVERWRITE if replace
                                  else SaveMode.APPEND)
