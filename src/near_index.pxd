@@ -98,12 +98,15 @@ cdef inline void near_free(NearIndex* ix) noexcept nogil:
     free(ix.head)
     ix.head = NULL
 
+# The bucket of a position (cells) among one keypoint's nby x nbx.
+cdef inline Py_ssize_t near_bucket(const NearIndex* ix, double y, double x) noexcept nogil:
+    return bucket(y, ix.inv_size, ix.nby) * ix.nbx + bucket(x, ix.inv_size, ix.nbx)
+
 cdef inline void near_link(NearIndex* ix, Py_ssize_t j) noexcept nogil:
     cdef Py_ssize_t k, b, at
     for k in range(17):
         at = k * ix.cap + j
-        b = k * ix.nb + bucket(ix.pos[at].y, ix.inv_size, ix.nby) * ix.nbx \
-            + bucket(ix.pos[at].x, ix.inv_size, ix.nbx)
+        b = k * ix.nb + near_bucket(ix, ix.pos[at].y, ix.pos[at].x)
         ix.next[at] = ix.head[b]
         ix.head[b] = <int32_t>j
 
@@ -199,8 +202,7 @@ cdef inline void near_one_fill(NearIndex* ix) noexcept nogil:
     for b in range(ix.nb):
         ix.head[b] = -1
     for j in range(ix.n):
-        b = bucket(ix.one_pos[j].y, ix.inv_size, ix.nby) * ix.nbx \
-            + bucket(ix.one_pos[j].x, ix.inv_size, ix.nbx)
+        b = near_bucket(ix, ix.one_pos[j].y, ix.one_pos[j].x)
         ix.next[j] = ix.head[b]
         ix.head[b] = <int32_t>j
     ix.filled = True
