@@ -279,6 +279,25 @@ def test_an_actor_that_cannot_start_says_why_in_one_line(local_ray, tmp_path):
     assert "\n" not in message and "\x1b" not in message and written == []
 
 
+@pytest.mark.parametrize("text, expected", [
+    # an actor's constructor failed: Ray's first line names the actor, in colours
+    ("The actor died because of an error raised in its creation task, \x1b[36mray::Map"
+     "Worker(MapBatches(PosePredictor)).__init__()\x1b[39m (pid=1, actor_id=ab)\n"
+     "  File \"/x/estimator.py\", line 71, in __init__\n    model_path = ...\n"
+     "posefast.models.registry.ChecksumError: model file 'm.tflite' is not what the "
+     "registry says\n",
+     "posefast.models.registry.ChecksumError: model file 'm.tflite' is not what the "
+     "registry says"),
+    ("Failed to schedule: no node has the resources {'GPU': 1.0}\n\n",
+     "Failed to schedule: no node has the resources {'GPU': 1.0}"),
+    ("", "RayError"),
+])
+def test_a_ray_failure_is_told_by_its_cause_in_one_line(text, expected):
+    from posefast.ray.engine import ray_failure
+
+    assert ray_failure(ray.exceptions.RayError(text)) == expected
+
+
 def test_a_killed_actor_leaves_the_records_on_stdout_clean(local_ray, tmp_path):
     """Ray's driver prints what its cluster reports ("(raylet) Task ... failed ...
     will be retried", when an actor dies) to sys.stdout, where `--output -` writes
