@@ -345,6 +345,24 @@ def test_a_killed_actor_leaves_the_records_on_stdout_clean(local_ray, tmp_path):
     assert "(raylet)" not in err and "Traceback" not in err, err
 
 
+def test_a_reader_that_closes_stdout_ends_the_job_with_a_message(local_ray, tmp_path):
+    """`posefast run ... --engine ray --output - | head -1`: the reader goes away after
+    the header. The command said why in a traceback (the stand-in that keeps Ray's
+    prints off stdout has no file descriptor to point at /dev/null)."""
+    paths = [p for p, _ in distinct_names(tmp_path / "images", 40)]
+    lst = tmp_path / "list.txt"
+    lst.write_text("\n".join(paths) + "\n")
+    job = subprocess.Popen([sys.executable, "-m", "posefast", "run", f"@{lst}", "--engine",
+                            "ray", "--ray-address", local_ray, "--output", "-", *FAST],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert "posefast" in json.loads(job.stdout.readline())  # the header
+    job.stdout.close()
+    err = job.stderr.read()
+    assert job.wait(timeout=300) == 1, err
+    assert "cannot write stdout: its reader closed it" in err, err
+    assert "Traceback" not in err, err
+
+
 def test_the_command_reaches_a_cluster_by_address(local_ray, tmp_path):
     out = tmp_path / "out.jsonl"
     r = subprocess.run([sys.executable, "-m", "posefast", "run", str(IMAGES / "couple.jpg"),

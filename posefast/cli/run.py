@@ -319,7 +319,11 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
     except OutputError as exc:
         _discard(writer)
         if args.output == "-":  # no more output: keep Python's exit flush quiet
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            # (the process's own stdout: with --engine ray, sys.stdout is a stand-in
+            # here, see keep_ray_off_stdout)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+            os.close(devnull)
         progress.close()
         return fail(str(exc), 1)
     except Exception as exc:
