@@ -63,6 +63,24 @@ def test_keep_failed_keeps_error_records(tmp_path):
     assert len(_lines(out)) == 2
 
 
+def test_only_the_errors_of_inputs_named_again_are_dropped_to_be_redone(tmp_path,
+                                                                       monkeypatch):
+    """A job resumed with fewer inputs than it was started with: the error records of
+    the inputs it does not name would not be redone, so they stay (they were dropped,
+    and the message counted them as posed again)."""
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out.jsonl"
+    w = JsonlWriter(str(out), header=make_header(SETTINGS))
+    w.write(error_record("bad.jpg", None, "bad.jpg: empty file"))
+    w.write(error_record("v.mp4", 4, "v.mp4 frame 4: corrupt"))
+    w.write(error_record("other.jpg", None, "other.jpg: empty file"))
+    w.close()
+    state = read_done(out, SETTINGS, inputs=[str(tmp_path / "bad.jpg"), "./v.mp4"])
+    assert state.retried == ["bad.jpg", "v.mp4"]
+    assert state.done == {_key("other.jpg"): 1}
+    assert [r.get("source") for r in _lines(out)] == [None, "other.jpg"]
+
+
 def test_relative_sources_are_matched_by_real_path_from_the_jobs_folder(tmp_path, monkeypatch):
     (tmp_path / "photos").mkdir()
     monkeypatch.chdir(tmp_path / "photos")

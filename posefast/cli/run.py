@@ -233,7 +233,8 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
             raise UsageError(
                 f"--output {args.output} already holds records: add --resume to finish the "
                 f"job that wrote it, --overwrite to replace it, or write to another file")
-        state = (read_done(args.output, settings, retry_failed=not args.keep_failed)
+        state = (read_done(args.output, settings, retry_failed=not args.keep_failed,
+                           inputs=[s.path for s in sources])
                  if args.resume else ResumeState())
     except (UsageError, OutputError) as exc:
         return fail(str(exc))

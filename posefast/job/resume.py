@@ -18,7 +18,7 @@ import stat
 import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from .output import HEADER_KEY, OutputError, is_header
 
@@ -64,15 +64,18 @@ def input_key(source: str, frame: int | None, base: str | None = None) -> tuple[
 
 
 def read_done(path: str | os.PathLike, settings: Mapping[str, Any] | None = None, *,
-              retry_failed: bool = True) -> ResumeState:
+              retry_failed: bool = True, inputs: Iterable[str] | None = None) -> ResumeState:
     """The records an output holds, after checking it can be completed by this job.
 
     Raises ResumeError (naming the file, and the line or the setting) for a file that
     is not a posefast output, a line that is not a record, or a header whose settings
     differ from ``settings`` (None: not checked). A missing or empty file holds nothing.
     The file is rewritten (atomically) without its cut last line and without the error
-    records to retry.
+    records to retry: with ``retry_failed``, those of the files ``inputs`` names (paths
+    of this job's images and videos; None: every error record). An error record of a
+    file the job does not name again is kept, as it would not be redone.
     """
+    again = None if inputs is None else {input_key(p, None)[0] for p in inputs}
     name = os.fspath(path)
     try:
         st = os.stat(name)
@@ -108,10 +111,11 @@ def read_done(path: str | os.PathLike, settings: Mapping[str, Any] | None = None
             raise ResumeError(f"--resume: {name} has no posefast header line (written by an "
                               f"older posefast?), so its settings cannot be checked: start "
                               f"again with --overwrite, or write to another file")
-        if obj["error"] is not None and retry_failed:
+        key = input_key(obj["source"], obj["frame"], base)
+        if obj["error"] is not None and retry_failed and (again is None or key[0] in again):
             state.retried.append(obj["source"])
             continue
-        state.done[input_key(obj["source"], obj["frame"], base)] += 1
+        state.done[key] += 1
         keep.append(line)
     if tail or len(keep) != len(complete):
         _rewrite(name, b"".join(line + b"\n" for line in keep), st)
