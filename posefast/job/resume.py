@@ -75,7 +75,7 @@ def read_done(path: str | os.PathLike, settings: Mapping[str, Any] | None = None
     of this job's images and videos; None: every error record). An error record of a
     file the job does not name again is kept, as it would not be redone.
     """
-    again = None if inputs is None else {input_key(p, None)[0] for p in inputs}
+    again: set[str] | None = None  # the real paths of inputs, made at the first error record
     name = os.fspath(path)
     try:
         st = os.stat(name)
@@ -112,9 +112,12 @@ def read_done(path: str | os.PathLike, settings: Mapping[str, Any] | None = None
                               f"older posefast?), so its settings cannot be checked: start "
                               f"again with --overwrite, or write to another file")
         key = input_key(obj["source"], obj["frame"], base)
-        if obj["error"] is not None and retry_failed and (again is None or key[0] in again):
-            state.retried.append(obj["source"])
-            continue
+        if obj["error"] is not None and retry_failed:
+            if again is None and inputs is not None:
+                again = {input_key(p, None)[0] for p in inputs}
+            if again is None or key[0] in again:
+                state.retried.append(obj["source"])
+                continue
         state.done[key] += 1
         keep.append(line)
     if tail or len(keep) != len(complete):
