@@ -465,6 +465,10 @@ def test_a_cluster_recorded_but_gone_is_not_waited_for(pipeline, gone_cluster_re
 @pytest.mark.parametrize("args, message", [
     (["--ray-address", "127.0.0.1:9"], "--ray-address needs --engine ray"),
     (["--engine", "ray", "--ray-address", "127.0.0.1:9"], "cannot connect to Ray"),
+    # options of the local engine's processes did nothing on Ray, silently
+    (["--engine", "ray", "--batch-size", "4"], "--batch-size sets the local engine's"),
+    (["--engine", "ray", "--preparers", "2", "--time-limit", "5"],
+     "--preparers, --time-limit set the local engine's"),
 ])
 def test_ray_usage_errors_exit_2(pipeline, args, message, tmp_path):
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}

@@ -187,6 +187,14 @@ def _option_problem(args: argparse.Namespace) -> str | None:
         return "--format parquet needs --output FILE (Parquet is not a stream)"
     if args.ray_address is not None and args.engine != "ray":
         return "--ray-address needs --engine ray"
+    local_only = [flag for flag, value in (("--preparers", args.preparers),
+                                           ("--batch-size", args.batch_size),
+                                           ("--time-limit", args.time_limit))
+                  if value is not None]
+    if args.engine == "ray" and local_only:
+        return (f"{', '.join(local_only)} set{'s' if len(local_only) == 1 else ''} the local "
+                f"engine's processes and would do nothing with --engine ray, whose actors "
+                f"(-j N) each read, prepare and pose their batches")
     if (args.engine == "ray" and args.format == "parquet"
             and (args.track or args.smooth or args.render_dir)):
         return ("--engine ray with --format parquet writes the rows on the cluster; --track, "
