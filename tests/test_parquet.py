@@ -52,6 +52,28 @@ def test_records_survive_the_round_trip_value_for_value():
     assert SCHEMA.field("time").type == pa.float64()
 
 
+def test_a_file_name_that_is_not_utf8_is_written_escaped_not_a_crash(pipeline, tmp_path):
+    """A Latin-1 file name (the byte 0xE9) is a str with a lone surrogate in Python,
+    which Arrow cannot hold: the local engine posed every input, then died with a
+    UnicodeEncodeError traceback while writing the Parquet file, and wrote nothing."""
+    name = "caf\udce9.jpg"
+    try:
+        shutil.copy(IMAGES / "couple.jpg", tmp_path / name)
+    except (UnicodeEncodeError, OSError):
+        pytest.skip("this file system takes no such name")
+    table = records_to_table([_record(name, None, 1, error=f"{name}: empty file")])
+    assert table.column("source").to_pylist() == ["caf\\udce9.jpg"]
+    assert table.column("error").to_pylist() == ["caf\\udce9.jpg: empty file"]
+    out = tmp_path / "out.parquet"
+    r = subprocess.run([sys.executable, "-m", "posefast", "run", str(tmp_path / name),
+                        "--format", "parquet", "--output", str(out), "--model", str(MODEL_353),
+                        "--input-size", "177x241"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    rows = pa.parquet.read_table(out).to_pylist()
+    assert [row["source"] for row in rows] == [str(tmp_path / "caf\\udce9.jpg")]
+    assert len(rows[0]["poses"]) == 2
+
+
 def test_tracked_records_keep_their_track_ids():
     recs = [_record("v.mp4", 0, 2, track=True), _record("v.mp4", 1, 1, track=True),
             _record("v.mp4", 2, 0, track=True)]

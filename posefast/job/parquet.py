@@ -83,9 +83,24 @@ def _pose_record(row: dict[str, Any]) -> dict[str, Any]:
     return pose
 
 
+def _text(value: Any) -> Any:
+    """A string Arrow can hold (UTF-8). A file name that is not UTF-8, whose undecodable
+    bytes Python keeps as lone surrogates, gets those as backslash escapes (the byte
+    0xE9 of a Latin-1 name as the six characters \\udce9), as JSON shows them."""
+    if not isinstance(value, str) or value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def records_to_table(records: list[dict[str, Any]]) -> "pa.Table":
     """The records as a table of ``SCHEMA`` (plus any extra keys as inferred columns)."""
     columns = {name: [r[name] for r in records] for name in SCHEMA.names if name != "poses"}
+    for name in ("source", "error"):
+        columns[name] = [_text(v) for v in columns[name]]
     columns["poses"] = [[_pose_row(p) for p in r["poses"]] for r in records]
     tracked = any("track_id" in p for r in records for p in r["poses"])
     fields = [pa.field("poses", pa.list_(TRACKED_POSE_TYPE)) if f.name == "poses" and tracked
