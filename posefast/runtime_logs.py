@@ -83,6 +83,16 @@ def quiet_runtime_logs() -> Iterator[None]:
                     pass
 
 
+def to_devnull(fd: int) -> None:
+    """Points file descriptor ``fd`` at /dev/null: what is written there from now on is
+    dropped (a stream whose reader went away, a teardown's lines)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
 def quiet_teardown() -> None:
     """Drop everything written to fd 2 from now on, unless verbose: for a process about
     to exit, whose runtime logs its teardown (LiteRT's "DestroyAccelerator" lines) while
@@ -91,9 +101,7 @@ def quiet_teardown() -> None:
         return
     try:
         sys.stderr.flush()
-        fd = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(fd, 2)
-        os.close(fd)
+        to_devnull(2)
     except (OSError, AttributeError, ValueError):
         pass
 

@@ -67,9 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # stdout's reader went away (`posefast ... | head`)
-        import os
+        from ..runtime_logs import to_devnull
 
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        to_devnull(sys.stdout.fileno())
         print(f"{command}: stdout was closed by its reader", file=sys.stderr)
         return 1
 

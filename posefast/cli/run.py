@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from typing import Iterator
 
 from ..job.plan import MAX_BATCH, MAX_PROCESSES, available_cores
+from ..runtime_logs import to_devnull
 from . import interrupted as ctrl_c_came
 from .options import (CONFIG_HELP, UsageError, add_config_options, check_usable, fail,
                       int_up_to, open_estimator, positive_int, resolve_from_args)
@@ -330,9 +331,7 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
         if args.output == "-":  # no more output: keep Python's exit flush quiet
             # (the process's own stdout: with --engine ray, sys.stdout is a stand-in
             # here, see keep_ray_off_stdout)
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
-            os.close(devnull)
+            to_devnull(sys.__stdout__.fileno() if sys.__stdout__ else 1)
         progress.close()
         return fail(str(exc), 1)
     except Exception as exc:
