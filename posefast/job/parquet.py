@@ -89,11 +89,7 @@ def _text(value: Any) -> Any:
     0xE9 of a Latin-1 name as the six characters \\udce9), as JSON shows them."""
     if not isinstance(value, str) or value.isascii():
         return value
-    try:
-        value.encode("utf-8")
-        return value
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")  # the same if UTF-8
 
 
 def records_to_table(records: list[dict[str, Any]]) -> "pa.Table":
