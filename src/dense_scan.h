@@ -340,36 +340,95 @@ static inline uint32_t posefast_run_maxima_u8(const uint8_t* p, Py_ssize_t sy, u
 /* For float32 heatmaps: whether any of the n >= 4 contiguous keys at p is >= thr (a NaN
  * never is), one running maximum over the row. (Every vector variant ignores NaN in
  * its maxima as the scalar code does: SSE2's maxps returns its second operand when one
- * is NaN, NEON's vmaxnm the number.) */
+ * is NaN, NEON's vmaxnm the number; the running maxima start at -inf, never at a key,
+ * so that no NaN ever gets into them: a NaN among the first keys of a lane would
+ * otherwise hide every later key of that lane.) */
 static inline int posefast_any_above_f32(const float* p, Py_ssize_t n, float thr)
 {
 #if defined(POSEFAST_SSE2)
-    __m128 m = _mm_loadu_ps(p + n - 4), m2 = m;  /* the last 4 first, as for uint8 */
+    /* four maxima in flight: one would wait out maxps's latency at every step */
+    __m128 m0 = _mm_set1_ps(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
     Py_ssize_t b = 0;
-    for (; b + 8 <= n; b += 8) {
-        /* maxps returns its second operand when either is NaN: NaN keys drop out */
-        m = _mm_max_ps(_mm_loadu_ps(p + b), m);
-        m2 = _mm_max_ps(_mm_loadu_ps(p + b + 4), m2);
+    for (; b + 16 <= n; b += 16) {
+        m0 = _mm_max_ps(_mm_loadu_ps(p + b), m0);
+        m1 = _mm_max_ps(_mm_loadu_ps(p + b + 4), m1);
+        m2 = _mm_max_ps(_mm_loadu_ps(p + b + 8), m2);
+        m3 = _mm_max_ps(_mm_loadu_ps(p + b + 12), m3);
     }
-    if (b + 4 <= n)
-        m = _mm_max_ps(_mm_loadu_ps(p + b), m);
-    m = _mm_max_ps(m2, m);
-    return _mm_movemask_ps(_mm_cmpge_ps(m, _mm_set1_ps(thr))) != 0;
+    for (; b + 4 <= n; b += 4)
+        m0 = _mm_max_ps(_mm_loadu_ps(p + b), m0);
+    if (b < n)  /* the last keys, in a load that overlaps keys already seen */
+        m1 = _mm_max_ps(_mm_loadu_ps(p + n - 4), m1);
+    m0 = _mm_max_ps(_mm_max_ps(m0, m1), _mm_max_ps(m2, m3));
+    return _mm_movemask_ps(_mm_cmpge_ps(m0, _mm_set1_ps(thr))) != 0;
 #elif defined(POSEFAST_NEON)
     /* vmaxnmq (IEEE maxNum) returns the number when one operand is NaN */
-    float32x4_t m = vld1q_f32(p + n - 4), m2 = m;
+    float32x4_t m0 = vdupq_n_f32(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
     Py_ssize_t b = 0;
-    for (; b + 8 <= n; b += 8) {
-        m = vmaxnmq_f32(m, vld1q_f32(p + b));
-        m2 = vmaxnmq_f32(m2, vld1q_f32(p + b + 4));
+    for (; b + 16 <= n; b += 16) {
+        m0 = vmaxnmq_f32(m0, vld1q_f32(p + b));
+        m1 = vmaxnmq_f32(m1, vld1q_f32(p + b + 4));
+        m2 = vmaxnmq_f32(m2, vld1q_f32(p + b + 8));
+        m3 = vmaxnmq_f32(m3, vld1q_f32(p + b + 12));
     }
-    if (b + 4 <= n)
-        m = vmaxnmq_f32(m, vld1q_f32(p + b));
-    return vmaxnmvq_f32(vmaxnmq_f32(m, m2)) >= thr;  /* all NaN: NaN, not >= */
+    for (; b + 4 <= n; b += 4)
+        m0 = vmaxnmq_f32(m0, vld1q_f32(p + b));
+    if (b < n)
+        m1 = vmaxnmq_f32(m1, vld1q_f32(p + n - 4));
+    return vmaxvq_f32(vmaxq_f32(vmaxq_f32(m0, m1), vmaxq_f32(m2, m3))) >= thr;
 #else
     for (Py_ssize_t i = 0; i < n; i++)
         if (p[i] >= thr) return 1;
     return 0;
+#endif
+}
+
+/* Whether any of the 32 contiguous float32 keys at p is >= thr (NaN never is). */
+static inline int posefast_any32_f32(const float* p, float thr)
+{
+#if defined(POSEFAST_SSE2)
+    /* (one comparison per load and a tree of ors: a tree of maxima took fewer
+     * instructions but longer, its chain being three times as long) */
+    __m128 t = _mm_set1_ps(thr);
+    __m128 a = _mm_or_ps(_mm_cmpge_ps(_mm_loadu_ps(p), t), _mm_cmpge_ps(_mm_loadu_ps(p + 4), t));
+    __m128 b = _mm_or_ps(_mm_cmpge_ps(_mm_loadu_ps(p + 8), t), _mm_cmpge_ps(_mm_loadu_ps(p + 12), t));
+    __m128 c = _mm_or_ps(_mm_cmpge_ps(_mm_loadu_ps(p + 16), t), _mm_cmpge_ps(_mm_loadu_ps(p + 20), t));
+    __m128 d = _mm_or_ps(_mm_cmpge_ps(_mm_loadu_ps(p + 24), t), _mm_cmpge_ps(_mm_loadu_ps(p + 28), t));
+    return _mm_movemask_ps(_mm_or_ps(_mm_or_ps(a, b), _mm_or_ps(c, d))) != 0;
+#elif defined(POSEFAST_NEON)
+    float32x4_t t = vdupq_n_f32(thr);
+    uint32x4_t a = vorrq_u32(vcgeq_f32(vld1q_f32(p), t), vcgeq_f32(vld1q_f32(p + 4), t));
+    uint32x4_t b = vorrq_u32(vcgeq_f32(vld1q_f32(p + 8), t), vcgeq_f32(vld1q_f32(p + 12), t));
+    uint32x4_t c = vorrq_u32(vcgeq_f32(vld1q_f32(p + 16), t), vcgeq_f32(vld1q_f32(p + 20), t));
+    uint32x4_t d = vorrq_u32(vcgeq_f32(vld1q_f32(p + 24), t), vcgeq_f32(vld1q_f32(p + 28), t));
+    return vmaxvq_u32(vorrq_u32(vorrq_u32(a, b), vorrq_u32(c, d))) != 0;
+#else
+    for (int i = 0; i < 32; i++)
+        if (p[i] >= thr) return 1;
+    return 0;
+#endif
+}
+
+/* Bit k set where key k of the 17 contiguous float32 keys at p is >= thr. */
+static inline uint32_t posefast_cell_above_f32(const float* p, float thr)
+{
+#if defined(POSEFAST_SSE2)
+    __m128 t = _mm_set1_ps(thr);
+    uint32_t m = (uint32_t)_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(p), t))
+                 | (uint32_t)_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(p + 4), t)) << 4
+                 | (uint32_t)_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(p + 8), t)) << 8
+                 | (uint32_t)_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(p + 12), t)) << 12;
+    return m | (uint32_t)(p[16] >= thr) << 16;
+#elif defined(POSEFAST_NEON)
+    float32x4_t t = vdupq_n_f32(thr);
+    uint32_t m = posefast_neon_bits8(vcgeq_f32(vld1q_f32(p), t), vcgeq_f32(vld1q_f32(p + 4), t))
+                 | posefast_neon_bits8(vcgeq_f32(vld1q_f32(p + 8), t),
+                                       vcgeq_f32(vld1q_f32(p + 12), t)) << 8;
+    return m | (uint32_t)(p[16] >= thr) << 16;
+#else
+    uint32_t m = 0;
+    for (int k = 0; k < POSEFAST_K; k++) m |= (uint32_t)(p[k] >= thr) << k;
+    return m;
 #endif
 }
 

@@ -109,6 +109,29 @@ def test_a_nan_neighbour_neither_suppresses_a_root_nor_hides_a_larger_one(dtype,
                                                           (1 + root[0]) * STRIDE]
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("width", [3, 4, 5, 8, 13])
+def test_nan_keys_elsewhere_in_a_row_hide_no_root_of_that_row(dtype, width):
+    # The scan of float32 HWC rows keeps running maxima over each row, lane by lane;
+    # they once started from the row's last keys, so that a NaN there stayed in its lane
+    # and hid every later key of that lane: a person rooted in that row was lost. Here
+    # a whole cell of NaN (every lane) stands at the end of the row, or at its start
+    # when the root is in the last cell, and the root's pose must be found as without.
+    for y in range(3):
+        for x in range(width):
+            for k in (0, 1, 2, 3, 16):
+                hm = np.full((3, width, 17), -10.0)
+                hm[y, x, k] = 5.0
+                hm[y, 0 if x == width - 1 else width - 1] = np.nan
+                tensors = [np.ascontiguousarray(t, dtype=dtype) for t in (
+                    hm, np.zeros((3, width, 34)), np.zeros((3, width, 32)),
+                    np.zeros((3, width, 32)))]
+                poses = posefast.decode_multiple_poses(*tensors, STRIDE,
+                                                       score_threshold=0.01, nms_radius=0.0)
+                assert len(poses) == 1, (y, x, k)
+                assert poses[0].keypoints[k, :2].tolist() == [x * STRIDE, y * STRIDE]
+
+
 def test_max_detections_and_threshold_limit_the_result():
     tensors = synthetic()
     assert len(posefast.decode_multiple_poses(*tensors, STRIDE, max_detections=1)) == 1
