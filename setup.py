@@ -12,27 +12,66 @@ fallbacks elsewhere. ``-ffp-contract=off``: GCC and Clang would otherwise fuse a
 into one FMA instruction where the target has it (aarch64 always), rounding once
 instead of twice, so that positions, and with nms_radius=0 which poses count as
 duplicates, would differ between platforms and from the NumPy reference.
+
+``src/_core_avx2.pyx`` (the same source, included) becomes ``posefast._core_avx2``,
+compiled with ``-mavx2`` as well (no FMA: -mavx2 does not enable it), where the compiler
+accepts that flag for its target (x86-64 with GCC or Clang; not MSVC, not aarch64, not
+a macOS universal build); elsewhere the module is left out. It runs only on CPUs with
+AVX2: ``posefast.decode`` loads it after the baseline build says the CPU has AVX2.
 """
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.errors import CompileError
 
 HERE = Path(__file__).parent
 SRC = "src"
 FLAGS = {"msvc": ["/O2"]}  # gcc, clang: -O3 -ffp-contract=off (below)
 
 
+AVX2 = "posefast._core_avx2"
+
+
 class BuildExt(build_ext):
-    """Optimisation flags in the spelling of the compiler in use."""
+    """Optimisation flags in the spelling of the compiler in use; the AVX2 build of the
+    core only where the compiler can target AVX2."""
 
     def build_extensions(self):
         flags = FLAGS.get(self.compiler.compiler_type, ["-O3", "-ffp-contract=off"])
+        avx2 = self.accepts(flags + ["-mavx2"])
+        kept = []
         for ext in self.extensions:
-            ext.extra_compile_args = flags
+            ext.extra_compile_args = list(flags)
+            if ext.name == AVX2:
+                if not avx2:
+                    print(f"{AVX2}: left out (the compiler does not target AVX2 here)")
+                    continue
+                ext.extra_compile_args.append("-mavx2")
+            kept.append(ext)
+        self.extensions = kept
         super().build_extensions()
+
+    def accepts(self, args):
+        """Whether the compiler builds a file using AVX2 intrinsics with these
+        arguments (for this build's target, e.g. macOS's ARCHFLAGS)."""
+        if self.compiler.compiler_type == "msvc":
+            return False
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "avx2.c")
+            with open(src, "w") as f:
+                f.write("#include <immintrin.h>\n"
+                        "int f(const float* p) { return _mm256_movemask_ps("
+                        "_mm256_loadu_ps(p)); }\n")
+            try:
+                self.compiler.compile([src], output_dir=tmp, extra_postargs=args)
+            except CompileError:
+                return False
+        return True
 
 
 extensions = [

@@ -22,6 +22,10 @@ Reported, as medians per call on one core:
 Each timed call goes through Python (ctypes for Coral, the public API for posefast), so
 both sides pay a call's overhead of about a microsecond.
 
+posefast runs the build of its kernels that posefast.decode picks for this CPU (the
+AVX2 one where the CPU has AVX2); ``POSEFAST_SIMD=baseline`` in the environment times
+the baseline (SSE2) build instead.
+
 Run: ``python benchmarks/bench_cpp_decoder.py --coral-source PATH/TO/edgetpu [--json]``.
 """
 from __future__ import annotations
@@ -131,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                                                  kp_scores[i]], axis=1)) for i in range(n)]
 
         fig = {"machine": machine.describe(), "image": args.image,
-               "grid": f"{height}x{width}"}
+               "grid": f"{height}x{width}", "kernels": posefast.decode.SIMD}
         fig["coral_op_us"] = median_us(lambda: dll.coral_op(*op_args))
         fig["posefast_quantized_us"] = median_us(
             lambda: posefast.decode_multiple_poses(hm, off, fwd, bwd, STRIDE, **ARGS))
@@ -148,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(fig, indent=2))
         return 0
-    print(f"{args.image}: 481x641 model, grid {fig['grid']}; {fig['machine']}")
+    print(f"{args.image}: 481x641 model, grid {fig['grid']}; {fig['machine']}; "
+          f"posefast kernels: {fig['kernels']}")
     print(f"  from uint8:   coral op     {fig['coral_op_us']:8.1f} us   posefast "
           f"{fig['posefast_quantized_us']:6.1f} us   ({fig['op_ratio']:.1f}x)")
     print(f"  from float32: coral decode {fig['coral_decode_us']:8.1f} us   posefast "

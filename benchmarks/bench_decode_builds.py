@@ -4,7 +4,8 @@ On a shared machine, timings taken minutes apart differ by more than the changes
 measured; here each build's ``_core`` extension is loaded under its own name and the
 builds take turns, round by round, on the same tensors, so that they see the same
 load. Give the paths of the ``posefast/_core*.so`` files to compare (e.g. one built
-from an older commit with ``python setup.py build_ext --inplace`` in a copy of it).
+from an older commit with ``python setup.py build_ext --inplace`` in a copy of it; the
+baseline ``_core`` and the AVX2 ``_core_avx2`` builds of one commit compare likewise).
 
 Settings (``--case``), on couple.jpg's outputs of the shared 481x641 model (31x41
 grid) or, for the ``*_many`` cases, of the 721x1281 model (46x81 grid, as issue 12
@@ -49,8 +50,10 @@ CASES = {  # name: (model, input, (max_detections, score_threshold, nms_radius),
 
 
 def load(path: str, i: int):
-    """The extension at path as module ``buildI._core`` (its init function is PyInit__core)."""
-    spec = importlib.util.spec_from_file_location(f"build{i}._core", path)
+    """The extension at path as module ``buildI.NAME``, NAME being its file's name up to
+    the first dot (``_core`` or ``_core_avx2``: its init function is PyInit_NAME)."""
+    name = Path(path).name.split(".")[0]
+    spec = importlib.util.spec_from_file_location(f"build{i}.{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -10,6 +10,10 @@ from .quantized import Quantized
 _Tensor = Union[np.ndarray, Quantized]
 _Layout = Literal["hwc", "chw"]
 
+SIMD: str
+
+def cpu_has_avx2() -> bool: ...
+
 def decode_single_pose(heatmaps: _Tensor, offsets: _Tensor, output_stride: int, *,
                        layout: _Layout = "hwc") -> Pose: ...
 def decode_single_pose_batch(heatmaps: _Tensor, offsets: _Tensor, output_stride: int, *,

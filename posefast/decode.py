@@ -43,21 +43,54 @@ than taking its pose with it.
 
 The kernels run without the GIL, so threads decode in parallel; the ``*_batch``
 functions decode every frame of (N, H, W, C) / (N, C, H, W) tensors in one call.
+
+Two builds of the kernels exist on x86-64: the baseline (SSE2, which every x86-64 CPU
+has) and one compiled for AVX2, loaded where the CPU has AVX2; their results are the
+same bit for bit. ``SIMD`` says which one runs ("avx2", "sse2", "neon" or "none");
+the environment variable ``POSEFAST_SIMD=baseline``, read at import, keeps the
+baseline build.
 """
 from __future__ import annotations
 
+import importlib
+import os
+from types import ModuleType
 from typing import TYPE_CHECKING, Literal
 
-from ._core import (
-    decode_multiple_poses,
-    decode_multiple_poses_batch,
-    decode_single_pose,
-    decode_single_pose_batch,
-)
+from . import _core
 
 if TYPE_CHECKING:
+    from ._core import (
+        decode_multiple_poses,
+        decode_multiple_poses_batch,
+        decode_single_pose,
+        decode_single_pose_batch,
+    )
     from .backend import ModelOutputs
     from .pose import Pose
+
+
+def _kernels() -> ModuleType:
+    """The build of the kernels for this CPU: the AVX2 one where the CPU runs it and it
+    was built (not on other architectures, nor with MSVC), the baseline otherwise."""
+    if os.environ.get("POSEFAST_SIMD", "").strip().lower() == "baseline":
+        return _core
+    if not _core.cpu_has_avx2():
+        return _core
+    try:
+        return importlib.import_module("._core_avx2", __package__)
+    except ImportError:
+        return _core
+
+
+_KERNELS = _kernels()
+if not TYPE_CHECKING:
+    decode_single_pose = _KERNELS.decode_single_pose
+    decode_single_pose_batch = _KERNELS.decode_single_pose_batch
+    decode_multiple_poses = _KERNELS.decode_multiple_poses
+    decode_multiple_poses_batch = _KERNELS.decode_multiple_poses_batch
+#: The vector instructions of the kernels in use: "avx2", "sse2", "neon" or "none".
+SIMD: str = _KERNELS.SIMD
 
 __all__ = [
     "decode_single_pose",
@@ -65,6 +98,7 @@ __all__ = [
     "decode_single_pose_batch",
     "decode_multiple_poses_batch",
     "decode_outputs",
+    "SIMD",
 ]
 
 

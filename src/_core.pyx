@@ -42,6 +42,10 @@ cdef extern from "Python.h":
     int PyGC_Disable()
     int PyGC_Enable()
 
+cdef extern from "simd.h":
+    const char* POSEFAST_SIMD_NAME
+    int posefast_cpu_has_avx2() noexcept nogil
+
 cdef extern from "Python.h":
     ctypedef struct _MemberDef "PyMemberDef":
         Py_ssize_t offset
@@ -514,6 +518,17 @@ cdef object _single(object heatmaps, object offsets, object output_stride, objec
         return [_pose(sc[i], kp_arr[i]) for i in range(n)]
     finally:
         free(sc)
+
+
+#: The vector instructions this build of the kernels uses: "avx2", "sse2", "neon" or
+#: "none" (plain C).
+SIMD = POSEFAST_SIMD_NAME.decode("ascii")
+
+
+def cpu_has_avx2():
+    """Whether this CPU and its operating system can run AVX2 code (False off x86-64,
+    and with compilers that cannot ask)."""
+    return posefast_cpu_has_avx2() != 0
 
 
 def decode_single_pose(heatmaps, offsets, output_stride, *, layout="hwc"):

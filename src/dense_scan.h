@@ -345,7 +345,27 @@ static inline uint32_t posefast_run_maxima_u8(const uint8_t* p, Py_ssize_t sy, u
  * otherwise hide every later key of that lane.) */
 static inline int posefast_any_above_f32(const float* p, Py_ssize_t n, float thr)
 {
-#if defined(POSEFAST_SSE2)
+#if defined(POSEFAST_AVX2)
+    /* 8 keys a load, four maxima in flight, then the 4 and fewer left over */
+    __m256 m0 = _mm256_set1_ps(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
+    __m128 h;
+    Py_ssize_t b = 0;
+    for (; b + 32 <= n; b += 32) {
+        m0 = _mm256_max_ps(_mm256_loadu_ps(p + b), m0);
+        m1 = _mm256_max_ps(_mm256_loadu_ps(p + b + 8), m1);
+        m2 = _mm256_max_ps(_mm256_loadu_ps(p + b + 16), m2);
+        m3 = _mm256_max_ps(_mm256_loadu_ps(p + b + 24), m3);
+    }
+    for (; b + 8 <= n; b += 8)
+        m0 = _mm256_max_ps(_mm256_loadu_ps(p + b), m0);
+    m0 = _mm256_max_ps(_mm256_max_ps(m0, m1), _mm256_max_ps(m2, m3));
+    h = _mm_max_ps(_mm256_castps256_ps128(m0), _mm256_extractf128_ps(m0, 1));
+    if (b + 4 <= n)
+        h = _mm_max_ps(_mm_loadu_ps(p + b), h);
+    if (b < n)  /* the last keys, in a load that overlaps keys already seen (n >= 4) */
+        h = _mm_max_ps(_mm_loadu_ps(p + n - 4), h);
+    return _mm_movemask_ps(_mm_cmpge_ps(h, _mm_set1_ps(thr))) != 0;
+#elif defined(POSEFAST_SSE2)
     /* four maxima in flight: one would wait out maxps's latency at every step */
     __m128 m0 = _mm_set1_ps(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
     Py_ssize_t b = 0;
@@ -386,7 +406,15 @@ static inline int posefast_any_above_f32(const float* p, Py_ssize_t n, float thr
 /* Whether any of the 32 contiguous float32 keys at p is >= thr (NaN never is). */
 static inline int posefast_any32_f32(const float* p, float thr)
 {
-#if defined(POSEFAST_SSE2)
+#if defined(POSEFAST_AVX2)
+    /* _CMP_GE_OQ: false for NaN, as >= is */
+    __m256 t = _mm256_set1_ps(thr);
+    __m256 a = _mm256_or_ps(_mm256_cmp_ps(_mm256_loadu_ps(p), t, _CMP_GE_OQ),
+                            _mm256_cmp_ps(_mm256_loadu_ps(p + 8), t, _CMP_GE_OQ));
+    __m256 b = _mm256_or_ps(_mm256_cmp_ps(_mm256_loadu_ps(p + 16), t, _CMP_GE_OQ),
+                            _mm256_cmp_ps(_mm256_loadu_ps(p + 24), t, _CMP_GE_OQ));
+    return _mm256_movemask_ps(_mm256_or_ps(a, b)) != 0;
+#elif defined(POSEFAST_SSE2)
     /* (one comparison per load and a tree of ors: a tree of maxima took fewer
      * instructions but longer, its chain being three times as long) */
     __m128 t = _mm_set1_ps(thr);
@@ -437,7 +465,23 @@ static inline uint32_t posefast_cell_above_f32(const float* p, float thr)
  * bytes apart) is >= thr and no smaller than any neighbour that is not NaN. */
 static inline uint32_t posefast_run_maxima_f32(const float* p, Py_ssize_t sy, float thr)
 {
-#if defined(POSEFAST_SSE2)
+#if defined(POSEFAST_AVX2)
+    /* the 8 keys in one register; maxps keeps its second operand, the running
+     * maximum, when a neighbour is NaN */
+    __m256 t = _mm256_set1_ps(thr);
+    __m256 a = _mm256_loadu_ps(p), m = t;
+    const char* c = (const char*)p;
+    if (!_mm256_movemask_ps(_mm256_cmp_ps(a, t, _CMP_GE_OQ)))
+        return 0;
+#define POSEFAST_NB8_F32(off) m = _mm256_max_ps(_mm256_loadu_ps((const float*)(c + (off))), m);
+    POSEFAST_NB8_F32(-4 * POSEFAST_K) POSEFAST_NB8_F32(4 * POSEFAST_K)
+    if (!_mm256_movemask_ps(_mm256_cmp_ps(a, m, _CMP_GE_OQ)))
+        return 0;
+    POSEFAST_NB8_F32(-sy - 4 * POSEFAST_K) POSEFAST_NB8_F32(-sy) POSEFAST_NB8_F32(-sy + 4 * POSEFAST_K)
+    POSEFAST_NB8_F32(sy - 4 * POSEFAST_K) POSEFAST_NB8_F32(sy) POSEFAST_NB8_F32(sy + 4 * POSEFAST_K)
+#undef POSEFAST_NB8_F32
+    return (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(a, m, _CMP_GE_OQ));
+#elif defined(POSEFAST_SSE2)
     __m128 t = _mm_set1_ps(thr);
     __m128 a = _mm_loadu_ps(p), b = _mm_loadu_ps(p + 4);
     __m128 ma = t, mb = t;

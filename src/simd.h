@@ -11,9 +11,21 @@
 #if !defined(POSEFAST_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64))
 #define POSEFAST_SSE2 1
 #include <emmintrin.h>
+/* The second build of the core on x86-64 (posefast._core_avx2, compiled with -mavx2 and
+ * loaded only where the CPU has AVX2: posefast.decode) also takes the AVX2 paths of
+ * dense_scan.h; everything else is the SSE2 code, which the compiler then encodes
+ * with VEX. No FMA in either: -mavx2 does not enable it. */
+#if defined(__AVX2__)
+#define POSEFAST_AVX2 1
+#include <immintrin.h>
+#define POSEFAST_SIMD_NAME "avx2"
+#else
+#define POSEFAST_SIMD_NAME "sse2"
+#endif
 #elif !defined(POSEFAST_NO_SIMD) && (defined(__aarch64__) || defined(_M_ARM64))
 #define POSEFAST_NEON 1
 #include <arm_neon.h>
+#define POSEFAST_SIMD_NAME "neon"
 
 /* NEON has no movemask: bit j set where byte j of a comparison result (all ones or
  * zero) is set, for 16 bytes; each half weighted 1, 2, 4, ... 128 and summed. */
@@ -32,5 +44,19 @@ static inline uint32_t posefast_neon_bits8(uint32x4_t lo, uint32x4_t hi)
     uint8x8_t m = vmovn_u16(vcombine_u16(vmovn_u32(lo), vmovn_u32(hi)));
     return (uint32_t)vaddv_u8(vand_u8(m, vld1_u8(weights)));
 }
+#else
+#define POSEFAST_SIMD_NAME "none"
 #endif
+
+/* Whether this CPU (and its operating system, which must save the 256-bit registers)
+ * can run AVX2 code: the baseline build asks before posefast.decode loads the other. */
+static inline int posefast_cpu_has_avx2(void)
+{
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") != 0;
+#else
+    return 0;
+#endif
+}
 #endif

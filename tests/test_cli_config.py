@@ -15,7 +15,10 @@ from test_cli import posefast as run_posefast
 
 def test_version():
     r = run_posefast("--version")
-    assert r.returncode == 0 and r.stdout.strip() == f"posefast {posefast.__version__}"
+    assert r.returncode == 0
+    assert r.stdout.strip() == (f"posefast {posefast.__version__} "
+                                f"(decoder kernels: {posefast.decode.SIMD})")
+    assert posefast.decode.SIMD in ("avx2", "sse2", "neon", "none")
 
 
 def test_help_shows_every_default():

@@ -52,4 +52,5 @@ PYTHONPATH="$out/pkg:$site" "$out/python" -c \
     "import platform, posefast._core as c; print(platform.machine(), c.__file__)"
 PYTHONPATH="$out/pkg:$site" "$out/python" -m pytest -q -p no:cacheprovider \
     "$repo/tests/test_decode_inputs.py" "$repo/tests/test_decode_reference.py" \
-    "$repo/tests/test_decode_robust.py" "$repo/tests/test_decode_hostile.py" "$@"
+    "$repo/tests/test_decode_robust.py" "$repo/tests/test_decode_hostile.py" \
+    "$repo/tests/test_decode_simd.py" "$@"

@@ -23,8 +23,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     from .. import __version__
+    from ..decode import SIMD
 
-    parser.add_argument("--version", action="version", version=f"posefast {__version__}")
+    # which build of the decoding kernels runs here (see posefast.decode), for reports
+    parser.add_argument("--version", action="version",
+                        version=f"posefast {__version__} (decoder kernels: {SIMD})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").add_parser(sub)
