@@ -106,6 +106,30 @@ def test_a_started_cluster_is_reached_by_address_with_its_token(started_head, tm
     records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [rec["source"] for rec in records[1:]] == [str(IMAGES / "couple.jpg")]
     assert len(records[1]["poses"]) == 2
+    # The command ends without Ray's disconnect (its process exits, closing the
+    # connection): the cluster must still end the job and free its actor's CPU.
+    assert cluster_cpus_free_again(started_head) == 1.0
+
+
+def cluster_cpus_free_again(address: str, timeout: float = 60.0) -> float:
+    """The CPUs available on the cluster once they stop changing (from a process of
+    its own, so that this one stays off Ray), or what it last saw at the timeout."""
+    code = (
+        "import os, sys, time, ray\n"
+        "ray.init(address=sys.argv[1], logging_level='ERROR')\n"
+        "deadline = time.monotonic() + float(sys.argv[2])\n"
+        "free = ray.available_resources().get('CPU', 0.0)\n"
+        "while free < ray.cluster_resources().get('CPU', 0.0) and time.monotonic() < deadline:\n"
+        "    time.sleep(0.5)\n"
+        "    free = ray.available_resources().get('CPU', 0.0)\n"
+        "print(free, flush=True)\n"
+        "os._exit(0)\n")
+    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "token"}
+    env.pop("RAY_ADDRESS", None)
+    r = subprocess.run([sys.executable, "-c", code, address, str(timeout)], capture_output=True,
+                       text=True, timeout=timeout + 60, env=env)
+    assert r.returncode == 0, r.stderr
+    return float(r.stdout.split()[-1])
 
 
 def test_relative_paths_reach_actors_whose_working_folder_is_rays(started_head, tmp_path):

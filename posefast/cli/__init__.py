@@ -51,9 +51,12 @@ def interrupted() -> bool:
     return _sigints > 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, exits_after: bool = False) -> int:
     """Entry point: returns 0 on success, 1 if any input failed, 2 for usage errors,
-    130 when interrupted (Ctrl-C); no traceback reaches the user for these."""
+    130 when interrupted (Ctrl-C); no traceback reaches the user for these.
+    ``exits_after``: the process ends right after (the ``posefast`` program), so that
+    connections it would otherwise close, such as to a Ray cluster, may be left to
+    the operating system."""
     import signal
     import threading
 
@@ -64,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
+        args.exits_after = exits_after
         command = f"posefast {args.command}"
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
@@ -82,7 +86,7 @@ def entry() -> None:
     the inference runtime's teardown lines off stderr (see ``posefast.runtime_logs``)."""
     from ..runtime_logs import quiet_teardown
 
-    status = main()
+    status = main(exits_after=True)
     quiet_teardown()
     if "ray" in sys.modules:
         _exit_without_teardown(status)

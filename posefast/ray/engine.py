@@ -24,20 +24,22 @@ class RayEngineError(RuntimeError):
     """Ray could not be reached or the job could not run on it; the message says why."""
 
 
-def connect(address: str | None, *, verbose: bool = False) -> bool:
+def connect(address: str | None, *, verbose: bool = False) -> str:
     """Connect to the Ray cluster at ``address`` (``auto``: the one running here);
     None: ``RAY_ADDRESS``, else the cluster last started on this machine, else a
-    new local Ray. True when the caller is to call ``ray.shutdown()`` at the end
-    (which stops a local Ray started here, and only disconnects from a cluster);
-    False when this process was connected already. Ray's own console output is
-    kept off stderr unless ``verbose`` (see :func:`quiet_ray`)."""
+    new local Ray. Returns "started" when this process started a local Ray (the
+    caller is to stop it with ``ray.shutdown()``), "connected" when it connected to
+    a running cluster (``ray.shutdown()`` then only disconnects), "" when it was
+    connected already. Ray's own console output is kept off stderr unless
+    ``verbose`` (see :func:`quiet_ray`)."""
     import ray
 
     if ray.is_initialized():
         quiet_ray(verbose)
-        return False
+        return ""
     target = address or os.environ.get("RAY_ADDRESS")
     _check_reachable(target)
+    recorded = None
     if (target or "auto") == "auto":
         recorded = _recorded_address()
         if recorded and _connect_error(recorded) is not None:
@@ -52,6 +54,7 @@ def connect(address: str | None, *, verbose: bool = False) -> bool:
                     f"last `ray start` on this machine: it has stopped. Start one (`ray start "
                     f"--head`), or leave out --ray-address (and RAY_ADDRESS) to run on a local "
                     f"Ray started for the job")
+    starts = address == "local" or not (target or recorded)
     said: list[bytes] = []
     try:
         # The dashboard only matters to a long-lived cluster; a local Ray started
@@ -76,7 +79,9 @@ def connect(address: str | None, *, verbose: bool = False) -> bool:
                 f"--ray-address auto finds it") from None
         raise RayEngineError(f"cannot connect to Ray at {where}: {exc}") from None
     quiet_ray(verbose)
-    return True
+    # (when Ray's lookup of the recorded cluster failed here, "started" errs on the
+    # safe side: the caller shuts down, which from a cluster only disconnects)
+    return "started" if starts else "connected"
 
 
 class _Dropped(io.TextIOBase):
