@@ -431,9 +431,7 @@ static inline int posefast_any32_f32(const float* p, float thr)
     uint32x4_t d = vorrq_u32(vcgeq_f32(vld1q_f32(p + 24), t), vcgeq_f32(vld1q_f32(p + 28), t));
     return vmaxvq_u32(vorrq_u32(vorrq_u32(a, b), vorrq_u32(c, d))) != 0;
 #else
-    for (int i = 0; i < 32; i++)
-        if (p[i] >= thr) return 1;
-    return 0;
+    return posefast_any_above_f32(p, 32, thr);
 #endif
 }
 
