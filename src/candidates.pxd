@@ -141,6 +141,21 @@ cdef inline uint32_t mask32(const char* p, raw_t* tag, raw_t thr) noexcept nogil
                 m |= (<uint32_t>1) << j
         return m
 
+# Bit k set where key k of the 17 contiguous keys of the cell at p is >= thr (thr in
+# the keys' type, see key_in_type; not for float16 keys, compared as doubles).
+cdef inline uint32_t cell_mask(const char* p, raw_t* tag, raw_t thr) noexcept nogil:
+    cdef uint32_t m = 0
+    cdef int k
+    if raw_t is uint8_t:
+        return posefast_cell_above_u8(<const uint8_t*>p, thr)
+    elif raw_t is float:
+        return posefast_cell_above_f32(<const float*>p, thr)
+    else:
+        for k in range(17):
+            if (<const raw_t*>p)[k] >= thr:
+                m |= (<uint32_t>1) << k
+        return m
+
 # Calls consider() for every key >= thr in the run of n keys at p: one HWC row y0
 # (channels = 17: key i is cell i // 17, keypoint i % 17) or rows of keypoint k0's CHW
 # plane from row y0 (channels = 1: key i is cell (y0 + i // width, i % width)).
@@ -345,6 +360,7 @@ cdef inline int scan_candidates(const Tensor* hm, raw_t* tag, Py_ssize_t height,
     cdef Py_ssize_t y, x, k, rows
     cdef const char* cell
     cdef raw_t thr
+    cdef uint32_t above
     by_key[0] = False
     if raw_t is not uint16_t:
         if not key_in_type(key_thr, tag, &thr):
@@ -371,6 +387,18 @@ cdef inline int scan_candidates(const Tensor* hm, raw_t* tag, Py_ssize_t height,
                                 thr, y, k, 1, height, width) < 0:
                         return -1
                     y += rows
+            return 0
+        if hm.sc == item:
+            # HWC whose cells are not contiguous (a view of a tensor with more channels):
+            # each cell's 17 keys at once, as the dense scans do for border cells
+            for y in range(height):
+                for x in range(width):
+                    above = cell_mask(hm.data + y * hm.sy + x * hm.sx, tag, thr)
+                    while above:
+                        k = posefast_lowest_bit(above)
+                        above &= above - 1
+                        if consider(buf, hm, tag, y, x, k, height, width) < 0:
+                            return -1
             return 0
     for y in range(height):
         for x in range(width):

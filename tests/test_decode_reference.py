@@ -98,7 +98,8 @@ def _quantized(rng, shape, dtype, lo, hi, scale, zp):
 
 def _stored(t, how):
     """The same tensor (H, W, C) stored another way: each selects a different read loop
-    of the core (dense HWC runs, padded rows, dense CHW planes, padded CHW rows)."""
+    of the core (dense HWC runs, padded rows, cells of more channels, dense CHW planes,
+    padded CHW rows)."""
     arr = t.array if isinstance(t, Quantized) else t
     h, w, c = arr.shape
     if how == "hwc":
@@ -107,6 +108,10 @@ def _stored(t, how):
         big = np.zeros((h, w + 3, c), arr.dtype)
         big[:, :w] = arr
         out, layout = big[:, :w], "hwc"
+    elif how == "hwc-padded-cells":  # a view of the first c of more channels
+        big = np.zeros((h, w, c + 3), arr.dtype)
+        big[..., :c] = arr
+        out, layout = big[..., :c], "hwc"
     elif how == "chw":
         out, layout = np.ascontiguousarray(arr.transpose(2, 0, 1)), "chw"
     else:  # chw-padded-rows
@@ -116,7 +121,8 @@ def _stored(t, how):
     return (t._replace(array=out) if isinstance(t, Quantized) else out), layout
 
 
-@pytest.mark.parametrize("how", ["hwc", "hwc-padded-rows", "chw", "chw-padded-rows"])
+@pytest.mark.parametrize("how", ["hwc", "hwc-padded-rows", "hwc-padded-cells", "chw",
+                                 "chw-padded-rows"])
 @pytest.mark.parametrize("kind", ["uint8", "int8", "float16", "float32", "float64"])
 def test_every_storage_and_dtype_matches_reference(kind, how):
     # a grid wider than one 32-key block per row and with rows and planes that end
