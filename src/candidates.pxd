@@ -1,6 +1,6 @@
 # Step 1 of multi-pose decoding, the candidate roots (local maxima of each keypoint's
 # heatmap at or above the threshold) and the max-heap they are taken from.
-from libc.stdint cimport uint8_t, int8_t, uint16_t, uint32_t
+from libc.stdint cimport uint8_t, int8_t, int16_t, uint16_t, uint32_t
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memcpy
 from tensor cimport Tensor, raw_t, load
@@ -20,6 +20,8 @@ cdef extern from "dense_scan.h":
     uint32_t posefast_cell_above_f32(const float* p, float thr) noexcept nogil
     uint32_t posefast_run_maxima_f32(const float* p, Py_ssize_t sy, float thr) noexcept nogil
     float posefast_float_at_least(double t) noexcept nogil
+    bint posefast_f16_threshold(double key_thr, int16_t* t) noexcept nogil
+    uint32_t posefast_cell_above_f16(const uint16_t* p, int16_t t) noexcept nogil
 
 # 16 bytes: the heap of a 46x81 grid at threshold 0 holds 16,000 of them, and heapify
 # and each pop move them around (the cell and keypoint are worked out of order for
@@ -361,7 +363,24 @@ cdef inline int scan_candidates(const Tensor* hm, raw_t* tag, Py_ssize_t height,
     cdef const char* cell
     cdef raw_t thr
     cdef uint32_t above
+    cdef int16_t t16
     by_key[0] = False
+    if raw_t is uint16_t and hm.sc == 2:
+        # HWC float16: each cell's 17 keys at once, compared as ordered integers
+        # without converting them (posefast_f16_threshold); 4.6x as long as float32
+        # when every key was converted
+        if not posefast_f16_threshold(key_thr, &t16):
+            return 0
+        for y in range(height):
+            for x in range(width):
+                above = posefast_cell_above_f16(
+                    <const uint16_t*>(hm.data + y * hm.sy + x * hm.sx), t16)
+                while above:
+                    k = posefast_lowest_bit(above)
+                    above &= above - 1
+                    if consider(buf, hm, tag, y, x, k, height, width) < 0:
+                        return -1
+        return 0
     if raw_t is not uint16_t:
         if not key_in_type(key_thr, tag, &thr):
             return 0

@@ -21,6 +21,7 @@
 #include <math.h>
 #include <string.h>
 #include "simd.h"
+#include "half.h"
 
 #define POSEFAST_K 17
 
@@ -531,6 +532,66 @@ static inline uint32_t posefast_run_maxima_f32(const float* p, Py_ssize_t sy, fl
     }
     return bits;
 #endif
+}
+
+/* float16 keys compared without converting them: a half's bits v, read as a signed
+ * 16-bit integer after flipping the magnitude bits of negative values
+ * (posefast_f16_order), order as the values do, -0 just below +0, NaN outside
+ * [-inf, +inf] on either side. posefast_f16_threshold gives the smallest such order
+ * whose value is >= key_thr (0 when none is: then nothing passes); a key passes when
+ * its order is >= that and it is not NaN. */
+static inline int16_t posefast_f16_order1(uint16_t v)
+{
+    return (int16_t)(v ^ ((v & 0x8000u) ? 0x7fffu : 0u));
+}
+
+static inline int posefast_f16_threshold(double key_thr, int16_t* t)
+{
+    int lo = -31745, hi = 31744;  /* the orders of -inf and +inf */
+    if (!(posefast_half_to_float((uint16_t)hi) >= key_thr))
+        return 0;
+    while (lo < hi) {  /* the first order whose value passes: the test is monotonic */
+        int mid = lo + (hi - lo) / 2;
+        uint16_t bits = (uint16_t)(mid < 0 ? ((uint16_t)(int16_t)mid ^ 0x7fffu) : (unsigned)mid);
+        if (posefast_half_to_float(bits) >= key_thr)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    *t = (int16_t)lo;
+    return 1;
+}
+
+/* Bit k set where key k of the 17 contiguous float16 keys (bits) at p passes the
+ * threshold order t of posefast_f16_threshold. */
+static inline uint32_t posefast_cell_above_f16(const uint16_t* p, int16_t t)
+{
+#if defined(POSEFAST_SSE2)
+    __m128i tv = _mm_set1_epi16(t), mag = _mm_set1_epi16(0x7fff), inf = _mm_set1_epi16(0x7c00);
+    __m128i a = _mm_loadu_si128((const __m128i*)p), b = _mm_loadu_si128((const __m128i*)(p + 8));
+    /* below the threshold, or NaN (magnitude above infinity's) */
+#define POSEFAST_F16_FAILS(v)                                                           \
+    _mm_or_si128(_mm_cmpgt_epi16(tv, _mm_xor_si128(v, _mm_and_si128(_mm_srai_epi16(v, 15), mag))), \
+                 _mm_cmpgt_epi16(_mm_and_si128(v, mag), inf))
+    uint32_t m = ~(uint32_t)_mm_movemask_epi8(_mm_packs_epi16(POSEFAST_F16_FAILS(a),
+                                                              POSEFAST_F16_FAILS(b))) & 0xffffu;
+#undef POSEFAST_F16_FAILS
+#elif defined(POSEFAST_NEON)
+    int16x8_t tv = vdupq_n_s16(t);
+    int16x8_t mag = vdupq_n_s16(0x7fff), inf = vdupq_n_s16(0x7c00);
+    int16x8_t a = vreinterpretq_s16_u16(vld1q_u16(p)), b = vreinterpretq_s16_u16(vld1q_u16(p + 8));
+#define POSEFAST_F16_PASSES(v)                                                          \
+    vandq_u16(vcgeq_s16(veorq_s16(v, vandq_s16(vshrq_n_s16(v, 15), mag)), tv),           \
+              vcleq_s16(vandq_s16(v, mag), inf))
+    uint32_t m = posefast_neon_bits16(vcombine_u8(vmovn_u16(POSEFAST_F16_PASSES(a)),
+                                                  vmovn_u16(POSEFAST_F16_PASSES(b))));
+#undef POSEFAST_F16_PASSES
+#else
+    uint32_t m = 0;
+    for (int k = 0; k < 16; k++)
+        m |= (uint32_t)((p[k] & 0x7fffu) <= 0x7c00u && posefast_f16_order1(p[k]) >= t) << k;
+#endif
+    return m | (uint32_t)((p[16] & 0x7fffu) <= 0x7c00u && posefast_f16_order1(p[16]) >= t) << 16;
 }
 
 /* The smallest float whose value, widened to double, is >= t: comparing floats with it

@@ -150,3 +150,51 @@ def test_the_largest_output_stride_gives_finite_coordinates():
     poses = posefast.decode_multiple_poses(hm, off, mid[..., :32], mid[..., 32:], 2**16)
     assert np.all(np.isfinite(poses[0].keypoints))
     assert poses[0].keypoints[0, 0] == 3 * 2**16
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.5, 0.2, 0.01, 0.9999, 1e-300])
+@pytest.mark.parametrize("layout", ["hwc", "hwc-padded-cells"])
+def test_float16_keys_pass_the_threshold_as_their_float32_values_do(threshold, layout):
+    # float16 heatmaps are scanned by comparing the keys' bits as ordered integers; every
+    # half is exactly a float32, so the same tensors as float32 (scanned by comparing
+    # floats) must give the same poses bit for bit, whatever the keys: -0 and +0 at a
+    # logit threshold of 0 (score 0.5), subnormals, infinities, NaN, the largest halves
+    rng = np.random.default_rng(int(threshold * 1e4) + len(layout))
+    h, w = 9, 13
+    specials = np.array([0.0, -0.0, 6e-8, -6e-8, 1e-5, -1e-5, np.inf, -np.inf, np.nan,
+                         65504.0, -65504.0, 0.5, -0.5, 2.0, 9.2, 9.21], np.float16)
+    hm = rng.normal(-1.0, 4.0, (h, w, 17)).astype(np.float16)
+    pick = rng.random(hm.shape) < 0.3
+    hm[pick] = rng.choice(specials, pick.sum())
+    off = rng.normal(0.0, 10.0, (h, w, 34)).astype(np.float16)
+    mid = rng.normal(0.0, 20.0, (h, w, 64)).astype(np.float16)
+    if layout == "hwc-padded-cells":
+        hm = np.concatenate([hm, hm[..., :4]], axis=-1)[..., :17]
+    half = [hm, off, mid[..., :32], mid[..., 32:]]
+    single = [t.astype(np.float32) for t in half]
+    args = dict(max_detections=50, score_threshold=threshold, nms_radius=0.0)
+    a = posefast.decode_multiple_poses(*half, 16, **args)
+    b = posefast.decode_multiple_poses(*single, 16, **args)
+    assert len(a) == len(b)
+    for p, q in zip(a, b):
+        assert p.score == q.score and np.array_equal(p.keypoints, q.keypoints)
+
+
+@pytest.mark.parametrize("key, found", [(-0.0, True), (0.0, True), (-6e-8, False), (6e-8, True)])
+def test_float16_keys_at_a_zero_logit_threshold(key, found):
+    # score_threshold 0.5 is a logit threshold of 0: -0 passes it (-0 >= 0), the
+    # negative half nearest zero does not. Every key equal: every cell is a root, and
+    # each pose scores sigmoid(key), 0.5 or just above or below it.
+    h, w = 4, 5
+    hm = np.full((h, w, 17), key, np.float16)
+    zeros = [np.zeros((h, w, c), np.float16) for c in (34, 32, 32)]
+    half = posefast.decode_multiple_poses(hm, *zeros, 16, max_detections=100,
+                                          score_threshold=0.5, nms_radius=0.0)
+    single = posefast.decode_multiple_poses(hm.astype(np.float32),
+                                            *(z.astype(np.float32) for z in zeros), 16,
+                                            max_detections=100, score_threshold=0.5,
+                                            nms_radius=0.0)
+    assert (len(half) > 0) == found
+    assert len(half) == len(single)
+    for p, q in zip(half, single):
+        assert p.score == q.score and np.array_equal(p.keypoints, q.keypoints)
