@@ -45,8 +45,8 @@ The kernels run without the GIL, so threads decode in parallel; the ``*_batch``
 functions decode every frame of (N, H, W, C) / (N, C, H, W) tensors in one call.
 
 Two builds of the kernels exist on x86-64: the baseline (SSE2, which every x86-64 CPU
-has) and one compiled for AVX2, loaded where the CPU has AVX2; their results are the
-same bit for bit. ``SIMD`` says which one runs ("avx2", "sse2", "neon" or "none");
+has) and one compiled for AVX2 and F16C, loaded where the CPU has both; their results
+are the same bit for bit. ``SIMD`` says which one runs ("avx2", "sse2", "neon" or "none");
 the environment variable ``POSEFAST_SIMD=baseline``, read at import, keeps the
 baseline build.
 """

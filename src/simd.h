@@ -11,10 +11,11 @@
 #if !defined(POSEFAST_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64))
 #define POSEFAST_SSE2 1
 #include <emmintrin.h>
-/* The second build of the core on x86-64 (posefast._core_avx2, compiled with -mavx2 and
- * loaded only where the CPU has AVX2: posefast.decode) also takes the AVX2 paths of
- * dense_scan.h; everything else is the SSE2 code, which the compiler then encodes
- * with VEX. No FMA in either: -mavx2 does not enable it. */
+/* The second build of the core on x86-64 (posefast._core_avx2, compiled with -mavx2
+ * -mf16c and loaded only where the CPU has both: posefast.decode) also takes the AVX2
+ * paths of dense_scan.h and converts halves with F16C (half.h); everything else is
+ * the SSE2 code, which the compiler then encodes with VEX. No FMA in either: neither
+ * flag enables it. */
 #if defined(__AVX2__)
 #define POSEFAST_AVX2 1
 #include <immintrin.h>
@@ -49,12 +50,13 @@ static inline uint32_t posefast_neon_bits8(uint32x4_t lo, uint32x4_t hi)
 #endif
 
 /* Whether this CPU (and its operating system, which must save the 256-bit registers)
- * can run AVX2 code: the baseline build asks before posefast.decode loads the other. */
+ * can run the AVX2 build (AVX2 and F16C): the baseline build asks before
+ * posefast.decode loads the other. */
 static inline int posefast_cpu_has_avx2(void)
 {
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") != 0;
+    return __builtin_cpu_supports("avx2") != 0 && __builtin_cpu_supports("f16c") != 0;
 #else
     return 0;
 #endif
