@@ -110,7 +110,7 @@ def test_both_builds_agree_on_hostile_tensors(seed):
         t[bad] = rng.choice([np.nan, np.inf, -np.inf, 1e30, -1e30], bad.sum())
     hm[rng.random(hm.shape) < 0.2] = 1.5     # ties
     for args in SETTINGS:
-        for dtype in (np.float32, np.float64):
+        for dtype in (np.float32, np.float64, np.float16):
             with np.errstate(over="ignore"):
                 tensors = [t.astype(dtype) for t in (hm, off, mid[..., :32], mid[..., 32:])]
             for layout, views in layouts(tensors):
