@@ -124,6 +124,20 @@ cdef inline int consider_as(CandBuf* buf, const Tensor* hm, raw_t* tag, Py_ssize
     return cand_push(buf, v if raw else (v - hm.zero_point) * hm.scale,
                      (y * width + x) * 17 + k)
 
+# consider_as() for each key of the cell (y, x) whose bit is set in `above` (its keys
+# >= the threshold): the scans' cells whose keys were tested at once (border cells,
+# cells that are not contiguous, float16 cells).
+cdef inline int consider_cell(CandBuf* buf, const Tensor* hm, raw_t* tag, uint32_t above,
+                              Py_ssize_t y, Py_ssize_t x, Py_ssize_t height,
+                              Py_ssize_t width, bint raw) noexcept nogil:
+    cdef Py_ssize_t k
+    while above:
+        k = posefast_lowest_bit(above)
+        above &= above - 1
+        if consider_as(buf, hm, tag, y, x, k, height, width, raw) < 0:
+            return -1
+    return 0
+
 # Bit j set where key j of the 32 at p is >= thr (thr already in the keys' type, see
 # key_in_type).
 cdef inline uint32_t mask32(const char* p, raw_t* tag, raw_t thr) noexcept nogil:
@@ -189,27 +203,12 @@ cdef inline int scan_run(CandBuf* buf, const Tensor* hm, raw_t* tag, const char*
         b += 32
     return 0
 
-# Candidates among the keys >= thr (bits of `above`) of one cell, key by key: for the
-# cells on the grid's border, which lack some neighbours. raw: scores are the keys
-# themselves (scan_hwc_u8).
-cdef inline int scan_border_cell_u8(CandBuf* buf, const Tensor* hm, uint32_t above,
-                                    Py_ssize_t y, Py_ssize_t x, Py_ssize_t height,
-                                    Py_ssize_t width, bint raw) noexcept nogil:
-    cdef Py_ssize_t k
-    cdef uint8_t* tag = NULL
-    while above:
-        k = posefast_lowest_bit(above)
-        above &= above - 1
-        if consider_as(buf, hm, tag, y, x, k, height, width, raw) < 0:
-            return -1
-    return 0
-
 # Candidates of a HWC uint8 heatmap whose cells are contiguous (17 bytes apart; rows
 # sy bytes apart). A row without any key >= thr is passed over after one branch-free
 # pass (posefast_any_above_u8). In the others, the keys of the cells that have all 8
 # neighbours are taken 16 at a time, whatever cell they belong to
 # (posefast_run_maxima_u8: one test where nobody is, one vector comparison with the 8
-# neighbours where somebody is); the border cells key by key. The candidates come out
+# neighbours where somebody is); the border cells by 17-key masks. The candidates come out
 # in scan order (ascending Cand.order), which sort_by_key_u8 relies on. raw: each
 # candidate's score is its key rather than its logit (the same order: see
 # keys_keep_order).
@@ -219,18 +218,19 @@ cdef inline int scan_hwc_u8(CandBuf* buf, const Tensor* hm, uint8_t thr,
     cdef Py_ssize_t end = n - 17     # interior keys: [17, n - 17)
     cdef const uint8_t* row
     cdef uint32_t bits
+    cdef uint8_t* tag = NULL
     for y in range(height):
         row = <const uint8_t*>(hm.data + y * hm.sy)
         if not posefast_any_above_u8(row, n, thr):
             continue
         if y == 0 or y == height - 1 or width < 3:
             for x in range(width):
-                if scan_border_cell_u8(buf, hm, posefast_cell_above_u8(row + x * 17, thr),
-                                       y, x, height, width, raw) < 0:
+                if consider_cell(buf, hm, tag, posefast_cell_above_u8(row + x * 17, thr),
+                                 y, x, height, width, raw) < 0:
                     return -1
             continue
-        if scan_border_cell_u8(buf, hm, posefast_cell_above_u8(row, thr),
-                               y, 0, height, width, raw) < 0:
+        if consider_cell(buf, hm, tag, posefast_cell_above_u8(row, thr),
+                         y, 0, height, width, raw) < 0:
             return -1
         b = 17
         while b < end:
@@ -246,22 +246,8 @@ cdef inline int scan_hwc_u8(CandBuf* buf, const Tensor* hm, uint8_t thr,
                              (y * width + x) * 17 + k) < 0:
                     return -1
             b += 16
-        if scan_border_cell_u8(buf, hm, posefast_cell_above_u8(row + end, thr),
-                               y, width - 1, height, width, raw) < 0:
-            return -1
-    return 0
-
-# Candidates among the keys >= thr (bits of `above`) of one float32 cell on the grid's
-# border, key by key.
-cdef inline int scan_border_cell_f32(CandBuf* buf, const Tensor* hm, uint32_t above,
-                                     Py_ssize_t y, Py_ssize_t x, Py_ssize_t height,
-                                     Py_ssize_t width) noexcept nogil:
-    cdef Py_ssize_t k
-    cdef float* tag = NULL
-    while above:
-        k = posefast_lowest_bit(above)
-        above &= above - 1
-        if consider(buf, hm, tag, y, x, k, height, width) < 0:
+        if consider_cell(buf, hm, tag, posefast_cell_above_u8(row + end, thr),
+                         y, width - 1, height, width, raw) < 0:
             return -1
     return 0
 
@@ -281,7 +267,7 @@ cdef inline int push_run_f32(CandBuf* buf, const float* row, uint32_t bits, Py_s
 
 # scan_hwc_u8 for float32 keys. The interior keys of a row are taken 32 at a time: a run
 # of 32 where nobody is passed over after one test (posefast_any32_f32), the others 8
-# at a time (posefast_run_maxima_f32). The border cells go key by key (consider), and
+# at a time (posefast_run_maxima_f32). The border cells go by 17-key masks, and
 # the first and last rows only where one running maximum finds a key >= thr. (A
 # running maximum over every row first, as for uint8, cost more than it saved where
 # people are: at threshold 0.2 on couple.jpg 20 of 31 rows have keys above it. 32-key
@@ -292,18 +278,19 @@ cdef inline int scan_hwc_f32(CandBuf* buf, const Tensor* hm, float thr,
     cdef Py_ssize_t end = n - 17     # interior keys: [17, n - 17)
     cdef const float* row
     cdef uint32_t bits
+    cdef float* tag = NULL
     for y in range(height):
         row = <const float*>(hm.data + y * hm.sy)
         if y == 0 or y == height - 1 or width < 3:
             if not posefast_any_above_f32(row, n, thr):
                 continue
             for x in range(width):
-                if scan_border_cell_f32(buf, hm, posefast_cell_above_f32(row + x * 17, thr),
-                                        y, x, height, width) < 0:
+                if consider_cell(buf, hm, tag, posefast_cell_above_f32(row + x * 17, thr),
+                                 y, x, height, width, False) < 0:
                     return -1
             continue
-        if scan_border_cell_f32(buf, hm, posefast_cell_above_f32(row, thr),
-                                y, 0, height, width) < 0:
+        if consider_cell(buf, hm, tag, posefast_cell_above_f32(row, thr),
+                         y, 0, height, width, False) < 0:
             return -1
         b = 17
         while b + 32 <= end:
@@ -320,8 +307,8 @@ cdef inline int scan_hwc_f32(CandBuf* buf, const Tensor* hm, float thr,
             if push_run_f32(buf, row, bits, b, y, width) < 0:
                 return -1
             b += 8
-        if scan_border_cell_f32(buf, hm, posefast_cell_above_f32(row + end, thr),
-                                y, width - 1, height, width) < 0:
+        if consider_cell(buf, hm, tag, posefast_cell_above_f32(row + end, thr),
+                         y, width - 1, height, width, False) < 0:
             return -1
     return 0
 
@@ -375,11 +362,8 @@ cdef inline int scan_candidates(const Tensor* hm, raw_t* tag, Py_ssize_t height,
             for x in range(width):
                 above = posefast_cell_above_f16(
                     <const uint16_t*>(hm.data + y * hm.sy + x * hm.sx), t16)
-                while above:
-                    k = posefast_lowest_bit(above)
-                    above &= above - 1
-                    if consider(buf, hm, tag, y, x, k, height, width) < 0:
-                        return -1
+                if consider_cell(buf, hm, tag, above, y, x, height, width, False) < 0:
+                    return -1
         return 0
     if raw_t is not uint16_t:
         if not key_in_type(key_thr, tag, &thr):
@@ -413,11 +397,8 @@ cdef inline int scan_candidates(const Tensor* hm, raw_t* tag, Py_ssize_t height,
             for y in range(height):
                 for x in range(width):
                     above = cell_mask(hm.data + y * hm.sy + x * hm.sx, tag, thr)
-                    while above:
-                        k = posefast_lowest_bit(above)
-                        above &= above - 1
-                        if consider(buf, hm, tag, y, x, k, height, width) < 0:
-                            return -1
+                    if consider_cell(buf, hm, tag, above, y, x, height, width, False) < 0:
+                        return -1
             return 0
     for y in range(height):
         for x in range(width):
