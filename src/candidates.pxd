@@ -203,6 +203,23 @@ cdef inline int scan_run(CandBuf* buf, const Tensor* hm, raw_t* tag, const char*
         b += 32
     return 0
 
+# The candidates among a run of interior keys of a HWC row whose cells are contiguous,
+# from posefast_run_maxima_*'s bits (key b the lowest): scored by their keys where raw
+# (float32 keys are logits; uint8 ones order as their logits do, see keys_keep_order),
+# by their logits otherwise.
+cdef inline int push_run(CandBuf* buf, const Tensor* hm, const raw_t* row, uint32_t bits,
+                         Py_ssize_t b, Py_ssize_t y, Py_ssize_t width, bint raw) noexcept nogil:
+    cdef Py_ssize_t i, x, k
+    while bits:
+        i = b + posefast_lowest_bit(bits)
+        bits &= bits - 1
+        x = i // 17
+        k = i - 17 * x
+        if cand_push(buf, row[i] if raw else (row[i] - hm.zero_point) * hm.scale,
+                     (y * width + x) * 17 + k) < 0:
+            return -1
+    return 0
+
 # Candidates of a HWC uint8 heatmap whose cells are contiguous (17 bytes apart; rows
 # sy bytes apart). A row without any key >= thr is passed over after one branch-free
 # pass (posefast_any_above_u8). In the others, the keys of the cells that have all 8
@@ -214,7 +231,7 @@ cdef inline int scan_run(CandBuf* buf, const Tensor* hm, raw_t* tag, const char*
 # keys_keep_order).
 cdef inline int scan_hwc_u8(CandBuf* buf, const Tensor* hm, uint8_t thr,
                             Py_ssize_t height, Py_ssize_t width, bint raw) noexcept nogil:
-    cdef Py_ssize_t y, x, n = width * 17, b, start, i, k
+    cdef Py_ssize_t y, x, n = width * 17, b, start
     cdef Py_ssize_t end = n - 17     # interior keys: [17, n - 17)
     cdef const uint8_t* row
     cdef uint32_t bits
@@ -237,31 +254,11 @@ cdef inline int scan_hwc_u8(CandBuf* buf, const Tensor* hm, uint8_t thr,
             # the last run of a row overlaps the one before, whose keys it leaves out
             start = b if b + 16 <= end else end - 16
             bits = posefast_run_maxima_u8(row + start, hm.sy, thr) >> (b - start)
-            while bits:
-                i = b + posefast_lowest_bit(bits)
-                bits &= bits - 1
-                x = i // 17
-                k = i - 17 * x
-                if cand_push(buf, row[i] if raw else (row[i] - hm.zero_point) * hm.scale,
-                             (y * width + x) * 17 + k) < 0:
-                    return -1
+            if push_run(buf, hm, row, bits, b, y, width, raw) < 0:
+                return -1
             b += 16
         if consider_cell(buf, hm, tag, posefast_cell_above_u8(row + end, thr),
                          y, width - 1, height, width, raw) < 0:
-            return -1
-    return 0
-
-# The candidates among 8 interior keys of a float32 HWC row (posefast_run_maxima_f32's
-# bits, key b the lowest).
-cdef inline int push_run_f32(CandBuf* buf, const float* row, uint32_t bits, Py_ssize_t b,
-                             Py_ssize_t y, Py_ssize_t width) noexcept nogil:
-    cdef Py_ssize_t i, x, k
-    while bits:
-        i = b + posefast_lowest_bit(bits)
-        bits &= bits - 1
-        x = i // 17
-        k = i - 17 * x
-        if cand_push(buf, row[i], (y * width + x) * 17 + k) < 0:
             return -1
     return 0
 
@@ -296,15 +293,15 @@ cdef inline int scan_hwc_f32(CandBuf* buf, const Tensor* hm, float thr,
         while b + 32 <= end:
             if posefast_any32_f32(row + b, thr):
                 for j in range(b, b + 32, 8):
-                    if push_run_f32(buf, row, posefast_run_maxima_f32(row + j, hm.sy, thr),
-                                    j, y, width) < 0:
+                    if push_run(buf, hm, row, posefast_run_maxima_f32(row + j, hm.sy, thr),
+                                j, y, width, True) < 0:
                         return -1
             b += 32
         while b < end:
             # the last run of a row overlaps the one before, whose keys it leaves out
             start = b if b + 8 <= end else end - 8
             bits = posefast_run_maxima_f32(row + start, hm.sy, thr) >> (b - start)
-            if push_run_f32(buf, row, bits, b, y, width) < 0:
+            if push_run(buf, hm, row, bits, b, y, width, True) < 0:
                 return -1
             b += 8
         if consider_cell(buf, hm, tag, posefast_cell_above_f32(row + end, thr),
