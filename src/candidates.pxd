@@ -22,6 +22,7 @@ cdef extern from "dense_scan.h":
     float posefast_float_at_least(double t) noexcept nogil
     bint posefast_f16_threshold(double key_thr, int16_t* t) noexcept nogil
     uint32_t posefast_cell_above_f16(const uint16_t* p, int16_t t) noexcept nogil
+    uint32_t posefast_mask32_f16(const uint16_t* p, int16_t t) noexcept nogil
 
 # 16 bytes: the heap of a 46x81 grid at threshold 0 holds 16,000 of them, and heapify
 # and each pop move them around (the cell and keypoint are worked out of order for
@@ -139,26 +140,20 @@ cdef inline int consider_cell(CandBuf* buf, const Tensor* hm, raw_t* tag, uint32
     return 0
 
 # Bit j set where key j of the 32 at p is >= thr (thr already in the keys' type, see
-# key_in_type).
+# key_in_type: for float16 keys an order of their bits).
 cdef inline uint32_t mask32(const char* p, raw_t* tag, raw_t thr) noexcept nogil:
-    cdef uint32_t m = 0
-    cdef int j
     if raw_t is uint8_t:
         return posefast_mask32_u8(<const uint8_t*>p, thr)
     elif raw_t is int8_t:
         return posefast_mask32_i8(<const int8_t*>p, thr)
     elif raw_t is float:
         return posefast_mask32_f32(<const float*>p, thr)
-    elif raw_t is double:
-        return posefast_mask32_f64(<const double*>p, thr)
+    elif raw_t is uint16_t:
+        return posefast_mask32_f16(<const uint16_t*>p, <int16_t>thr)
     else:
-        for j in range(32):
-            if load(p + j * sizeof(raw_t), tag) >= load(<const char*>&thr, tag):
-                m |= (<uint32_t>1) << j
-        return m
+        return posefast_mask32_f64(<const double*>p, thr)
 
-# Bit k set where key k of the 17 contiguous keys of the cell at p is >= thr (thr in
-# the keys' type, see key_in_type; not for float16 keys, compared as doubles).
+# Bit k set where key k of the 17 contiguous keys of the cell at p is >= thr (as mask32).
 cdef inline uint32_t cell_mask(const char* p, raw_t* tag, raw_t thr) noexcept nogil:
     cdef uint32_t m = 0
     cdef int k
@@ -166,6 +161,8 @@ cdef inline uint32_t cell_mask(const char* p, raw_t* tag, raw_t thr) noexcept no
         return posefast_cell_above_u8(<const uint8_t*>p, thr)
     elif raw_t is float:
         return posefast_cell_above_f32(<const float*>p, thr)
+    elif raw_t is uint16_t:
+        return posefast_cell_above_f16(<const uint16_t*>p, <int16_t>thr)
     else:
         for k in range(17):
             if (<const raw_t*>p)[k] >= thr:
@@ -312,6 +309,7 @@ cdef inline int scan_hwc_f32(CandBuf* buf, const Tensor* hm, float thr,
 # thr as a key of the tensor's type, such that key >= thr exactly when the key's logit
 # reaches the threshold; False when no key can.
 cdef inline bint key_in_type(double key_thr, raw_t* tag, raw_t* thr) noexcept nogil:
+    cdef int16_t t16
     if raw_t is uint8_t:
         if key_thr > 255.0:
             return False
@@ -325,7 +323,11 @@ cdef inline bint key_in_type(double key_thr, raw_t* tag, raw_t* thr) noexcept no
     elif raw_t is double:
         thr[0] = key_thr
     else:
-        return False  # float16 keys are compared as doubles (scan_candidates)
+        # float16: the order of half bits (dense_scan.h) from which keys pass, compared
+        # without converting them
+        if not posefast_f16_threshold(key_thr, &t16):
+            return False
+        thr[0] = <uint16_t>t16
     return True
 
 # Whether the logits (key - zero_point) * scale of all 256 uint8 keys are finite, and
@@ -347,56 +349,41 @@ cdef inline int scan_candidates(const Tensor* hm, raw_t* tag, Py_ssize_t height,
     cdef const char* cell
     cdef raw_t thr
     cdef uint32_t above
-    cdef int16_t t16
     by_key[0] = False
-    if raw_t is uint16_t and hm.sc == 2:
-        # HWC float16: each cell's 17 keys at once, compared as ordered integers
-        # without converting them (posefast_f16_threshold); 4.6x as long as float32
-        # when every key was converted
-        if not posefast_f16_threshold(key_thr, &t16):
-            return 0
+    if not key_in_type(key_thr, tag, &thr):
+        return 0
+    if raw_t is uint8_t and hm.sc == 1 and hm.sx == 17:
+        by_key[0] = keys_keep_order(hm)
+        return scan_hwc_u8(buf, hm, thr, height, width, by_key[0])
+    if raw_t is float and hm.sc == 4 and hm.sx == 68 and width >= 3 and hm.sy % 4 == 0:
+        return scan_hwc_f32(buf, hm, thr, height, width)
+    if hm.sc == item and hm.sx == 17 * item:
+        # HWC, cells contiguous: each row is one run of width * 17 keys
+        for y in range(height):
+            if scan_run(buf, hm, tag, hm.data + y * hm.sy, width * 17, thr, y, 0, 17,
+                        height, width) < 0:
+                return -1
+        return 0
+    if hm.sx == item:
+        # CHW: each keypoint's plane is one run, or one run per row
+        rows = height if (hm.sy == width * item or height == 1) else 1
+        for k in range(17):
+            y = 0
+            while y < height:
+                if scan_run(buf, hm, tag, hm.data + k * hm.sc + y * hm.sy, rows * width,
+                            thr, y, k, 1, height, width) < 0:
+                    return -1
+                y += rows
+        return 0
+    if hm.sc == item:
+        # HWC whose cells are not contiguous (a view of a tensor with more channels):
+        # each cell's 17 keys at once, as the dense scans do for border cells
         for y in range(height):
             for x in range(width):
-                above = posefast_cell_above_f16(
-                    <const uint16_t*>(hm.data + y * hm.sy + x * hm.sx), t16)
+                above = cell_mask(hm.data + y * hm.sy + x * hm.sx, tag, thr)
                 if consider_cell(buf, hm, tag, above, y, x, height, width, False) < 0:
                     return -1
         return 0
-    if raw_t is not uint16_t:
-        if not key_in_type(key_thr, tag, &thr):
-            return 0
-        if raw_t is uint8_t and hm.sc == 1 and hm.sx == 17:
-            by_key[0] = keys_keep_order(hm)
-            return scan_hwc_u8(buf, hm, thr, height, width, by_key[0])
-        if raw_t is float and hm.sc == 4 and hm.sx == 68 and width >= 3 and hm.sy % 4 == 0:
-            return scan_hwc_f32(buf, hm, thr, height, width)
-        if hm.sc == item and hm.sx == 17 * item:
-            # HWC, cells contiguous: each row is one run of width * 17 keys
-            for y in range(height):
-                if scan_run(buf, hm, tag, hm.data + y * hm.sy, width * 17, thr, y, 0, 17,
-                            height, width) < 0:
-                    return -1
-            return 0
-        if hm.sx == item:
-            # CHW: each keypoint's plane is one run, or one run per row
-            rows = height if (hm.sy == width * item or height == 1) else 1
-            for k in range(17):
-                y = 0
-                while y < height:
-                    if scan_run(buf, hm, tag, hm.data + k * hm.sc + y * hm.sy, rows * width,
-                                thr, y, k, 1, height, width) < 0:
-                        return -1
-                    y += rows
-            return 0
-        if hm.sc == item:
-            # HWC whose cells are not contiguous (a view of a tensor with more channels):
-            # each cell's 17 keys at once, as the dense scans do for border cells
-            for y in range(height):
-                for x in range(width):
-                    above = cell_mask(hm.data + y * hm.sy + x * hm.sx, tag, thr)
-                    if consider_cell(buf, hm, tag, above, y, x, height, width, False) < 0:
-                        return -1
-            return 0
     for y in range(height):
         for x in range(width):
             cell = hm.data + y * hm.sy + x * hm.sx

@@ -536,13 +536,18 @@ static inline uint32_t posefast_run_maxima_f32(const float* p, Py_ssize_t sy, fl
 
 /* float16 keys compared without converting them: a half's bits v, read as a signed
  * 16-bit integer after flipping the magnitude bits of negative values
- * (posefast_f16_order), order as the values do, -0 just below +0, NaN outside
+ * (posefast_f16_order1), order as the values do, -0 just below +0, NaN outside
  * [-inf, +inf] on either side. posefast_f16_threshold gives the smallest such order
  * whose value is >= key_thr (0 when none is: then nothing passes); a key passes when
  * its order is >= that and it is not NaN. */
 static inline int16_t posefast_f16_order1(uint16_t v)
 {
     return (int16_t)(v ^ ((v & 0x8000u) ? 0x7fffu : 0u));
+}
+
+static inline int posefast_f16_passes1(uint16_t v, int16_t t)
+{
+    return (v & 0x7fffu) <= 0x7c00u && posefast_f16_order1(v) >= t;
 }
 
 static inline int posefast_f16_threshold(double key_thr, int16_t* t)
@@ -562,9 +567,9 @@ static inline int posefast_f16_threshold(double key_thr, int16_t* t)
     return 1;
 }
 
-/* Bit k set where key k of the 17 contiguous float16 keys (bits) at p passes the
+/* Bit k set where key k of the 16 contiguous float16 keys (bits) at p passes the
  * threshold order t of posefast_f16_threshold. */
-static inline uint32_t posefast_cell_above_f16(const uint16_t* p, int16_t t)
+static inline uint32_t posefast_f16_mask16(const uint16_t* p, int16_t t)
 {
 #if defined(POSEFAST_SSE2)
     __m128i tv = _mm_set1_epi16(t), mag = _mm_set1_epi16(0x7fff), inf = _mm_set1_epi16(0x7c00);
@@ -576,6 +581,7 @@ static inline uint32_t posefast_cell_above_f16(const uint16_t* p, int16_t t)
     uint32_t m = ~(uint32_t)_mm_movemask_epi8(_mm_packs_epi16(POSEFAST_F16_FAILS(a),
                                                               POSEFAST_F16_FAILS(b))) & 0xffffu;
 #undef POSEFAST_F16_FAILS
+    return m;
 #elif defined(POSEFAST_NEON)
     int16x8_t tv = vdupq_n_s16(t);
     int16x8_t mag = vdupq_n_s16(0x7fff), inf = vdupq_n_s16(0x7c00);
@@ -586,12 +592,24 @@ static inline uint32_t posefast_cell_above_f16(const uint16_t* p, int16_t t)
     uint32_t m = posefast_neon_bits16(vcombine_u8(vmovn_u16(POSEFAST_F16_PASSES(a)),
                                                   vmovn_u16(POSEFAST_F16_PASSES(b))));
 #undef POSEFAST_F16_PASSES
+    return m;
 #else
     uint32_t m = 0;
     for (int k = 0; k < 16; k++)
-        m |= (uint32_t)((p[k] & 0x7fffu) <= 0x7c00u && posefast_f16_order1(p[k]) >= t) << k;
+        m |= (uint32_t)posefast_f16_passes1(p[k], t) << k;
+    return m;
 #endif
-    return m | (uint32_t)((p[16] & 0x7fffu) <= 0x7c00u && posefast_f16_order1(p[16]) >= t) << 16;
+}
+
+/* The same for the 17 keys of a cell, and for 32 keys (posefast_mask32_*'s). */
+static inline uint32_t posefast_cell_above_f16(const uint16_t* p, int16_t t)
+{
+    return posefast_f16_mask16(p, t) | (uint32_t)posefast_f16_passes1(p[16], t) << 16;
+}
+
+static inline uint32_t posefast_mask32_f16(const uint16_t* p, int16_t t)
+{
+    return posefast_f16_mask16(p, t) | posefast_f16_mask16(p + 16, t) << 16;
 }
 
 /* The smallest float whose value, widened to double, is >= t: comparing floats with it

@@ -153,7 +153,7 @@ def test_the_largest_output_stride_gives_finite_coordinates():
 
 
 @pytest.mark.parametrize("threshold", [0.0, 0.5, 0.2, 0.01, 0.9999, 1e-300])
-@pytest.mark.parametrize("layout", ["hwc", "hwc-padded-cells"])
+@pytest.mark.parametrize("layout", ["hwc", "hwc-padded-cells", "chw"])
 def test_float16_keys_pass_the_threshold_as_their_float32_values_do(threshold, layout):
     # float16 heatmaps are scanned by comparing the keys' bits as ordered integers; every
     # half is exactly a float32, so the same tensors as float32 (scanned by comparing
@@ -171,8 +171,11 @@ def test_float16_keys_pass_the_threshold_as_their_float32_values_do(threshold, l
     if layout == "hwc-padded-cells":
         hm = np.concatenate([hm, hm[..., :4]], axis=-1)[..., :17]
     half = [hm, off, mid[..., :32], mid[..., 32:]]
+    if layout == "chw":
+        half = [np.ascontiguousarray(np.moveaxis(t, -1, 0)) for t in half]
     single = [t.astype(np.float32) for t in half]
-    args = dict(max_detections=50, score_threshold=threshold, nms_radius=0.0)
+    args = dict(max_detections=50, score_threshold=threshold, nms_radius=0.0,
+                layout="chw" if layout == "chw" else "hwc")
     a = posefast.decode_multiple_poses(*half, 16, **args)
     b = posefast.decode_multiple_poses(*single, 16, **args)
     assert len(a) == len(b)
