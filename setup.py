@@ -15,9 +15,10 @@ duplicates, would differ between platforms and from the NumPy reference.
 
 ``src/_core_avx2.pyx`` (the same source, included) becomes ``posefast._core_avx2``,
 compiled with ``-mavx2 -mf16c`` as well (no FMA: neither enables it), where the compiler
-accepts that flag for its target (x86-64 with GCC or Clang; not MSVC, not aarch64, not
+accepts those flags for its target (x86-64 with GCC or Clang; not MSVC, not aarch64, not
 a macOS universal build); elsewhere the module is left out. It runs only on CPUs with
-AVX2: ``posefast.decode`` loads it after the baseline build says the CPU has AVX2.
+AVX2 and F16C: ``posefast.decode`` loads it after the baseline build says the CPU has
+both.
 """
 import os
 import tempfile
@@ -59,7 +60,7 @@ class BuildExt(build_ext):
         super().build_extensions()
 
     def accepts(self, args):
-        """Whether the compiler builds a file using AVX2 intrinsics with these
+        """Whether the compiler builds a file using AVX2 and F16C intrinsics with these
         arguments (for this build's target, e.g. macOS's ARCHFLAGS)."""
         if self.compiler.compiler_type == "msvc":
             return False

@@ -254,19 +254,19 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
     skipper = Skipper(state.done)
     done_before = sum(skipper.done.values())
     max_pixels = args.max_pixels or DEFAULT_MAX_PIXELS
-    own_ray = ""
+    ray_state = ""
     if args.engine == "ray":
         try:
             from ..ray.engine import RayEngineError, connect, keep_ray_off_stdout, run_on_ray
         except ImportError:
             return fail("--engine ray needs Ray Data: pip install 'posefast[ray]'")
         try:
-            own_ray = connect(args.ray_address, verbose=args.verbose)
-            if own_ray == "connected" and getattr(args, "exits_after", False):
+            ray_state = connect(args.ray_address, verbose=args.verbose)
+            if ray_state == "connected" and getattr(args, "exits_after", False):
                 # the process ends as soon as the job is done (os._exit, see
                 # cli.entry), which closes the connection as well; Ray's core worker
                 # took 0.28 s to disconnect, 3% of a 168-image job
-                own_ray = ""
+                ray_state = ""
         except RayEngineError as exc:
             return fail(str(exc))
     # Ray writes a Parquet folder itself, in parallel on the cluster.
@@ -275,7 +275,7 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
             args.format, args.output, append=args.resume, header=make_header(settings),
             image_ids=image_ids)
     except OutputError as exc:
-        _stop_ray(own_ray)
+        _stop_ray(ray_state)
         return fail(str(exc), 1)
     if args.engine == "ray":
         keep_ray_off_stdout(args.verbose)
@@ -293,7 +293,7 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
     try:
         annotator = _annotator(args.render_dir, inputs)
     except OSError as exc:
-        _stop_ray(own_ray)
+        _stop_ray(ray_state)
         return fail(f"--render-dir {args.render_dir}: {exc.strerror or exc}")
     sinks = ([writer.write] if writer else []) + [record_failures]
     sinks += [annotator.write] if annotator else []
@@ -350,7 +350,7 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
         progress.close()
         if annotator is not None:
             annotator.close()  # an interrupted video is still a playable file
-        _stop_ray(own_ray)
+        _stop_ray(ray_state)
     if writer is None:
         pass
     elif interrupted and args.format != "jsonl":
@@ -407,10 +407,10 @@ def _holds_data(output: str, folder: bool = False) -> bool:
     return stat.S_ISREG(st.st_mode) and st.st_size > 0
 
 
-def _stop_ray(own_ray: str) -> None:
+def _stop_ray(ray_state: str) -> None:
     """Stop the local Ray this job started, or disconnect from the cluster it
     connected to (``connect``'s "started" / "connected"; "": nothing to do)."""
-    if own_ray:
+    if ray_state:
         import ray
 
         ray.shutdown()
