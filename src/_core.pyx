@@ -526,8 +526,8 @@ SIMD = POSEFAST_SIMD_NAME.decode("ascii")
 
 
 def cpu_has_avx2():
-    """Whether this CPU and its operating system can run AVX2 code (False off x86-64,
-    and with compilers that cannot ask)."""
+    """Whether this CPU and its operating system can run the AVX2 build of the kernels,
+    which needs AVX2 and F16C (False off x86-64, and with compilers that cannot ask)."""
     return posefast_cpu_has_avx2() != 0
 
 
