@@ -15,6 +15,7 @@ import signal
 from multiprocessing.connection import Connection
 
 from ..config import Config
+from .heap import keep_heap
 from .slots import SlotLayout, SlotPool, name_process
 
 
@@ -22,6 +23,7 @@ def inference_main(conn: Connection, layout: SlotLayout, config: Config, max_pix
     """The body of an inference process (the target given to multiprocessing)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides on Ctrl-C
     name_process("posefast-infer")
+    keep_heap()  # each batch reuses the memory the last one freed
     from ..estimator import PoseEstimator, Prepared
 
     try:

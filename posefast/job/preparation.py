@@ -27,6 +27,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from ..backend import InputSpec
+from .heap import keep_heap
 from .records import failure_reason
 from .slots import SlotLayout, SlotPool, name_process
 
@@ -36,6 +37,7 @@ def preparation_main(conn: Connection, layout: SlotLayout, spec: InputSpec, resi
     """The body of a preparation process (the target given to multiprocessing)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides on Ctrl-C
     name_process("posefast-prep")
+    keep_heap()  # each image reuses the memory the last one freed
     try:
         pool = SlotPool.attach(layout)
     except FileNotFoundError:
