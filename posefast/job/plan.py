@@ -41,6 +41,9 @@ class Skipper:
         self.done: Counter = Counter()
         for key, count in (done or Counter()).items():
             self.done[input_key(*key)] += count
+        #: Records not yet matched to an input: while none is, no input is looked up
+        #: (a fresh job's inputs would each cost a realpath for nothing).
+        self._left = sum(self.done.values())
         #: Inputs left out so far.
         self.skipped = 0
 
@@ -52,14 +55,18 @@ class Skipper:
                   if src == real and f is not None for _ in range(n)]
         for f in frames:
             self.done[(real, f)] -= 1
+        self._left -= len(frames)
         self.skipped += len(frames)
         return sorted(frames)
 
     def fresh(self, key: tuple[str, int | None]) -> bool:
         """Whether the input ``key`` is to be posed (False: its record is already written)."""
+        if not self._left:
+            return True
         key = input_key(*key)
         if self.done[key] > 0:
             self.done[key] -= 1
+            self._left -= 1
             self.skipped += 1
             return False
         return True
