@@ -4,41 +4,55 @@ Coordinates are pixels, x before y, unless a docstring says otherwise.
 """
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from .backend import Availability, Backend, InputSpec, ModelOutputs
-from .decode import (
-    decode_multiple_poses,
-    decode_multiple_poses_batch,
-    decode_outputs,
-    decode_single_pose,
-    decode_single_pose_batch,
-)
-from .pose import Pose
-from .quantized import Quantized
-from .skeleton import KEYPOINT_NAMES, NUM_EDGES, NUM_KEYPOINTS, SKELETON
-from .video import BoxTracker, OneEuroFilter, PoseSmoother, PoseTracker
-
 if TYPE_CHECKING:
+    from .backend import Availability, Backend, InputSpec, ModelOutputs
+    from .decode import (
+        decode_multiple_poses,
+        decode_multiple_poses_batch,
+        decode_outputs,
+        decode_single_pose,
+        decode_single_pose_batch,
+    )
     from .estimator import PoseEstimator
+    from .pose import Pose
+    from .quantized import Quantized
+    from .skeleton import KEYPOINT_NAMES, NUM_EDGES, NUM_KEYPOINTS, SKELETON
+    from .video import BoxTracker, OneEuroFilter, PoseSmoother, PoseTracker
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "KEYPOINT_NAMES", "SKELETON", "NUM_KEYPOINTS", "NUM_EDGES",
-    "Pose", "Quantized",
-    "decode_single_pose", "decode_multiple_poses", "decode_outputs",
-    "decode_single_pose_batch", "decode_multiple_poses_batch",
-    "Backend", "Availability", "InputSpec", "ModelOutputs",
-    "PoseEstimator",
-    "PoseTracker", "BoxTracker", "OneEuroFilter", "PoseSmoother",
-]
+#: Where each public name lives. They are imported on first use (PEP 562), so that
+#: importing the package, or its command line, loads neither NumPy nor anything else
+#: heavy until a name is used: ``posefast run`` starts its fork server first thing,
+#: and that server's imports then overlap the command's own.
+_EXPORTS = {
+    "KEYPOINT_NAMES": "skeleton", "SKELETON": "skeleton", "NUM_KEYPOINTS": "skeleton",
+    "NUM_EDGES": "skeleton",
+    "Pose": "pose", "Quantized": "quantized",
+    "decode_single_pose": "decode", "decode_multiple_poses": "decode",
+    "decode_outputs": "decode", "decode_single_pose_batch": "decode",
+    "decode_multiple_poses_batch": "decode",
+    "Backend": "backend", "Availability": "backend", "InputSpec": "backend",
+    "ModelOutputs": "backend",
+    "PoseEstimator": "estimator",
+    "PoseTracker": "video", "BoxTracker": "video", "OneEuroFilter": "video",
+    "PoseSmoother": "video",
+}
+
+__all__ = list(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
-    # The estimator pulls in Pillow and the backend machinery; decoding alone should not.
-    if name == "PoseEstimator":
-        from .estimator import PoseEstimator
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'posefast' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # the next lookup is a plain one
+    return value
 
-        return PoseEstimator
-    raise AttributeError(f"module 'posefast' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
