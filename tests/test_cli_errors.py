@@ -149,6 +149,11 @@ def test_the_runtimes_log_lines_stay_off_stderr_unless_verbose(pipeline, tmp_pat
     assert r.returncode == 0 and r.stderr == ""
     r = posefast("predict", IMG, *FAST, "--verbose")
     assert r.returncode == 0 and "XNNPACK" in r.stderr
+    # the job's processes come from a fork server started before --verbose was read:
+    # each of the two inference processes says it too, besides the command's check
+    r = posefast("run", IMG, IMAGES / "sitting.png", "--workers", 2, "--output", out,
+                 "--overwrite", "--verbose", *FAST)
+    assert r.returncode == 0 and r.stderr.count("XNNPACK delegate") == 3, r.stderr
     # LiteRT's CompiledModel logs when created, on its first run and when torn down
     gpu = ["--backend", "tflite-gpu", "--backend-option", "fallback=cpu"]
     r = posefast("predict", IMG, *FAST, *gpu)

@@ -11,3 +11,49 @@ def test_skeleton_tables():
         assert parent in reached
         reached.add(child)
     assert reached == set(range(17))
+
+
+def test_every_public_name_is_there_when_asked_for():
+    import subprocess
+    import sys
+
+    # in a fresh interpreter: here the names are loaded already
+    code = ("import posefast, sys; assert 'numpy' not in sys.modules; "
+            "ns = {}; exec('from posefast import *', ns); "
+            "missing = [n for n in posefast.__all__ if n not in ns]; "
+            "assert not missing, missing; "
+            "assert set(posefast.__all__) <= set(dir(posefast)); "
+            "print(posefast.PoseEstimator.__name__, posefast.decode_multiple_poses.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["PoseEstimator", "decode_multiple_poses"]
+    import pytest
+
+    with pytest.raises(AttributeError, match="no attribute 'decode_everything'"):
+        posefast.decode_everything  # noqa: B018
+
+
+def test_the_command_starts_its_fork_server_before_importing_numpy():
+    """``posefast run``'s processes wait for the fork server's imports (0.2 s): the
+    command starts it before its own imports, which then overlap the server's."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from posefast.cli import entry; from posefast.job import forkserver; "
+            "print(sorted(m for m in ('numpy', 'PIL', 'posefast.estimator') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_fork_server_is_wanted_by_local_runs_only():
+    from posefast.job.forkserver import wanted_by
+
+    assert wanted_by(["run", "photos/", "-o", "poses.jsonl"])
+    assert wanted_by(["run", "--engine", "local", "a.jpg"])
+    assert not wanted_by([])
+    assert not wanted_by(["predict", "a.jpg"])
+    assert not wanted_by(["run", "--help"])
+    assert not wanted_by(["run", "a.jpg", "-h"])
+    assert not wanted_by(["run", "a.jpg", "--engine", "ray"])
+    assert not wanted_by(["run", "--engine=ray", "a.jpg"])

@@ -84,6 +84,12 @@ def main(argv: Sequence[str] | None = None, *, exits_after: bool = False) -> int
 def entry() -> None:
     """The ``posefast`` program: runs :func:`main`, then exits with its status, keeping
     the inference runtime's teardown lines off stderr (see ``posefast.runtime_logs``)."""
+    from ..job import forkserver
+
+    if forkserver.wanted_by(sys.argv[1:]):
+        # before this process imports NumPy and the rest (0.1-0.2 s), so that the
+        # server's own imports, which the job's first process waits for, overlap them
+        forkserver.start()
     from ..runtime_logs import quiet_teardown
 
     status = main(exits_after=True)

@@ -11,9 +11,6 @@ the backend.
 """
 from __future__ import annotations
 
-import contextlib
-import multiprocessing as mp
-import os
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
@@ -21,6 +18,8 @@ from typing import Any, Callable, Iterable
 from ..backend import InputSpec
 from ..config import Config
 from ..reading.images import DEFAULT_MAX_PIXELS
+from ..runtime_logs import verbose
+from . import forkserver
 from .inference import inference_main
 from .plan import MAX_BATCH, MAX_PROCESSES, available_cores, with_backend_threads
 from .preparation import preparation_main
@@ -143,7 +142,7 @@ class Runner:
         self.on_progress = on_progress
         self.stats = RunStats()
         self.spec: InputSpec | None = spec  # None: check() loads the model to find it
-        self._ctx = _context(config)
+        self._ctx = forkserver.context(_backend_module(config))
 
     def check(self) -> InputSpec:
         """Load the model on the backend once, here, and return its input spec.
@@ -151,10 +150,9 @@ class Runner:
         Raises what creating a ``PoseEstimator`` raises (a missing or invalid model,
         an unusable backend, a bad option), before any process is started.
         """
-        if self._ctx.get_start_method() == "forkserver":
-            # The fork server imports its modules while this process loads the model
-            # (started here unless the caller did: with Ctrl-C ignored, one BLAS thread).
-            _start_fork_server()
+        # The fork server imports its modules while this process loads the model
+        # (started here unless the caller did).
+        forkserver.start(_backend_module(self.config))
         if self.spec is None:
             from ..estimator import PoseEstimator
 
@@ -200,11 +198,15 @@ class Runner:
 
     def _spawn(self, kind: str, pool: SlotPool) -> tuple[Any, Any]:
         parent, child = self._ctx.Pipe(duplex=True)
+        # said in so many words: a fork server started before --verbose was read
+        # does not pass it on in its environment
+        loud = verbose()
         if kind == "preparation":
             target, args = preparation_main, (child, pool.layout, self.spec, self.config.resize,
-                                              self.max_pixels)
+                                              self.max_pixels, loud)
         else:
-            target, args = inference_main, (child, pool.layout, self.config, self.max_pixels)
+            target, args = inference_main, (child, pool.layout, self.config, self.max_pixels,
+                                            loud)
         proc = self._ctx.Process(target=target, args=args, name=f"posefast-{kind}", daemon=True)
         proc.start()
         child.close()  # the process holds its end; EOF here means it is gone
@@ -213,78 +215,21 @@ class Runner:
 
 def start_fork_server_early(config: Config) -> None:
     """Start the fork server the job's processes will come from (where processes come
-    from one), so that it imports their modules while the caller still checks the
-    inputs, the output and the model: on 2 cores the main process's own start leaves
-    the other core idle, and the processes could not start before the server was
-    done importing (0.3-0.5 s). A backend that cannot be loaded starts nothing: the
-    caller's checks say what is wrong with it."""
-    try:
-        ctx = _context(config)
-    except Exception:
-        return
-    if ctx.get_start_method() == "forkserver":
-        _start_fork_server()
+    from one), unless it runs already, so that it imports their modules while the
+    caller still checks the inputs, the output and the model: the processes cannot
+    start before the server is done importing (0.2-0.5 s)."""
+    forkserver.start(_backend_module(config))
 
 
-def _start_fork_server() -> None:
-    """Starts the fork server with Ctrl-C ignored: Ctrl-C is this process's to handle.
-    An ignored signal stays ignored across exec (Python then installs no
-    KeyboardInterrupt handler), and the server forks each process with the handlers
-    it started with: so neither the server, importing its modules, nor a process it
-    forks prints a KeyboardInterrupt traceback when Ctrl-C comes while they start.
-    SIGINT is blocked here meanwhile: on Linux a blocked signal is kept pending even
-    while ignored, so a Ctrl-C that comes now is raised once the handler is back
-    rather than lost (the child's mask is reset at exec: it is not blocked there)."""
-    import signal
-    import threading
-    from multiprocessing import forkserver
-
-    if threading.current_thread() is not threading.main_thread():
-        forkserver.ensure_running()  # signal handlers belong to the main thread
-        return
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            with _one_blas_thread():
-                forkserver.ensure_running()  # (fork and exec: the server imports on its own)
-        finally:
-            signal.signal(signal.SIGINT, previous)
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-
-
-@contextlib.contextmanager
-def _one_blas_thread():
-    """The environment the fork server starts with, and its processes inherit: NumPy's
-    OpenBLAS on one thread (unless the user chose). The job's processes make no BLAS
-    calls, and OpenBLAS starts a thread per core at import that spins there: about
-    0.1 s of CPU in the server, while the job waits for it."""
-    if "OPENBLAS_NUM_THREADS" in os.environ:
-        yield
-        return
-    os.environ["OPENBLAS_NUM_THREADS"] = "1"
-    try:
-        yield
-    finally:
-        del os.environ["OPENBLAS_NUM_THREADS"]
-
-
-def _context(config: Config) -> Any:
-    """Where the processes come from: a fork server that has imported what they need
-    once (the backend's module included), so each process starts in milliseconds
-    instead of importing NumPy, Pillow and the runtime again; it holds no runtime
-    state and no threads (unlike this process). Spawned processes where there is no
-    fork server (Windows, macOS defaults)."""
-    if "forkserver" not in mp.get_all_start_methods():
-        return mp.get_context("spawn")
+def _backend_module(config: Config) -> str | None:
+    """The module of the configured backend's class, for the fork server to import;
+    None when it cannot be loaded (the checks say why, before any process starts)."""
     from ..registry import get_backend_class
 
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["numpy", "PIL.Image", "posefast.estimator",
-                                "posefast.job.preparation", "posefast.job.inference",
-                                get_backend_class(config.backend).__module__])
-    return ctx
+    try:
+        return get_backend_class(config.backend).__module__
+    except Exception:
+        return None
 
 
 def _chain(first: Task, rest: Iterable[Task]):

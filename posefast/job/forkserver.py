@@ -1,0 +1,93 @@
+"""Where the local engine's processes come from: a fork server that has imported what
+they need once, so that each process starts in milliseconds instead of importing
+NumPy, Pillow and the runtime again; it holds no runtime state and no threads
+(unlike the main process). Spawned processes where there is no fork server (Windows,
+macOS's defaults).
+
+Its imports take about 0.2 s, and the job's first process cannot start before they
+are done. So the server starts as early as the command can tell it will be wanted
+(see ``posefast.cli``), and this module imports nothing heavy itself.
+"""
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import os
+import threading
+from typing import Any, Iterator, Sequence
+
+#: The modules every process of the job needs, imported once by the server.
+PRELOAD = ("numpy", "PIL.Image", "posefast.estimator", "posefast.job.preparation",
+           "posefast.job.inference")
+
+
+def context(backend_module: str | None = None) -> Any:
+    """The multiprocessing context the job's processes are started from. With a fork
+    server, ``backend_module`` (the backend class's module) is imported by it too,
+    if it is not running yet."""
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload([*PRELOAD, *([backend_module] if backend_module else [])])
+    return ctx
+
+
+def start(backend_module: str | None = None) -> None:
+    """Starts the fork server, if processes come from one here and it is not running.
+
+    With Ctrl-C ignored: Ctrl-C is this process's to handle. An ignored signal stays
+    ignored across exec (Python then installs no KeyboardInterrupt handler), and the
+    server forks each process with the handlers it started with: so neither the
+    server, importing its modules, nor a process it forks prints a KeyboardInterrupt
+    traceback when Ctrl-C comes while they start. SIGINT is blocked here meanwhile:
+    on Linux a blocked signal is kept pending even while ignored, so a Ctrl-C that
+    comes now is raised once the handler is back rather than lost (the child's mask
+    is reset at exec: it is not blocked there)."""
+    import signal
+    from multiprocessing import forkserver
+
+    if context(backend_module).get_start_method() != "forkserver":
+        return
+    if threading.current_thread() is not threading.main_thread():
+        forkserver.ensure_running()  # signal handlers belong to the main thread
+        return
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            with _one_blas_thread():
+                forkserver.ensure_running()  # (fork and exec: the server imports on its own)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def wanted_by(argv: Sequence[str]) -> bool:
+    """Whether the command line ``argv`` (without the program's name) looks like a
+    ``posefast run`` on the local engine, the one command whose processes come from
+    the fork server; read before the arguments are parsed, so that the server can
+    start before anything heavy is imported. A wrong guess costs little either way:
+    an unused server exits with the command, and a missing one is started by the
+    job."""
+    args = list(argv)
+    if not args or args[0] != "run" or "-h" in args or "--help" in args:
+        return False
+    return not any(a == "--engine=ray" or (a == "--engine" and b == "ray")
+                   for a, b in zip(args, args[1:] + [""]))
+
+
+@contextlib.contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """The environment the fork server starts with, and its processes inherit: NumPy's
+    OpenBLAS on one thread (unless the user chose). The job's processes make no BLAS
+    calls, and OpenBLAS starts a thread per core at import that spins there: about
+    0.1 s of CPU in the server, while the job waits for it."""
+    if "OPENBLAS_NUM_THREADS" in os.environ:
+        yield
+        return
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    try:
+        yield
+    finally:
+        del os.environ["OPENBLAS_NUM_THREADS"]
