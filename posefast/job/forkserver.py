@@ -16,6 +16,9 @@ import os
 import threading
 from typing import Any, Iterator, Sequence
 
+#: Whether this process has started the fork server (see ``start``).
+_started = False
+
 #: The modules every process of the job needs, imported once by the server.
 PRELOAD = ("numpy", "PIL.Image", "posefast.estimator", "posefast.job.preparation",
            "posefast.job.inference")
@@ -33,7 +36,8 @@ def context(backend_module: str | None = None) -> Any:
 
 
 def start(backend_module: str | None = None) -> None:
-    """Starts the fork server, if processes come from one here and it is not running.
+    """Starts the fork server, if processes come from one here and this process has
+    not started it yet.
 
     With Ctrl-C ignored: Ctrl-C is this process's to handle. An ignored signal stays
     ignored across exec (Python then installs no KeyboardInterrupt handler), and the
@@ -42,14 +46,20 @@ def start(backend_module: str | None = None) -> None:
     traceback when Ctrl-C comes while they start. SIGINT is blocked here meanwhile:
     on Linux a blocked signal is kept pending even while ignored, so a Ctrl-C that
     comes now is raised once the handler is back rather than lost (the child's mask
-    is reset at exec: it is not blocked there)."""
+    is reset at exec: it is not blocked there). Only this thread's mask changes,
+    though: a thread of this process's that does not block SIGINT (NumPy's OpenBLAS
+    starts some at import) may take the signal while it is ignored, and it is lost.
+    Hence the server starts before NumPy is imported where it can, and a second call
+    does nothing at all: the job's checks call this again, after the command did."""
+    global _started
     import signal
     from multiprocessing import forkserver
 
-    if context(backend_module).get_start_method() != "forkserver":
+    if _started or context(backend_module).get_start_method() != "forkserver":
         return
     if threading.current_thread() is not threading.main_thread():
         forkserver.ensure_running()  # signal handlers belong to the main thread
+        _started = True
         return
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
@@ -57,10 +67,35 @@ def start(backend_module: str | None = None) -> None:
         try:
             with _one_blas_thread():
                 forkserver.ensure_running()  # (fork and exec: the server imports on its own)
+            _started = True
         finally:
             signal.signal(signal.SIGINT, previous)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+@contextlib.contextmanager
+def sigint_deferred() -> Iterator[None]:
+    """Ctrl-C (SIGINT) held back until the block ends, then handled as it would have
+    been. Around starting a process: interrupted after the fork server had forked it
+    but before it was sent what to run, the process died on an EOFError traceback
+    (about one Ctrl-C in 20 sent while a job's processes start). Python runs signal
+    handlers in the main thread only, so elsewhere nothing is held back."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: came.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if came and callable(previous):
+            previous(signal.SIGINT, None)  # (Python's own raises KeyboardInterrupt)
+        elif came and previous == signal.SIG_DFL:
+            signal.raise_signal(signal.SIGINT)
 
 
 def wanted_by(argv: Sequence[str]) -> bool:

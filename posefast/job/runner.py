@@ -208,7 +208,8 @@ class Runner:
             target, args = inference_main, (child, pool.layout, self.config, self.max_pixels,
                                             loud)
         proc = self._ctx.Process(target=target, args=args, name=f"posefast-{kind}", daemon=True)
-        proc.start()
+        with forkserver.sigint_deferred():
+            proc.start()
         child.close()  # the process holds its end; EOF here means it is gone
         return proc, parent
 
