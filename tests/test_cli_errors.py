@@ -177,6 +177,36 @@ def test_process_and_batch_counts_beyond_reason_are_refused(pipeline, tmp_path, 
     assert not (tmp_path / "o.jsonl").exists()
 
 
+def test_a_ctrl_c_python_dropped_still_stops_the_job_without_a_traceback(monkeypatch, capsys):
+    """A KeyboardInterrupt raised inside one of Python's own callbacks (the import
+    system's, while the job starts) was printed as "Exception ignored ... Traceback"
+    and dropped: the job ran to its end. The command counts every Ctrl-C, keeps such
+    a one off stderr, and stops at the next record."""
+    import posefast.cli as cli
+    from posefast.cli.run import _heeding_ctrl_c
+
+    class Dropping:  # raises where Python can only report it ("Exception ignored")
+        def __init__(self, exc):
+            self.exc = exc
+
+        def __del__(self):
+            raise self.exc
+
+    monkeypatch.setattr(sys, "unraisablehook", cli._unraisable)
+    Dropping(KeyboardInterrupt())
+    assert capsys.readouterr().err == ""
+    Dropping(ValueError("kept"))
+    assert "ValueError: kept" in capsys.readouterr().err
+
+    seen = []
+    update = _heeding_ctrl_c(seen.append)
+    update("first")
+    monkeypatch.setattr(cli, "_sigints", 1)
+    with pytest.raises(KeyboardInterrupt):
+        update("second")
+    assert seen == ["first", "second"]
+
+
 def test_ctrl_c_while_the_job_starts_prints_no_traceback(pipeline, tmp_path):
     """Ctrl-C reaches the whole process group: the fork server, importing its modules,
     and the processes it forks used to print KeyboardInterrupt (or, attaching to the

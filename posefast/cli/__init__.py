@@ -43,6 +43,15 @@ def _on_sigint(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def _unraisable(info) -> None:
+    """``sys.unraisablehook`` while a command runs: a KeyboardInterrupt that Python
+    could not raise (it came inside one of its own callbacks, such as the import
+    system's, and is dropped) is not printed as "Exception ignored ... Traceback":
+    it was counted, and the command stops at its next look (:func:`interrupted`)."""
+    if not isinstance(info.exc_value, KeyboardInterrupt):
+        sys.__unraisablehook__(info)
+
+
 def interrupted() -> bool:
     """Whether Ctrl-C came since :func:`main` started. The KeyboardInterrupt it raises
     can be lost on its way: raised inside the inference runtime while it loads a
@@ -64,7 +73,15 @@ def main(argv: Sequence[str] | None = None, *, exits_after: bool = False) -> int
     if (threading.current_thread() is threading.main_thread()
             and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
         signal.signal(signal.SIGINT, _on_sigint)  # as Python's own, and counted
+        sys.unraisablehook = _unraisable
     try:
+        from ..job import forkserver
+
+        if forkserver.wanted_by(sys.argv[1:] if argv is None else argv):
+            # before this process imports NumPy and the rest (0.1-0.2 s), so that the
+            # server's own imports, which the job's first process waits for, overlap
+            # them; here, where a Ctrl-C held back while it starts is handled
+            forkserver.start()
         parser = build_parser()
         args = parser.parse_args(argv)
         args.exits_after = exits_after
@@ -84,12 +101,6 @@ def main(argv: Sequence[str] | None = None, *, exits_after: bool = False) -> int
 def entry() -> None:
     """The ``posefast`` program: runs :func:`main`, then exits with its status, keeping
     the inference runtime's teardown lines off stderr (see ``posefast.runtime_logs``)."""
-    from ..job import forkserver
-
-    if forkserver.wanted_by(sys.argv[1:]):
-        # before this process imports NumPy and the rest (0.1-0.2 s), so that the
-        # server's own imports, which the job's first process waits for, overlap them
-        forkserver.start()
     from ..runtime_logs import quiet_teardown
 
     status = main(exits_after=True)
