@@ -105,19 +105,25 @@ def entry() -> None:
 
     status = main(exits_after=True)
     quiet_teardown()
-    if "ray" in sys.modules:
-        _exit_without_teardown(status)
-    sys.exit(status)
+    # Ray's exit handlers would shut down or disconnect what the command left to the
+    # process's end (see run's ray_state)
+    _exit_without_teardown(status, exit_handlers="ray" not in sys.modules)
 
 
-def _exit_without_teardown(status: int) -> None:
-    """Ends the process at once, after flushing what it wrote. With Ray Data imported
-    (``--engine ray``), the interpreter's teardown of its modules (Ray's, pandas',
-    pyarrow's) took 0.5-0.6 s of a 168-image job's 9-10 s, after everything was done:
-    the records written and closed, Ray shut down or disconnected by the command."""
+def _exit_without_teardown(status: int, exit_handlers: bool) -> None:
+    """Ends the process at once, after flushing what it wrote and, with
+    ``exit_handlers``, running the ``atexit`` handlers (multiprocessing's and the
+    like); what is skipped is the interpreter's teardown of its modules. Every
+    command has written and closed its outputs by then. That teardown took 0.04 s
+    after a ``posefast run`` (6-7 % of a 7-image job, 0.7 % of a 203-image one on 2
+    cores) and, with Ray Data imported (``--engine ray``: Ray's, pandas', pyarrow's
+    modules), 0.5-0.6 s of a 168-image job's 9-10 s."""
+    import atexit
     import logging
     import os
 
+    if exit_handlers:
+        atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         try:
             if stream is not None:
