@@ -1,3 +1,7 @@
+import sys
+
+import pytest
+
 import posefast
 
 
@@ -57,3 +61,22 @@ def test_the_fork_server_is_wanted_by_local_runs_only():
     assert not wanted_by(["run", "a.jpg", "-h"])
     assert not wanted_by(["run", "a.jpg", "--engine", "ray"])
     assert not wanted_by(["run", "--engine=ray", "a.jpg"])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts threads in /proc")
+def test_the_command_loads_numpy_without_openblas_threads():
+    """OpenBLAS starts a thread per core at NumPy's import, which spin for a while:
+    on 2 cores, CPU taken from the fork server importing beside the command. No
+    command makes BLAS calls; the environment is left as the user had it."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os, sys; from posefast.cli import main; status = main(['config']); "
+            "print(status, len(os.listdir('/proc/self/task')), "
+            "'OPENBLAS_NUM_THREADS' in os.environ, 'numpy' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-4:] == ["0", "1", "False", "True"], out.stdout

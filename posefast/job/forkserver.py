@@ -65,7 +65,7 @@ def start(backend_module: str | None = None) -> None:
     try:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
-            with _one_blas_thread():
+            with one_blas_thread():
                 forkserver.ensure_running()  # (fork and exec: the server imports on its own)
             _started = True
         finally:
@@ -113,11 +113,12 @@ def wanted_by(argv: Sequence[str]) -> bool:
 
 
 @contextlib.contextmanager
-def _one_blas_thread() -> Iterator[None]:
-    """The environment the fork server starts with, and its processes inherit: NumPy's
-    OpenBLAS on one thread (unless the user chose). The job's processes make no BLAS
-    calls, and OpenBLAS starts a thread per core at import that spins there: about
-    0.1 s of CPU in the server, while the job waits for it."""
+def one_blas_thread() -> Iterator[None]:
+    """NumPy's OpenBLAS on one thread (unless the user chose) for what starts or
+    imports NumPy meanwhile: the fork server, which its processes inherit, and the
+    command itself. No process of a job makes BLAS calls, and OpenBLAS starts a
+    thread per core at import that spins there: about 0.1 s of CPU in the server,
+    while the job waits for it."""
     if "OPENBLAS_NUM_THREADS" in os.environ:
         yield
         return
