@@ -1,3 +1,5 @@
+import os
+import subprocess
 import sys
 
 import pytest
@@ -18,9 +20,6 @@ def test_skeleton_tables():
 
 
 def test_every_public_name_is_there_when_asked_for():
-    import subprocess
-    import sys
-
     # in a fresh interpreter: here the names are loaded already
     code = ("import posefast, sys; assert 'numpy' not in sys.modules; "
             "ns = {}; exec('from posefast import *', ns); "
@@ -31,8 +30,6 @@ def test_every_public_name_is_there_when_asked_for():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["PoseEstimator", "decode_multiple_poses"]
-    import pytest
-
     with pytest.raises(AttributeError, match="no attribute 'decode_everything'"):
         posefast.decode_everything  # noqa: B018
 
@@ -40,9 +37,6 @@ def test_every_public_name_is_there_when_asked_for():
 def test_the_command_starts_its_fork_server_before_importing_numpy():
     """``posefast run``'s processes wait for the fork server's imports (0.2 s): the
     command starts it before its own imports, which then overlap the server's."""
-    import subprocess
-    import sys
-
     code = ("import sys; from posefast.cli import entry; from posefast.job import forkserver; "
             "print(sorted(m for m in ('numpy', 'PIL', 'posefast.estimator') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -68,10 +62,6 @@ def test_the_command_loads_numpy_without_openblas_threads():
     """OpenBLAS starts a thread per core at NumPy's import, which spin for a while:
     on 2 cores, CPU taken from the fork server importing beside the command. No
     command makes BLAS calls; the environment is left as the user had it."""
-    import os
-    import subprocess
-    import sys
-
     code = ("import os, sys; from posefast.cli import main; status = main(['config']); "
             "print(status, len(os.listdir('/proc/self/task')), "
             "'OPENBLAS_NUM_THREADS' in os.environ, 'numpy' in sys.modules)")
