@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 from typing import Sequence
 
 #: Subcommand modules, in the order ``posefast --help`` lists them.
@@ -66,9 +68,6 @@ def main(argv: Sequence[str] | None = None, *, exits_after: bool = False) -> int
     ``exits_after``: the process ends right after (the ``posefast`` program), so that
     connections it would otherwise close, such as to a Ray cluster, may be left to
     the operating system."""
-    import signal
-    import threading
-
     command = "posefast"
     if (threading.current_thread() is threading.main_thread()
             and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
@@ -107,10 +106,14 @@ def main(argv: Sequence[str] | None = None, *, exits_after: bool = False) -> int
 def entry() -> None:
     """The ``posefast`` program: runs :func:`main`, then exits with its status, keeping
     the inference runtime's teardown lines off stderr (see ``posefast.runtime_logs``)."""
-    from ..runtime_logs import quiet_teardown
+    try:
+        status = main(exits_after=True)
+        from ..runtime_logs import quiet_teardown
 
-    status = main(exits_after=True)
-    quiet_teardown()
+        quiet_teardown()
+    except KeyboardInterrupt:  # a Ctrl-C before main's own handling, or after it
+        print("posefast: interrupted", file=sys.stderr)
+        status = 130
     # Ray's exit handlers would shut down or disconnect what the command left to the
     # process's end (see run's ray_state)
     _exit_without_teardown(status, exit_handlers="ray" not in sys.modules)
