@@ -26,10 +26,11 @@ def test_every_public_name_is_there_when_asked_for():
             "missing = [n for n in posefast.__all__ if n not in ns]; "
             "assert not missing, missing; "
             "assert set(posefast.__all__) <= set(dir(posefast)); "
-            "print(posefast.PoseEstimator.__name__, posefast.decode_multiple_poses.__name__)")
+            "print(posefast.PoseEstimator.__name__, posefast.decode_multiple_poses.__name__, "
+            "posefast.video.PoseTracker.__name__, posefast.decode.SIMD != '')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["PoseEstimator", "decode_multiple_poses"]
+    assert out.stdout.split() == ["PoseEstimator", "decode_multiple_poses", "PoseTracker", "True"]
     with pytest.raises(AttributeError, match="no attribute 'decode_everything'"):
         posefast.decode_everything  # noqa: B018
 
