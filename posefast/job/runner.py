@@ -142,7 +142,8 @@ class Runner:
         self.on_progress = on_progress
         self.stats = RunStats()
         self.spec: InputSpec | None = spec  # None: check() loads the model to find it
-        self._ctx = forkserver.context(_backend_module(config))
+        self._backend_module = _backend_module(config)
+        self._ctx = forkserver.context(self._backend_module)
 
     def check(self) -> InputSpec:
         """Load the model on the backend once, here, and return its input spec.
@@ -152,7 +153,7 @@ class Runner:
         """
         # The fork server imports its modules while this process loads the model
         # (started here unless the caller did).
-        forkserver.start(_backend_module(self.config))
+        forkserver.start(self._backend_module)
         if self.spec is None:
             from ..estimator import PoseEstimator
 
