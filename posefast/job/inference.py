@@ -11,23 +11,17 @@ in one call and is decoded by the GIL-free batch decoder. ``None``: exit.
 from __future__ import annotations
 
 import os
-import signal
 from multiprocessing.connection import Connection
 
 from ..config import Config
-from ..runtime_logs import set_verbose
-from .heap import keep_heap
-from .slots import SlotLayout, SlotPool, name_process
+from .slots import SlotLayout, SlotPool, begin_process
 
 
 def inference_main(conn: Connection, layout: SlotLayout, config: Config, max_pixels: int,
                    verbose: bool = False) -> None:
     """The body of an inference process (the target given to multiprocessing);
     ``verbose``: let the runtime's log lines through (``--verbose``)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides on Ctrl-C
-    set_verbose(verbose)
-    name_process("posefast-infer")
-    keep_heap()  # each batch reuses the memory the last one freed
+    begin_process("posefast-infer", verbose)
     from ..estimator import PoseEstimator, Prepared
 
     try:

@@ -20,27 +20,21 @@ original image, its size in pixels and the time the preparation took.
 from __future__ import annotations
 
 import os
-import signal
 import time
 from collections import deque
 from multiprocessing.connection import Connection
 from typing import Any
 
 from ..backend import InputSpec
-from ..runtime_logs import set_verbose
-from .heap import keep_heap
 from .records import failure_reason
-from .slots import SlotLayout, SlotPool, name_process
+from .slots import SlotLayout, SlotPool, begin_process
 
 
 def preparation_main(conn: Connection, layout: SlotLayout, spec: InputSpec, resize: str,
                      max_pixels: int, verbose: bool = False) -> None:
     """The body of a preparation process (the target given to multiprocessing);
     ``verbose``: let the runtime's log lines through (``--verbose``)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides on Ctrl-C
-    set_verbose(verbose)
-    name_process("posefast-prep")
-    keep_heap()  # each image reuses the memory the last one freed
+    begin_process("posefast-prep", verbose)
     try:
         pool = SlotPool.attach(layout)
     except FileNotFoundError:

@@ -9,13 +9,20 @@ the number of images in flight whatever the number of inputs.
 The main process creates the pool and alone decides which slot is free (the
 processes never allocate): a slot goes to one preparation task, then to one
 inference batch, then back to the free list when that batch's results are in.
+
+Also here: what each process of a job does first (``begin_process``), as it attaches
+to the pool.
 """
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 from multiprocessing import shared_memory
 
 import numpy as np
+
+from ..runtime_logs import set_verbose
+from .heap import keep_heap
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,17 @@ class SlotPool:
                 self._memory.unlink()
             except FileNotFoundError:
                 pass
+
+
+def begin_process(name: str, verbose: bool) -> None:
+    """What each process of a job does first: leaves Ctrl-C to the main process, which
+    decides on it; lets the runtime's log lines through with ``verbose`` (given as an
+    argument: a fork server started before ``--verbose`` was read does not carry it
+    in its environment); takes its name; keeps freed memory for the next image."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    set_verbose(verbose)
+    name_process(name)
+    keep_heap()
 
 
 def name_process(name: str) -> None:
