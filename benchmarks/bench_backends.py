@@ -26,7 +26,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import machine  # noqa: E402
 from posefast.preprocess import to_input
-from posefast.registry import create_backend, get_backend_class
+from posefast.backend_registry import create_backend, get_backend_class
 
 HERE = Path(__file__).resolve().parent
 DATA = Path(os.environ.get("POSEFAST_TEST_DATA", HERE.parent.parent / "shared"))
@@ -61,7 +61,7 @@ def main() -> int:
                         + ", ".join(f"{h}x{w}" for h, w in SIZES) + ")")
     args = parser.parse_args()
     sizes = [tuple(int(v) for v in size.split("x")) for size in args.sizes]
-    from posefast.convert import convert_tflite_to_onnx
+    from posefast.models.convert import convert_tflite_to_onnx
 
     image = Image.open(DATA / "images" / "couple.jpg").convert("RGB")
     backends = ["tflite", "onnx"]

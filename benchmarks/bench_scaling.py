@@ -61,7 +61,7 @@ def network_ms(backend_name: str, model: Path, batch: int, repeats: int = 20,
     prepared photo (CPU time of this thread when ``cpu_time``: at 1 thread the
     runtime computes on the calling thread)."""
     from posefast.estimator import prepare_image
-    from posefast.registry import create_backend
+    from posefast.backend_registry import create_backend
 
     with create_backend(backend_name, str(model), **options) as backend:
         pixels = prepare_image(str(DATA / "images" / "couple.jpg"), backend.input_spec,
@@ -107,7 +107,7 @@ def loop_worker(start: float, seconds: float) -> None:
     """One of ``loaded_rate``'s loops: waits for the wall-clock ``start``, then prepares
     and runs the shared images in turn for ``seconds``; prints images done and seconds."""
     from posefast.estimator import prepare_image
-    from posefast.registry import create_backend
+    from posefast.backend_registry import create_backend
 
     images = sorted(str(p) for p in (DATA / "images").iterdir())
     with create_backend("tflite", str(MODEL), num_threads=1) as backend:

@@ -1,7 +1,7 @@
 """Output stride 8, 16 and 32 from the one shared model: time per backend and agreement
 with stride 16 on every shared image.
 
-The 481x641 model is rewritten for each stride (``posefast.rewrite``; TF Lite for the
+The 481x641 model is rewritten for each stride (``posefast.models.stride``; TF Lite for the
 ``tflite`` backend, its ``posefast convert`` conversion rewritten for ``onnx``). Times:
 median ms of ``backend.run`` on couple.jpg (batch of one, 2 threads), every backend and
 stride taking turns run by run after warm-up, in this one process. Agreement: each
@@ -30,10 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import machine  # noqa: E402
 from posefast import decode_outputs
 from posefast.config import STRIDE_SCORE_THRESHOLD
-from posefast.convert import convert_tflite_to_onnx
+from posefast.models.convert import convert_tflite_to_onnx
 from posefast.preprocess import to_input
-from posefast.registry import create_backend
-from posefast.rewrite import rewrite_stride
+from posefast.backend_registry import create_backend
+from posefast.models.stride import rewrite_stride
 
 HERE = Path(__file__).resolve().parent
 DATA = Path(os.environ.get("POSEFAST_TEST_DATA", HERE.parent.parent / "shared"))

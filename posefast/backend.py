@@ -1,7 +1,7 @@
 """The contract every inference backend implements (built-in or third-party).
 
 A backend is a class registered in the entry-point group ``posefast.backends``.
-The core finds it through ``posefast.registry`` and never imports it by name.
+The core finds it through ``posefast.backend_registry`` and never imports it by name.
 """
 from __future__ import annotations
 

@@ -45,7 +45,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 DEFAULT_MODEL = "posenet_mobilenet_v1_075_481_641_quant"
 DEFAULT_CONFIG_FILE = "posefast.toml"
-#: The output strides PoseNet offers (posefast.rewrite reaches them from any of them).
+#: The output strides PoseNet offers (posefast.models.stride reaches them from any of them).
 OUTPUT_STRIDES = (8, 16, 32)
 #: The default score threshold where the output stride asks for another: stride 32's
 #: scores run lower (issue 13: at 0.5 it misses 2 of the 7 people of the shared images,

@@ -17,7 +17,7 @@ from .models import resolve_model
 from .models.derived import model_for_backend
 from .pose import Pose
 from .preprocess import Transform, target_size, to_input
-from .registry import create_backend
+from .backend_registry import create_backend
 from .runtime_logs import quiet_runtime_logs
 
 

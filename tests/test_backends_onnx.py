@@ -7,7 +7,7 @@ import pytest
 from backend_helpers import IMAGE_NAMES, network_input, poses
 from conftest import MODEL_353, MODEL_481
 from posefast.cli import main as cli_main
-from posefast.registry import create_backend, list_backends
+from posefast.backend_registry import create_backend, list_backends
 
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
@@ -177,7 +177,7 @@ def _conv_model(pads, op="Conv"):
 
 
 def test_only_same_padding_becomes_dynamic():
-    from posefast.convert import _make_size_dynamic
+    from posefast.models.convert import _make_size_dynamic
 
     same = _conv_model([1, 1, 1, 1])  # 33 -> 17 at stride 2: TF 'same' pads 1 each side
     assert _make_size_dynamic(same, onnx) == ""

@@ -7,7 +7,7 @@ import pytest
 from backend_helpers import network_input, poses
 from conftest import MODEL_353, MODEL_481, MODEL_721
 from posefast.quantized import Quantized
-from posefast.registry import create_backend, get_backend_class, list_backends
+from posefast.backend_registry import create_backend, get_backend_class, list_backends
 
 litert = pytest.importorskip("ai_edge_litert.interpreter")
 

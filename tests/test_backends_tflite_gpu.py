@@ -8,7 +8,7 @@ import pytest
 
 from backend_helpers import network_input, poses
 from conftest import MODEL_481
-from posefast.registry import create_backend, get_backend_class
+from posefast.backend_registry import create_backend, get_backend_class
 
 pytest.importorskip("ai_edge_litert.compiled_model")
 gpu = pytest.importorskip("posefast_backends.tflite_gpu")

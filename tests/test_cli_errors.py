@@ -129,7 +129,7 @@ def test_onnx_providers_fall_back_in_the_order_given(tmp_path):
     if "CUDAExecutionProvider" in ort.get_available_providers():
         pytest.skip("CUDA is here: nothing to fall back from")
     pytest.importorskip("onnx")
-    from posefast.registry import create_backend
+    from posefast.backend_registry import create_backend
 
     model = tmp_path / "tiny.onnx"
     _tiny_onnx_posenet(model)

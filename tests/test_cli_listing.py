@@ -23,7 +23,7 @@ def test_backends_table_says_what_runs_here_and_why_not(capsys):
 
 
 def test_backends_json_matches_the_registry(capsys):
-    from posefast.registry import list_backends
+    from posefast.backend_registry import list_backends
 
     assert main(["backends", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)

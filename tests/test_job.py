@@ -358,7 +358,7 @@ def assert_same_poses(got, expected, names, tolerance_px):
 
 def _gpu_usable() -> bool:
     try:
-        from posefast.registry import get_backend_class
+        from posefast.backend_registry import get_backend_class
 
         return bool(get_backend_class("tflite-gpu").availability())
     except Exception:

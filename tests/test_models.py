@@ -187,7 +187,8 @@ def test_backend_onnx_with_a_tflite_model_converts_once_and_caches(shared_data, 
                                                                    monkeypatch):
     """Issue 11 item 13: `--backend onnx` with the default (TF Lite) model failed with a
     protobuf error."""
-    from posefast import PoseEstimator, convert
+    from posefast import PoseEstimator
+    from posefast.models import convert
     from posefast.models.derived import derived_dir
 
     monkeypatch.setenv("POSEFAST_CACHE_DIR", str(tmp_path / "cache"))

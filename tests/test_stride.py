@@ -12,10 +12,10 @@ from posefast import PoseEstimator, decode_outputs
 from posefast.cli import main as cli_main
 from posefast.config import load_config
 from posefast.models.derived import derived_dir, model_for_backend
-from posefast.registry import create_backend
-from posefast.rewrite import (Layer, UnreachableStrideError, UnsupportedModelError,
+from posefast.backend_registry import create_backend
+from posefast.models.stride import (Layer, UnreachableStrideError, UnsupportedModelError,
                               model_stride, plan_stride, rewrite_stride)
-from posefast.rewrite.tflite import tflite_plan
+from posefast.models.stride.tflite import tflite_plan
 
 from backend_helpers import IMAGE_NAMES, network_input
 from conftest import IMAGES, MODEL_481
@@ -114,7 +114,7 @@ def test_the_rewrite_is_exact_at_the_models_own_stride(shared_data, tmp_path, mo
 
 def test_a_rewritten_model_is_made_once_and_cached_by_sha_and_stride(shared_data, tmp_path,
                                                                         monkeypatch):
-    import posefast.rewrite as rewrite
+    import posefast.models.stride as rewrite
 
     monkeypatch.setenv("POSEFAST_CACHE_DIR", str(tmp_path / "cache"))
     made = []

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from posefast.backend import Availability, Backend, InputSpec, ModelOutputs
-from posefast.convert import META_OFFSET, META_SCALE, META_SIZE, META_STRIDE
+from posefast.models.convert import META_OFFSET, META_SCALE, META_SIZE, META_STRIDE
 from posefast.model_outputs import TensorInfo, detect_layout, find_posenet_outputs
 
 from ._common import (check_batch, check_input_size, check_model_path, check_options,

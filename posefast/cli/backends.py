@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..registry import list_backends
+    from ..backend_registry import list_backends
 
     infos = list_backends()
     rows = [{"name": i.name, "usable": i.availability.usable, "reason": i.availability.reason,

@@ -50,7 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..convert import StrideReport, convert_model
+    from ..models.convert import StrideReport, convert_model
     from ..models import resolve_model
 
     try:

@@ -171,7 +171,7 @@ def check_usable(config: Config, origins: dict[str, str] | None = None) -> None:
     options or the model cannot be used here."""
     from ..models import missing_model_path_dirs, resolve_model
     from ..models.derived import model_for_backend
-    from ..registry import get_backend_class
+    from ..backend_registry import get_backend_class
 
     try:
         cls = get_backend_class(config.backend)

@@ -92,7 +92,7 @@ def with_backend_threads(config: Config, threads: int) -> Config:
     """``config`` with the backend's thread option (``threads_option`` of its class)
     set to ``threads``, unless the user set it: every worker otherwise starts a
     thread per core, and the workers fight over the cores."""
-    from ..registry import get_backend_class
+    from ..backend_registry import get_backend_class
 
     options = dict(config.backend_options)
     threads_option = getattr(get_backend_class(config.backend), "threads_option", None)

@@ -79,7 +79,7 @@ def plan_job(config: Config, *, workers: int | None = None, preparers: int | Non
     when they are ahead (the slots are full), so they cost nothing then. The batch
     size is the backend's measured default.
     """
-    from ..registry import get_backend_class
+    from ..backend_registry import get_backend_class
 
     cls = get_backend_class(config.backend)
     cores = cores or available_cores()
@@ -226,7 +226,7 @@ def start_fork_server_early(config: Config) -> None:
 def _backend_module(config: Config) -> str | None:
     """The module of the configured backend's class, for the fork server to import;
     None when it cannot be loaded (the checks say why, before any process starts)."""
-    from ..registry import get_backend_class
+    from ..backend_registry import get_backend_class
 
     try:
         return get_backend_class(config.backend).__module__

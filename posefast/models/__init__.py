@@ -1,5 +1,7 @@
-"""PoseNet models: the registry of known models, the copy shipped in the package,
-and resolving a name or path to a verified local file (``resolve_model``)."""
+"""PoseNet models, in one place: the registry of known models (``registry``), the copy
+shipped in the package, resolving a name or path to a verified local file
+(``resolve_model``), and every model derived from one: TF Lite -> ONNX (``convert``), the
+output stride rewrite (``stride``), kept in the cache by content (``derived``)."""
 from __future__ import annotations
 
 from .registry import CORAL, DATA_DIR, REGISTRY, ModelInfo, registry_name

@@ -1,7 +1,7 @@
 """Models derived from the one the user named, made once and kept in the cache.
 
 A backend that takes another format (``--backend onnx`` with a TF Lite model) gets the
-model converted; a requested output stride gets it rewritten (``posefast.rewrite``),
+model converted; a requested output stride gets it rewritten (``posefast.models.stride``),
 after the conversion, in the format the backend runs.
 Each derived file is named by the sha256 of the source model's content plus what was
 done to it (``<sha256>.onnx``, ``<sha256>-stride8.tflite``), so a changed source never
@@ -70,14 +70,14 @@ def cached(name: str, build: Callable[[Path], object]) -> Path:
 
 def converted_to_onnx(path: Path, source_sha: str) -> Path:
     """The ONNX model converted from the TF Lite model ``path`` (made once, cached)."""
-    from ..convert import convert_tflite_to_onnx
+    from .convert import convert_tflite_to_onnx
 
     return cached(f"{source_sha}.onnx", lambda tmp: convert_tflite_to_onnx(path, tmp))
 
 
 def backend_suffixes(backend: str) -> tuple[str, ...] | None:
     """The model file suffixes the registered backend ``backend`` takes (None: any)."""
-    from ..registry import get_backend_class
+    from ..backend_registry import get_backend_class
 
     suffixes = getattr(get_backend_class(backend), "model_suffixes", None)
     return tuple(s.lower() for s in suffixes) if suffixes else None
@@ -86,7 +86,7 @@ def backend_suffixes(backend: str) -> tuple[str, ...] | None:
 def with_stride(path: Path, source_sha: str, stride: int | None) -> Path:
     """``path`` rewritten for output ``stride`` (made once, cached), or ``path`` itself
     when ``stride`` is None or already the model's own: the rewrite is exact there."""
-    from ..rewrite import model_stride, rewrite_stride
+    from .stride import model_stride, rewrite_stride
 
     if stride is None or model_stride(path) == stride:
         return path

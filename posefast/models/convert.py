@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .model_outputs import output_stride
+from ..model_outputs import output_stride
 
 INSTALL_HINT = 'pip install "posefast[convert]" (tflite2onnx and onnx)'
 #: Metadata keys the onnx backend reads: pixels p are fed as p * scale + offset.
@@ -145,12 +145,12 @@ def convert_model(source: str | os.PathLike, target: str | os.PathLike, *,
                   overwrite: bool = True) -> ConversionReport | StrideReport:
     """Write ``source`` as ``target``: TF Lite -> ONNX (``convert_tflite_to_onnx``), and
     with ``output_stride`` rewritten for that stride (TF Lite -> TF Lite or ONNX,
-    ONNX -> ONNX; see ``posefast.rewrite``). The format follows ``target``'s suffix.
+    ONNX -> ONNX; see ``posefast.models.stride``). The format follows ``target``'s suffix.
     Raises ValueError naming the file for what cannot be done (a model that is not a
     MobileNet v1 PoseNet, a stride it cannot reach, formats with no way between them)
     before any work, and OSError naming ``target`` when it cannot be written."""
-    from .rewrite import FORMATS, rewrite_stride
-    from .rewrite import plan as stride_plan
+    from .stride import FORMATS, rewrite_stride
+    from .stride import plan as stride_plan
 
     source, target = Path(source), Path(target)
     if target.is_dir():
@@ -176,9 +176,9 @@ def convert_model(source: str | os.PathLike, target: str | os.PathLike, *,
                          f"converts TF Lite to ONNX only")
     # refuse an unknown architecture or an unreachable stride before any work
     if src_fmt == ".tflite":
-        from .rewrite.tflite import tflite_plan as planner
+        from .stride.tflite import tflite_plan as planner
     else:
-        from .rewrite.onnx import onnx_plan as planner
+        from .stride.onnx import onnx_plan as planner
     plan: stride_plan.StridePlan = planner(source, output_stride)
     if src_fmt != dst_fmt:
         _require("tflite2onnx")

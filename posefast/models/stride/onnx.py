@@ -16,7 +16,7 @@ from typing import Any
 from .plan import Layer, StridePlan, plan_stride
 
 INSTALL_HINT = 'pip install "posefast[convert]" (onnx)'
-META_STRIDE = "posefast.output_stride"  # as posefast.convert writes it
+META_STRIDE = "posefast.output_stride"  # as posefast.models.convert writes it
 
 
 def _onnx() -> Any:
