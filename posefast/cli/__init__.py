@@ -10,7 +10,7 @@ import threading
 from typing import Sequence
 
 #: Subcommand modules, in the order ``posefast --help`` lists them.
-COMMANDS = ("predict", "run", "backends", "models", "convert", "config")
+COMMANDS = ("predict", "run", "eval", "backends", "models", "convert", "config")
 
 
 def build_parser() -> argparse.ArgumentParser:
