@@ -118,3 +118,34 @@ def score_and_print(results: str, annotations, args: argparse.Namespace, *,
     sys.stdout.write("\n\n".join(parts) + "\n")
     sys.stdout.flush()
     return 0
+
+
+def annotations_for_job(path: str, sources: Sequence[tuple[str, str]]):
+    """``posefast run --eval``: the annotations at ``path``, checked to label every
+    input of the job (``sources``: (path, kind) pairs) before it starts, so that a
+    job is not run for a score it cannot have. Raises EvaluationError."""
+    from ..evaluation import EvaluationError, load_annotations
+
+    annotations = load_annotations(path, "--eval")
+    for source, kind in sources:
+        if kind != "image":
+            raise EvaluationError(f"--eval: {source} is a video; COCO keypoint annotations "
+                                  f"label images")
+        if os.path.basename(source) not in annotations.ids_by_name:
+            raise EvaluationError(f"--eval {path}: no image with file_name "
+                                  f"{os.path.basename(source)!r} (input {source}); pose the "
+                                  f"images that file labels")
+    return annotations
+
+
+def score_job(output: str, annotations, sources: Sequence[tuple[str, str]],
+              quiet: bool = False) -> int:
+    """``posefast run --eval``: score the job's ``output`` over its own images, the
+    summary table on stdout; 0, or 2 with a message."""
+    from ..evaluation.results import ids_of_sources
+
+    if not quiet:
+        print(f"posefast run: scoring {output} against {annotations.path}", file=sys.stderr)
+    report_args = argparse.Namespace(json=False, per_image=False, keypoints=False, plot=None)
+    return score_and_print(output, annotations, report_args,
+                           image_ids=ids_of_sources([s for s, _ in sources], annotations))

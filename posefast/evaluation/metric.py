@@ -61,6 +61,7 @@ class Scores:
     recall_points: np.ndarray
     sigmas: np.ndarray
     image_ids: list[int]
+    #: by image, then by detection
     matches: list[Match] = field(default_factory=list)
 
 
@@ -98,6 +99,7 @@ def score(annotations: Annotations, results: Results, *,
     run = _faster if library == "faster-coco-eval" else _pycocotools
     with contextlib.redirect_stdout(io.StringIO()):  # the libraries print as they go
         evaluator, matches = run(gt_data, detections, image_ids, annotations.category_id)
+    matches.sort(key=lambda m: (m.image_id, m.detection))
     p = evaluator.params
     precision = np.asarray(evaluator.eval["precision"])[:, :, 0, 0, -1]  # one category,
     stats = [float(v) for v in evaluator.stats[:len(SUMMARY_NAMES)]]     # all areas, 20
@@ -173,5 +175,4 @@ def _faster(gt_data: dict, detections: list[dict], image_ids: list[int],
         if gt_id not in ignored:
             image_id = dt.anns[dt_id]["image_id"]
             matches.append(Match(image_id, dt_id - 1, gt_id, float(oks)))
-    matches.sort(key=lambda m: (m.image_id, m.detection))
     return evaluator, matches
