@@ -457,3 +457,29 @@ def test_load_annotations_fills_in_what_coco_derives(tmp_path):
     with pytest.raises(EvaluationError, match="two images share an id"):
         labels.images.append(dict(labels.images[0], file_name="x.jpg"))
         load_annotations(labels.write(tmp_path / "l.json"))
+
+
+def test_the_command_line_imports_no_evaluation_until_asked():
+    """Every command parses the whole command line: eval's options must not make
+    `posefast run` import the metric, NumPy's share of it, or its libraries."""
+    import subprocess
+
+    from posefast.cli.eval import LIBRARIES as SPELLED_OUT
+    from posefast.evaluation.metric import LIBRARIES as METRIC_LIBRARIES
+
+    assert SPELLED_OUT == METRIC_LIBRARIES
+    code = ("import sys; from posefast.cli import build_parser; build_parser(); "
+            "import posefast.cli.run, posefast.evaluation.annotations; "
+            "print(sorted(m for m in sys.modules if m.startswith(('posefast.evaluation.m', "
+            "'posefast.evaluation.b', 'faster_coco_eval', 'pycocotools', 'matplotlib'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_eval_explains_itself_with_examples(capsys):
+    with pytest.raises(SystemExit):
+        posefast_main(["eval", "--help"])
+    text = capsys.readouterr().out
+    assert "examples:" in text and "posefast eval poses.jsonl --annotations" in text

@@ -27,9 +27,12 @@ matplotlib: pip install 'posefast[eval]'. Exit status 2 for bad input.
 """
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    from ..evaluation.metric import LIBRARIES
+#: posefast.evaluation.metric.LIBRARIES, spelled out: parsing the command line of any
+#: command imports no part of the evaluation (a test holds the two equal)
+LIBRARIES = ("faster-coco-eval", "pycocotools")
 
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "eval", help="score poses against COCO keypoint annotations (AP, AR)",
         description="Score a posefast output against labelled images with COCO's keypoint "
@@ -63,7 +66,7 @@ def add_report_options(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..evaluation import EvaluationError, load_annotations
+    from ..evaluation.annotations import EvaluationError, load_annotations
     from .options import fail
 
     try:
@@ -76,7 +79,7 @@ def main(args: argparse.Namespace) -> int:
 
 def check_plot_path(path: str | None) -> None:
     """EvaluationError if ``--plot``'s folder is missing: before any work."""
-    from ..evaluation import EvaluationError
+    from ..evaluation.annotations import EvaluationError
 
     if path is None:
         return
@@ -92,7 +95,8 @@ def score_and_print(results: str, annotations, args: argparse.Namespace, *,
                     image_ids: Sequence[int] | None = None, library: str | None = None) -> int:
     """Score ``results`` against the loaded ``annotations`` and print what ``args``
     asks for (json, per_image, keypoints, plot); 0, or 2 with a message for bad input."""
-    from ..evaluation import EvaluationError, evaluate
+    from ..evaluation import evaluate
+    from ..evaluation.annotations import EvaluationError
     from ..evaluation.report import keypoint_table, per_image_table, summary_table, to_json
     from .options import fail, warn
 
@@ -124,7 +128,7 @@ def annotations_for_job(path: str, sources: Sequence[tuple[str, str]]):
     """``posefast run --eval``: the annotations at ``path``, checked to label every
     input of the job (``sources``: (path, kind) pairs) before it starts, so that a
     job is not run for a score it cannot have. Raises EvaluationError."""
-    from ..evaluation import EvaluationError, load_annotations
+    from ..evaluation.annotations import EvaluationError, load_annotations
 
     annotations = load_annotations(path, "--eval")
     for source, kind in sources:

@@ -35,6 +35,7 @@ examples:
   posefast run val2017/ --format coco --output results.json
   posefast run clip.mp4 --smooth --render-dir annotated/ --output poses.jsonl
   posefast run photos/ --format parquet --output poses.parquet
+  posefast run val2017/ --output poses.jsonl --eval person_keypoints_val2017.json
   posefast run /data/photos --engine ray --ray-address auto --output /data/poses.jsonl
 
 INPUT is an image, a video (every --every-th frame), a folder (searched recursively
@@ -121,7 +122,7 @@ def main(args: argparse.Namespace) -> int:
     from ..job.output import OutputError, coco_image_ids
     from ..job.runner import plan_job, start_fork_server_early
     from ..runtime_logs import set_verbose
-    from ..evaluation import EvaluationError
+    from ..evaluation.annotations import EvaluationError
     from .eval import annotations_for_job, score_job
 
     problem = _option_problem(args)

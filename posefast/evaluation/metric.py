@@ -1,7 +1,7 @@
 """COCO's keypoint metric, computed by a library that implements it: faster-coco-eval
 (C++, the default) or pycocotools (COCO's own reference). Both give the same numbers
 (the tests hold them to 1e-6); ``benchmarks/bench_eval.py`` measured faster-coco-eval
-at several times pycocotools' speed (docs/benchmarks.md). Either is installed by the
+at 2.3-2.5x pycocotools' speed on 3000-9700 made-up poses (docs/benchmarks.md). Either is installed by the
 ``eval`` extra: ``pip install 'posefast[eval]'``.
 
 The metric: each pose is matched to a labelled person by object keypoint similarity
@@ -15,7 +15,6 @@ Crowd regions (``iscrowd``) and people with no labelled keypoint
 from __future__ import annotations
 
 import contextlib
-import copy
 import importlib.util
 import io
 from dataclasses import dataclass, field
@@ -94,7 +93,11 @@ def score(annotations: Annotations, results: Results, *,
     if image_ids is None:
         image_ids = results.image_ids if results.image_ids is not None else annotations.image_ids
     image_ids = sorted(set(image_ids))
-    gt_data = copy.deepcopy(annotations.dataset)  # the libraries add keys to what they get
+    # The libraries add keys to the dicts they get (ignore, tp, ...), and change no
+    # list in them: a copy of each dict keeps the annotations as they were, at a
+    # fraction of a deep copy's time (3000 images: 0.43 s in all instead of 0.57 s).
+    gt_data = {key: [dict(entry) for entry in entries]
+               for key, entries in annotations.dataset.items()}
     detections = [dict(d) for d in results.detections]
     run = _faster if library == "faster-coco-eval" else _pycocotools
     with contextlib.redirect_stdout(io.StringIO()):  # the libraries print as they go
