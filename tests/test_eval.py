@@ -184,6 +184,14 @@ def test_a_missed_person_lowers_ar_as_by_hand(tmp_path, library):
     assert [(row.people, row.matched) for row in report.images] == [(2, 2), (2, 1)]
 
 
+def test_an_output_where_no_one_was_found_scores_0(tmp_path, library):
+    _, truth, labels = scene(tmp_path, images=2)
+    records = [dict(r, poses=[]) for r in fed_back(truth)]
+    report = evaluate(write_jsonl(tmp_path / "p.jsonl", records), labels, library=library)
+    assert report.summary["AP"] == 0 and report.summary["AR"] == 0
+    assert [(row.people, row.poses, row.matched) for row in report.images] == [(3, 0, 0)] * 2
+
+
 def test_per_image_oks_is_the_numpy_oks(tmp_path, library):
     labels, truth, path = scene(tmp_path, images=3, per_image=1)
     records = fed_back(truth, moved=6.0)
@@ -388,6 +396,9 @@ def test_results_of_other_images_are_refused(tmp_path, capsys):
         expect="none of its images is in --annotations")
     bad(tmp_path, capsys, write_jsonl(tmp_path / "h.jsonl", others[:1] + records[1:]),
         "--annotations", labels, expect="1 of its 2 entries are not in --annotations")
+    twice = records + [{**records[0], "source": "elsewhere/img1.jpg"}]
+    bad(tmp_path, capsys, write_jsonl(tmp_path / "t.jsonl", twice), "--annotations", labels,
+        expect="photos/img1.jpg and elsewhere/img1.jpg are both image 'img1.jpg'")
     coco = json.loads(open(write_coco(tmp_path / "c.json", records)).read())
     for entry in coco:
         entry["image_id"] += 1000

@@ -154,12 +154,18 @@ def _from_records(path: str, fmt: str, records: list[dict[str, Any]],
     image_ids: dict[int, None] = {}
     failed = []
     unknown = []
+    sources: dict[int, str] = {}
     for record in records:
         name = os.path.basename(record["source"])
         image_id = annotations.ids_by_name.get(name)
         if image_id is None:
             unknown.append(record["source"])
             continue
+        if sources.setdefault(image_id, record["source"]) != record["source"]:
+            # two files of one name, or one file posed twice: its poses would count twice
+            raise EvaluationError(
+                f"results {path}: {sources[image_id]} and {record['source']} are both image "
+                f"{name!r} of the annotations; score one output per set of images")
         image_ids[image_id] = None
         if record.get("error"):
             failed.append(record["source"])
