@@ -494,3 +494,19 @@ def test_eval_explains_itself_with_examples(capsys):
         posefast_main(["eval", "--help"])
     text = capsys.readouterr().out
     assert "examples:" in text and "posefast eval poses.jsonl --annotations" in text
+
+
+def test_run_eval_without_a_library_is_refused_before_the_job(tmp_path):
+    import subprocess
+
+    from PIL import Image
+
+    _, _, labels = scene(tmp_path, images=1)
+    Image.new("RGB", (64, 48)).save(tmp_path / "img1.jpg")
+    code = ("import sys; sys.modules.update(faster_coco_eval=None, pycocotools=None); "
+            "from posefast.cli import main; sys.exit(main(sys.argv[1:]))")
+    r = subprocess.run([sys.executable, "-c", code, "run", str(tmp_path / "img1.jpg"),
+                        "--output", str(tmp_path / "p.jsonl"), "--eval", labels],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "pip install 'posefast[eval]'" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "p.jsonl").exists()

@@ -6,7 +6,10 @@ import argparse
 import json
 import os
 import sys
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from ..evaluation.annotations import Annotations
 
 EXAMPLES = """\
 examples:
@@ -91,7 +94,7 @@ def check_plot_path(path: str | None) -> None:
                               f"{os.path.join(path, 'eval.png')}")
 
 
-def score_and_print(results: str, annotations, args: argparse.Namespace, *,
+def score_and_print(results: str, annotations: Annotations, args: argparse.Namespace, *,
                     image_ids: Sequence[int] | None = None, library: str | None = None) -> int:
     """Score ``results`` against the loaded ``annotations`` and print what ``args``
     asks for (json, per_image, keypoints, plot); 0, or 2 with a message for bad input."""
@@ -124,12 +127,15 @@ def score_and_print(results: str, annotations, args: argparse.Namespace, *,
     return 0
 
 
-def annotations_for_job(path: str, sources: Sequence[tuple[str, str]]):
+def annotations_for_job(path: str, sources: Sequence[tuple[str, str]]) -> Annotations:
     """``posefast run --eval``: the annotations at ``path``, checked to label every
     input of the job (``sources``: (path, kind) pairs) before it starts, so that a
-    job is not run for a score it cannot have. Raises EvaluationError."""
+    job is not run for a score it cannot have (nor without a library to score it).
+    Raises EvaluationError."""
     from ..evaluation.annotations import EvaluationError, load_annotations
+    from ..evaluation.metric import pick_library
 
+    pick_library()
     annotations = load_annotations(path, "--eval")
     for source, kind in sources:
         if kind != "image":
@@ -142,7 +148,7 @@ def annotations_for_job(path: str, sources: Sequence[tuple[str, str]]):
     return annotations
 
 
-def score_job(output: str, annotations, sources: Sequence[tuple[str, str]],
+def score_job(output: str, annotations: Annotations, sources: Sequence[tuple[str, str]],
               quiet: bool = False) -> int:
     """``posefast run --eval``: score the job's ``output`` over its own images, the
     summary table on stdout; 0, or 2 with a message."""
