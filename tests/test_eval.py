@@ -510,3 +510,55 @@ def test_run_eval_without_a_library_is_refused_before_the_job(tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "pip install 'posefast[eval]'" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and not (tmp_path / "p.jsonl").exists()
+
+
+def test_the_score_is_cocos_own_on_the_raw_files(tmp_path, capsys):
+    """COCO's reference, used as COCO's users do (pycocotools on the files as they
+    are: segmentation polygons, crowd RLEs, images with no one, info and licenses),
+    gives the numbers `posefast eval` prints, whichever library it runs."""
+    pytest.importorskip("pycocotools")
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    labels, results = made_up(tmp_path, images=60, seed=11)
+    data = json.loads(open(labels).read())
+    data["info"], data["licenses"] = {"year": 2017}, [{"id": 1, "name": "x"}]
+    data["images"] += [{"id": 9001, "file_name": "empty.jpg", "width": 640, "height": 480,
+                        "coco_url": "http://example/empty.jpg"}]
+    for ann in data["annotations"]:
+        x, y, w, h = ann["bbox"]
+        ann["segmentation"] = ({"counts": [0, 10, 100], "size": [480, 640]} if ann["iscrowd"]
+                               else [[x, y, x + w, y, x + w, y + h, x, y + h]])
+    (tmp_path / "raw.json").write_text(json.dumps(data))
+    records = [json.loads(line) for line in open(results).read().splitlines()[1:]]
+    for rec in records:  # boxes that are not the keypoints' extent, as posefast's are not
+        for pose in rec["poses"]:
+            x, y, w, h = pose["bbox"]
+            pose["bbox"] = [round(x, 2), round(y, 2), round(w / 3, 2), round(h / 3, 2)]
+    records.append(record(9001, [(np.full((17, 2), 50.0), 0.7)])
+                   | {"source": "photos/empty.jpg"})
+    coco_results = write_coco(tmp_path / "res.json", [r for r in records
+                                                     if r["source"] != "photos/empty.jpg"])
+    entries = json.loads(open(coco_results).read())
+    entries.append({"image_id": 9001, "category_id": 1, "score": 0.7,
+                    "keypoints": [50.0, 50.0, 1.0] * 17, "bbox": [50.0, 50.0, 0.0, 0.0]})
+    (tmp_path / "res.json").write_text(json.dumps(entries))
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(tmp_path / "raw.json"))
+        E = COCOeval(gt, gt.loadRes(str(tmp_path / "res.json")), "keypoints")
+        E.evaluate()
+        E.accumulate()
+        E.summarize()
+    assert 0.1 < E.stats[0] < 0.9
+    for name in LIBRARIES:
+        if not installed(name):
+            continue
+        for path in (tmp_path / "res.json", write_jsonl(tmp_path / "all.jsonl", records)):
+            status, out, err = run_cli(capsys, path, "--annotations", tmp_path / "raw.json",
+                                       "--json", "--library", name)
+            assert status == 0, err
+            got = json.loads(out)["summary"]
+            assert list(got.values()) == pytest.approx(list(E.stats), abs=1e-6), (name, path)

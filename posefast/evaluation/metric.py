@@ -10,7 +10,11 @@ keypoint's COCO sigma), greedily in order of pose score; AP averages precision o
 recall at OKS thresholds 0.50:0.05:0.95, AR recall, both with up to 20 poses per
 image; "medium" people have an area of 32^2..96^2 square pixels, "large" above.
 Crowd regions (``iscrowd``) and people with no labelled keypoint
-(``num_keypoints == 0``) are ignored: a pose matched to one counts neither way.
+(``num_keypoints == 0``) are ignored: a pose matched to one counts neither way, and
+so is a pose matched to no one whose area is outside the range scored (APm, APl):
+its ``bbox``'s area where every pose has one (posefast's outputs do: the box of its
+keypoints scoring >= 0.3), else its keypoints' extent, as COCO's tools take it from a
+results file.
 """
 from __future__ import annotations
 
@@ -99,6 +103,10 @@ def score(annotations: Annotations, results: Results, *,
     gt_data = {key: [dict(entry) for entry in entries]
                for key, entries in annotations.dataset.items()}
     detections = [dict(d) for d in results.detections]
+    if not all("bbox" in d for d in detections):
+        # the libraries read every result as the first one: a box for all, or none
+        for d in detections:
+            d.pop("bbox", None)
     run = _faster if library == "faster-coco-eval" else _pycocotools
     with contextlib.redirect_stdout(io.StringIO()):  # the libraries print as they go
         evaluator, matches = run(gt_data, detections, image_ids, annotations.category_id)

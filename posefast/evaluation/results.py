@@ -30,7 +30,8 @@ class Results:
     """What a results file holds, in the annotations' terms.
 
     ``detections``: COCO keypoint results (``image_id``, ``category_id``,
-    ``keypoints`` ``[x, y, score] * 17`` in pixels of the original image, ``score``);
+    ``keypoints`` ``[x, y, score] * 17`` in pixels of the original image, ``score``,
+    and ``bbox`` ``[x, y, width, height]`` where the pose has one);
     ``image_ids``: the images the file says were posed (JSON Lines and Parquet hold
     a record for an image with no person too), None for COCO results, which hold
     only images with a pose; ``failed``: sources whose record is an error.
@@ -173,10 +174,22 @@ def _from_records(path: str, fmt: str, records: list[dict[str, Any]],
             kps: list[float] = []
             for k in pose["keypoints"]:
                 kps += [k["x"], k["y"], k["score"]]
-            detections.append({"image_id": image_id, "category_id": annotations.category_id,
-                               "keypoints": kps, "score": pose["score"]})
+            detections.append(_detection(image_id, annotations.category_id, kps,
+                                         pose["score"], pose.get("bbox")))
     _refuse_unknown(path, unknown, len(records), annotations, "file name")
     return Results(path, fmt, detections, list(image_ids), failed)
+
+
+def _detection(image_id: int, category_id: int, keypoints: list[float], score: float,
+               bbox: Any) -> dict[str, Any]:
+    """A COCO keypoint result; with the pose's ``bbox`` where it has a valid one, as
+    COCO's tools read it from a results file: its area, not the keypoints' extent,
+    is the pose's for the area ranges (see ``metric``)."""
+    detection = {"image_id": image_id, "category_id": category_id, "keypoints": keypoints,
+                 "score": score}
+    if isinstance(bbox, list) and len(bbox) == 4 and _finite(*bbox) and min(bbox[2:]) >= 0:
+        detection["bbox"] = list(bbox)
+    return detection
 
 
 def _refuse_unknown(path: str, unknown: list, total: int, annotations: Annotations,
@@ -214,9 +227,8 @@ def _coco(path: str, annotations: Annotations) -> Results:
         if entry["image_id"] not in known:
             unknown.append(entry["image_id"])
             continue
-        detections.append({"image_id": entry["image_id"],
-                           "category_id": annotations.category_id,
-                           "keypoints": list(kps), "score": entry["score"]})
+        detections.append(_detection(entry["image_id"], annotations.category_id, list(kps),
+                                     entry["score"], entry.get("bbox")))
     _refuse_unknown(path, [f"image_id {i}" for i in unknown], len(data), annotations,
                     "image_id")
     return Results(path, "coco", detections, None)
