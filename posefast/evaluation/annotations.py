@@ -40,6 +40,8 @@ class Annotations:
     dataset: dict[str, Any]
     category_id: int
     ids_by_name: dict[str, int] = field(default_factory=dict)
+    #: the option that named the file, for messages
+    option: str = "--annotations"
 
     @property
     def image_ids(self) -> list[int]:
@@ -103,7 +105,7 @@ def load_annotations(path: str | os.PathLike, what: str = "--annotations") -> An
         raise EvaluationError(f"{where}: no person has a labelled keypoint, so there is "
                               f"nothing to score against")
     dataset = {"images": images, "annotations": people, "categories": [category]}
-    return Annotations(path, dataset, category["id"], ids_by_name)
+    return Annotations(path, dataset, category["id"], ids_by_name, what)
 
 
 def _person_category(categories: list, where: str) -> dict[str, Any]:

@@ -199,7 +199,7 @@ def _refuse_unknown(path: str, unknown: list, total: int, annotations: Annotatio
     some = ("none of its images is" if len(unknown) == total
             else f"{len(unknown)} of its {total} entries are not")
     raise EvaluationError(
-        f"results {path}: {some} in --annotations {annotations.path} "
+        f"results {path}: {some} in {annotations.option} {annotations.path} "
         f"(matched by {by}; the first missing: {unknown[0]}): score the images the "
         f"annotations label, with the annotation file they come from")
 
