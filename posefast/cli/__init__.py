@@ -10,7 +10,7 @@ import threading
 from typing import Sequence
 
 #: Subcommand modules, in the order ``posefast --help`` lists them.
-COMMANDS = ("predict", "run", "backends", "models", "convert", "config")
+COMMANDS = ("predict", "run", "eval", "backends", "models", "convert", "config")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n"
                "  posefast predict photo.jpg --render out.png   # poses of one image, drawn\n"
                "  posefast run photos/ --output poses.jsonl     # a whole folder, in parallel\n"
+               "  posefast eval poses.jsonl --annotations person_keypoints.json  # COCO AP\n"
                "  posefast config                               # the settings, and their sources\n"
                "  posefast COMMAND --help                       # each command's options",
         formatter_class=argparse.RawDescriptionHelpFormatter,

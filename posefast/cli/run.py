@@ -35,6 +35,7 @@ examples:
   posefast run val2017/ --format coco --output results.json
   posefast run clip.mp4 --smooth --render-dir annotated/ --output poses.jsonl
   posefast run photos/ --format parquet --output poses.parquet
+  posefast run val2017/ --output poses.jsonl --eval person_keypoints_val2017.json
   posefast run /data/photos --engine ray --ray-address auto --output /data/poses.jsonl
 
 INPUT is an image, a video (every --every-th frame), a folder (searched recursively
@@ -80,6 +81,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="with --format coco: the COCO annotation file (instances.json) whose "
                         "images map each file_name to its image_id (default: the number that "
                         "ends each file name)")
+    p.add_argument("--eval", metavar="FILE",
+                   help="when the job is done, score --output against these COCO keypoint "
+                        "annotations (person_keypoints_*.json; see posefast eval)")
     p.add_argument("-j", "--workers", type=int_up_to(MAX_PROCESSES), default=None, metavar="N",
                    help="inference processes, each with its own backend (default: one per "
                         "core, one for a backend that owns a GPU; the cores are shared out "
@@ -118,6 +122,8 @@ def main(args: argparse.Namespace) -> int:
     from ..job.output import OutputError, coco_image_ids
     from ..job.runner import plan_job, start_fork_server_early
     from ..runtime_logs import set_verbose
+    from ..evaluation.annotations import EvaluationError
+    from .eval import annotations_for_job, score_job
 
     problem = _option_problem(args)
     if problem:
@@ -146,9 +152,12 @@ def main(args: argparse.Namespace) -> int:
                         batch_size=args.batch_size,
                         inputs=(len(sources) if all(s.kind == "image" for s in sources)
                                 else None))
-        image_ids = (coco_image_ids([(s.path, s.kind) for s in sources], args.coco_annotations)
+        image_ids = (coco_image_ids([(s.path, s.kind) for s in sources],
+                                    args.coco_annotations or args.eval)
                      if args.format == "coco" else None)
-    except (InputError, UsageError, OutputError, ValueError) as exc:
+        truth = (annotations_for_job(args.eval, [(s.path, s.kind) for s in sources])
+                 if args.eval else None)
+    except (InputError, UsageError, OutputError, ValueError, EvaluationError) as exc:
         if ctrl_c_came():  # the runtime turned Ctrl-C into a failure to load
             raise KeyboardInterrupt from None
         return fail(str(exc))
@@ -165,11 +174,15 @@ def main(args: argparse.Namespace) -> int:
         return fail(str(exc))
     stdout = sys.stdout
     try:
-        return _job(args, sources, config, plan, image_ids, inputs, spec)
+        status = _job(args, sources, config, plan, image_ids, inputs, spec)
     finally:
         sys.stdout = stdout  # (--engine ray: see keep_ray_off_stdout)
         if lock is not None:
             lock.release()
+    if truth is not None and status in (0, 1):  # scored even if some inputs failed
+        status = (score_job(args.output, truth, [(s.path, s.kind) for s in sources],
+                            quiet=args.quiet) or status)
+    return status
 
 
 def _option_problem(args: argparse.Namespace) -> str | None:
@@ -184,6 +197,8 @@ def _option_problem(args: argparse.Namespace) -> str | None:
         return "--keep-failed goes with --resume"
     if args.coco_annotations and args.format != "coco":
         return "--coco-annotations goes with --format coco"
+    if args.eval and args.output == "-":
+        return "--eval needs --output FILE (the poses it scores)"
     if args.format == "parquet" and args.output == "-":
         return "--format parquet needs --output FILE (Parquet is not a stream)"
     if args.ray_address is not None and args.engine != "ray":
