@@ -82,6 +82,12 @@ class Config:
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
 
 
+class SettingTypeError(TypeError, ValueError):
+    """A setting of the wrong type (``score_threshold="0.5"``): a TypeError, and a
+    ValueError as every other bad setting is, so that ``except ValueError`` catches
+    any bad setting. The message names the key and where the value came from."""
+
+
 DECODER_KEYS = tuple(f.name for f in fields(DecoderConfig))
 TOP_KEYS = tuple(f.name for f in fields(Config) if f.name != "decoder")
 KEYS = TOP_KEYS + DECODER_KEYS
@@ -217,7 +223,8 @@ def _checked(values: Mapping[str, Any], where: Callable[[str], str]) -> dict[str
         try:
             out[key] = CHECKS[key](value)
         except (TypeError, ValueError) as exc:
-            raise type(exc)(f"{where(key)}: {key}: {exc}") from None
+            error = SettingTypeError if isinstance(exc, TypeError) else ValueError
+            raise error(f"{where(key)}: {key}: {exc}") from None
     return out
 
 
@@ -293,7 +300,8 @@ def _file_layer(path: Path) -> dict[str, Any]:
     for key, value in data.items():
         if key == "decoder":
             if not isinstance(value, dict):
-                raise TypeError(f"{path}: decoder: expected a [decoder] table, got {value!r}")
+                raise SettingTypeError(f"{path}: decoder: expected a [decoder] table, "
+                                       f"got {value!r}")
             for sub, v in value.items():
                 if sub not in DECODER_KEYS:
                     raise ValueError(f"{path}: unknown key {sub!r} in [decoder]"
@@ -329,7 +337,8 @@ def load_config(api: Mapping[str, Any] | None = None, cli: Mapping[str, Any] | N
     (``backend``, ``backend_options``, ``model``, ``input_size``, ``resize``, ``mode``,
     ``max_detections``, ``score_threshold``, ``nms_radius``, ``refine_steps``); None
     values mean "not given". ``env`` defaults to ``os.environ``. Unknown keys and
-    wrong types or values raise ValueError / TypeError naming the key and where it
+    wrong values raise ValueError, wrong types ``SettingTypeError`` (a ValueError and
+    a TypeError), naming the key and where it
     came from (the file, the environment variable or the argument).
     """
     return resolve_config(api, cli, config_file, env)[0]
