@@ -269,18 +269,20 @@ def config_file_path(config_file: str | os.PathLike | None,
                      env: Mapping[str, str]) -> Path | None:
     """The TOML file that applies: the argument, else $POSEFAST_CONFIG, else
     ./posefast.toml if there is one. A file named explicitly must exist."""
+    named = ""  # who named the file, for the error: the user may not know the variable is set
     if config_file is not None:
         path = Path(config_file)
     elif env.get("POSEFAST_CONFIG"):
         path = Path(env["POSEFAST_CONFIG"])
+        named = " (named by the environment variable POSEFAST_CONFIG)"
     else:
         path = Path(DEFAULT_CONFIG_FILE)
         return path if path.is_file() else None
     if path.is_dir():
-        raise FileNotFoundError(f"configuration file {str(path)!r} is a folder; give a "
+        raise FileNotFoundError(f"configuration file {str(path)!r}{named} is a folder; give a "
                                 f"TOML file")
     if not path.is_file():
-        raise FileNotFoundError(f"configuration file {str(path)!r} not found")
+        raise FileNotFoundError(f"configuration file {str(path)!r}{named} not found")
     return path
 
 
