@@ -23,8 +23,9 @@ examples:
 Prints a JSON array with one record per image, in the order given, in the record
 format of `posefast run`: {"source", "frame": null, "time": null, "width", "height",
 "poses", "error"}; a video gives one record per frame, with its "frame" and "time".
-Keypoints are pixels of the original image. Exit status: 0 if every image was
-posed, 1 if any could not be read, 2 for usage errors, 130 if interrupted.
+Keypoints are pixels of the original image. Folders and glob patterns are for
+`posefast run`, which expands them. Exit status: 0 if every image was posed, 1 if
+any could not be read, 2 for usage errors, 130 if interrupted.
 """
 
 
