@@ -128,16 +128,17 @@ def main(args: argparse.Namespace) -> int:
     duplicates: list[str] = []
     try:
         sources = expand_inputs(args.inputs, duplicates=duplicates)
-        if not sources:  # an empty folder, a list of blank lines: not a job that succeeded
-            return fail(f"nothing to pose: no image or video file in "
-                        f"{', '.join(map(repr, args.inputs))} (folders are searched for "
-                        f"file names ending as images and videos do: .jpg, .png, .mp4, ...)", 1)
         inputs = InputFiles([s.path for s in sources])
         if args.output != "-":
             # before any work: a Parquet or COCO file is written only at the end
             check_output("--output", args.output, inputs,
                          folder=args.engine == "ray" and args.format == "parquet")
-            _refuse_records(args)  # before the plan is printed as if the job would run
+            # before the plan is printed as if the job would run
+            _refuse_taken_output(args)
+        if not sources:  # an empty folder, a list of blank lines: not a job that succeeded
+            return fail(f"nothing to pose: no image or video file in "
+                        f"{', '.join(map(repr, args.inputs))} (folders are searched for "
+                        f"file names ending as images and videos do: .jpg, .png, .mp4, ...)", 1)
         if any(s.kind == "video" for s in sources) and not video_support():
             raise UsageError("reading videos needs PyAV: pip install 'posefast[video]'")
         config, origins = resolve_from_args(args)
@@ -411,6 +412,15 @@ def _tee(*sinks):
         for sink in sinks:
             sink(record)
     return emit
+
+
+def _refuse_taken_output(args: argparse.Namespace) -> None:
+    """OutputError naming the job that writes ``--output`` now (its lock, taken and
+    let go: the job takes it for good later); else :func:`_refuse_records`."""
+    probe = _lock(args.output)
+    if probe is not None:
+        probe.release()
+    _refuse_records(args)
 
 
 def _refuse_records(args: argparse.Namespace) -> None:
