@@ -197,3 +197,11 @@ def test_a_video_given_to_estimate_is_pointed_at_the_video_api(estimator, tmp_pa
 def test_bad_numeric_arguments_raise_value_error_naming_them(shared_data, kwargs, name):
     with pytest.raises(ValueError, match=name):
         PoseEstimator(model=str(MODEL_481), backend="tflite", **kwargs)
+
+
+@pytest.mark.parametrize("every", ["2", 0, 1.5, True])
+def test_iter_frames_refuses_a_bad_every_naming_it(every):
+    from posefast.reading.video import iter_frames
+
+    with pytest.raises(ValueError, match="every must be a whole number >= 1"):
+        next(iter_frames("clip.mp4", every))
