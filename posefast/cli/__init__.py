@@ -36,8 +36,9 @@ class Parser(argparse.ArgumentParser):
         choice = re.match(r"argument .*: invalid choice: '([^']*)' \(choose from (.*)\)$",
                           message)
         if choice:
-            close = difflib.get_close_matches(choice.group(1),
-                                              re.findall(r"'([^']*)'", choice.group(2)), n=1)
+            # (the choices are quoted up to Python 3.12, bare in later versions)
+            names = [c.strip().strip("'") for c in choice.group(2).split(",")]
+            close = difflib.get_close_matches(choice.group(1), names, n=1)
             if close:
                 message += f"; did you mean {close[0]!r}?"
         super().error(message)
