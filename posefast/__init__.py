@@ -4,8 +4,7 @@ Coordinates are pixels, x before y, unless a docstring says otherwise.
 """
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .backend import Availability, Backend, InputSpec, ModelOutputs
@@ -45,7 +44,9 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
+    import importlib
+
     module = _EXPORTS.get(name)
     if module is not None:
         value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
@@ -62,4 +63,9 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    # the public names and the module's own dunders; not what the code here imports
+    return sorted(set(__all__) | {n for n in globals() if n.startswith("__")})
+
+
+# the package's namespace is its API: names the code above needed go
+del annotations, TYPE_CHECKING

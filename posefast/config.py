@@ -82,6 +82,12 @@ class Config:
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
 
 
+class SettingTypeError(TypeError, ValueError):
+    """A setting of the wrong type (``score_threshold="0.5"``): a TypeError, and a
+    ValueError as every other bad setting is, so that ``except ValueError`` catches
+    any bad setting. The message names the key and where the value came from."""
+
+
 DECODER_KEYS = tuple(f.name for f in fields(DecoderConfig))
 TOP_KEYS = tuple(f.name for f in fields(Config) if f.name != "decoder")
 KEYS = TOP_KEYS + DECODER_KEYS
@@ -217,7 +223,8 @@ def _checked(values: Mapping[str, Any], where: Callable[[str], str]) -> dict[str
         try:
             out[key] = CHECKS[key](value)
         except (TypeError, ValueError) as exc:
-            raise type(exc)(f"{where(key)}: {key}: {exc}") from None
+            error = SettingTypeError if isinstance(exc, TypeError) else ValueError
+            raise error(f"{where(key)}: {key}: {exc}") from None
     return out
 
 
@@ -262,18 +269,20 @@ def config_file_path(config_file: str | os.PathLike | None,
                      env: Mapping[str, str]) -> Path | None:
     """The TOML file that applies: the argument, else $POSEFAST_CONFIG, else
     ./posefast.toml if there is one. A file named explicitly must exist."""
+    named = ""  # who named the file, for the error: the user may not know the variable is set
     if config_file is not None:
         path = Path(config_file)
     elif env.get("POSEFAST_CONFIG"):
         path = Path(env["POSEFAST_CONFIG"])
+        named = " (named by the environment variable POSEFAST_CONFIG)"
     else:
         path = Path(DEFAULT_CONFIG_FILE)
         return path if path.is_file() else None
     if path.is_dir():
-        raise FileNotFoundError(f"configuration file {str(path)!r} is a folder; give a "
+        raise FileNotFoundError(f"configuration file {str(path)!r}{named} is a folder; give a "
                                 f"TOML file")
     if not path.is_file():
-        raise FileNotFoundError(f"configuration file {str(path)!r} not found")
+        raise FileNotFoundError(f"configuration file {str(path)!r}{named} not found")
     return path
 
 
@@ -293,7 +302,8 @@ def _file_layer(path: Path) -> dict[str, Any]:
     for key, value in data.items():
         if key == "decoder":
             if not isinstance(value, dict):
-                raise TypeError(f"{path}: decoder: expected a [decoder] table, got {value!r}")
+                raise SettingTypeError(f"{path}: decoder: expected a [decoder] table, "
+                                       f"got {value!r}")
             for sub, v in value.items():
                 if sub not in DECODER_KEYS:
                     raise ValueError(f"{path}: unknown key {sub!r} in [decoder]"
@@ -329,7 +339,8 @@ def load_config(api: Mapping[str, Any] | None = None, cli: Mapping[str, Any] | N
     (``backend``, ``backend_options``, ``model``, ``input_size``, ``resize``, ``mode``,
     ``max_detections``, ``score_threshold``, ``nms_radius``, ``refine_steps``); None
     values mean "not given". ``env`` defaults to ``os.environ``. Unknown keys and
-    wrong types or values raise ValueError / TypeError naming the key and where it
+    wrong values raise ValueError, wrong types ``SettingTypeError`` (a ValueError and
+    a TypeError), naming the key and where it
     came from (the file, the environment variable or the argument).
     """
     return resolve_config(api, cli, config_file, env)[0]

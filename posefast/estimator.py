@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gc
+import numbers
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -12,7 +13,8 @@ import numpy as np
 from .config import Config, load_config
 from .backend import InputSpec
 from .decode import decode_outputs
-from .reading.images import DEFAULT_MAX_PIXELS, ImageInput, ImageLoadError, describe, load_image
+from .reading.images import (CHANNELS, DEFAULT_MAX_PIXELS, Channels, ImageInput, ImageLoadError,
+                             describe, load_image)
 from .models import resolve_model
 from .models.derived import model_for_backend
 from .pose import Pose
@@ -52,6 +54,10 @@ class PoseEstimator:
             for pose in est.estimate("photo.jpg"):
                 print(pose.score, pose.keypoints[0])  # nose x, y (pixels of photo.jpg), score
 
+    Images are paths, PIL images, or (H, W, 3) uint8 arrays (height, width, channels;
+    values 0..255) in RGB order; pass ``channels="bgr"`` for OpenCV's BGR arrays
+    (``cv2.imread``): BGR taken for RGB gives fewer and worse poses, and nothing in
+    the pixels says which order they are in.
     Keypoints are in pixels of the original image (x right, y down, pixel centres).
     One estimator is not safe to use from several threads at once; make one each.
     """
@@ -64,8 +70,12 @@ class PoseEstimator:
                                  config_file=config_file)
         elif model is not None or backend is not None or options or config_file is not None:
             raise ValueError("pass either config= or model/backend/options, not both")
+        if isinstance(max_pixels, bool) or not isinstance(max_pixels, numbers.Integral) \
+                or max_pixels < 1:
+            raise ValueError(f"max_pixels must be a whole number >= 1 (pixels), "
+                             f"got {max_pixels!r}")
         self.config = config
-        self.max_pixels = max_pixels
+        self.max_pixels = int(max_pixels)
         # the file the backend runs: the named model, or its cached ONNX conversion and/or
         # output-stride rewrite; the decoder reads the stride from the outputs' grid
         model_path = model_for_backend(resolve_model(config.model), config.backend,
@@ -84,12 +94,15 @@ class PoseEstimator:
 
     # -- the two steps, separately usable so that a pipeline can overlap them --
 
-    def prepare(self, image: ImageInput) -> Prepared:
+    def prepare(self, image: ImageInput, *, channels: Channels = "rgb") -> Prepared:
         """Load and pre-process one image (safe to run in another thread than ``infer``).
 
+        ``image``: a path, a PIL image or an (H, W, 3) uint8 array whose channels are
+        in the order ``channels`` says ("rgb", or "bgr" for OpenCV's arrays).
         Raises ``posefast.reading.images.ImageLoadError`` naming the file for unreadable input.
         """
-        return prepare_image(image, self.input_spec, self.config.resize, self.max_pixels)
+        return prepare_image(image, self.input_spec, self.config.resize, self.max_pixels,
+                             channels=channels)
 
     def infer(self, prepared: Sequence[Prepared]) -> list[list[Pose]]:
         """Run the network on prepared images and decode: one list of poses per image,
@@ -112,32 +125,39 @@ class PoseEstimator:
 
     # -- the public conveniences --
 
-    def estimate(self, image: ImageInput) -> list[Pose]:
-        """The poses in one image (path, PIL image or (H, W, 3) uint8 RGB array), best first."""
-        return self.infer([self.prepare(image)])[0]
+    def estimate(self, image: ImageInput, *, channels: Channels = "rgb") -> list[Pose]:
+        """The poses in one image, best first: a path, a PIL image or an (H, W, 3) uint8
+        array (height, width, channels; 0..255) in RGB order, or BGR with
+        ``channels="bgr"`` (``cv2.imread``'s). Keypoints in pixels of the image."""
+        return self.infer([self.prepare(image, channels=channels)])[0]
 
     def estimate_batch(self, images: Iterable[ImageInput], *,
-                       on_error: Literal["raise", "return"] = "raise") -> list[Any]:
+                       on_error: Literal["raise", "return"] = "raise",
+                       channels: Channels = "rgb") -> list[Any]:
         """The poses in each image, in order; the next image is loaded while one runs.
+        Images as for :meth:`estimate` (``channels``: the order of every array's).
 
         An image that cannot be read (``ImageLoadError``, naming it) is, with
         ``on_error="raise"`` (the default), raised when its turn comes; with
         ``on_error="return"``, that image's entry is the ``ImageLoadError`` itself and the
         other images are posed: ``[poses, ImageLoadError(...), poses, ...]``.
         """
-        return list(self.iter_estimate(images, on_error=on_error))
+        return list(self.iter_estimate(images, on_error=on_error, channels=channels))
 
     def iter_estimate(self, images: Iterable[ImageInput], *,
-                      on_error: Literal["raise", "return"] = "raise") -> Iterator[Any]:
+                      on_error: Literal["raise", "return"] = "raise",
+                      channels: Channels = "rgb") -> Iterator[Any]:
         """Like ``estimate_batch``, yielding each image's poses (or, with
         ``on_error="return"``, its ``ImageLoadError``) as soon as they are ready."""
         if on_error not in ("raise", "return"):
             raise ValueError(f"on_error must be 'raise' or 'return', got {on_error!r}")
+        if channels not in CHANNELS:
+            raise ValueError(f"channels must be 'rgb' or 'bgr', got {channels!r}")
         with ThreadPoolExecutor(1, thread_name_prefix="posefast-prepare") as pool:
             it = iter(images)
             pending = None
             for image in it:
-                pending = pool.submit(self.prepare, image)
+                pending = pool.submit(self.prepare, image, channels=channels)
                 break
             while pending is not None:
                 try:
@@ -148,7 +168,7 @@ class PoseEstimator:
                     prepared = exc
                 pending = None
                 for image in it:
-                    pending = pool.submit(self.prepare, image)
+                    pending = pool.submit(self.prepare, image, channels=channels)
                     break
                 yield prepared if isinstance(prepared, ImageLoadError) else \
                     self.infer([prepared])[0]
@@ -167,12 +187,12 @@ class PoseEstimator:
 
 
 def prepare_image(image: ImageInput, spec: InputSpec, resize: str,
-                  max_pixels: int = DEFAULT_MAX_PIXELS) -> Prepared:
+                  max_pixels: int = DEFAULT_MAX_PIXELS, *, channels: Channels = "rgb") -> Prepared:
     """Load and pre-process one image for a network input ``spec`` (what
     ``PoseEstimator.prepare`` does, without a backend: the job's preparation
     processes run it). JPEGs are decoded at the smallest reduced scale that still
-    covers the size they are resized to."""
-    loaded = load_image(image, max_pixels=max_pixels,
+    covers the size they are resized to; ``channels`` is an array's channel order."""
+    loaded = load_image(image, max_pixels=max_pixels, channels=channels,
                         target_size=lambda w, h: target_size(w, h, spec, resize))
     array, transform = to_input(loaded.image, loaded.width, loaded.height, spec, resize)
     return Prepared(array, transform, loaded.width, loaded.height, loaded.source)

@@ -21,6 +21,8 @@ class Pose:
             ``KEYPOINT_NAMES`` and its columns are x, y (pixels; of the network
             input when returned by the decoders, of the original image when
             returned by ``PoseEstimator``) and the keypoint score in [0, 1].
+        bbox: (a property) ``[x, y, width, height]`` in the keypoints' pixels around
+            the keypoints scoring >= 0.3 (all of them if none does).
     """
 
     score: float
@@ -38,6 +40,16 @@ class Pose:
     def __reduce__(self) -> tuple[type, tuple[float, np.ndarray]]:
         # Python 3.10.0's slotted frozen dataclasses cannot be unpickled by default
         return (Pose, (self.score, self.keypoints))
+
+    @property
+    def bbox(self) -> list[float]:
+        """The box ``[x, y, width, height]`` (pixels, x right, y down, (x, y) the top-left
+        corner) around the keypoints scoring >= 0.3, or around all of them when none
+        does: the ``bbox`` of this pose's record in ``posefast run``'s output. See
+        ``posefast.video.boxes.keypoint_box``."""
+        from .video.boxes import keypoint_box  # (posefast.video: not needed to decode)
+
+        return keypoint_box(self.keypoints)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form: ``{"score": s, "keypoints": [{"part", "x", "y", "score"}, ...]}``."""

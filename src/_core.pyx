@@ -418,10 +418,16 @@ cdef object _multi(object heatmaps, object offsets, object displacements_fwd,
     if isinstance(refine_steps, bool) or not isinstance(refine_steps, _integer) \
             or not 0 <= refine_steps <= 1000:
         raise ValueError(f"refine_steps must be an integer in [0, 1000], got {refine_steps!r}")
+    if isinstance(score_threshold, bool) or not isinstance(score_threshold, _real) \
+            or not 0.0 <= score_threshold <= 1.0:
+        raise ValueError(f"score_threshold must be in [0, 1] (a number), got {score_threshold!r}")
     thr = score_threshold
-    if not 0.0 <= thr <= 1.0:
-        raise ValueError(f"score_threshold must be in [0, 1], got {score_threshold!r}")
-    radius = nms_radius
+    if isinstance(nms_radius, bool) or not isinstance(nms_radius, _real):
+        raise ValueError(f"nms_radius must be a finite number >= 0 (pixels), got {nms_radius!r}")
+    try:
+        radius = nms_radius
+    except OverflowError:  # an int beyond a double's range
+        radius = INFINITY
     if not (radius >= 0.0 and isfinite(radius)):
         raise ValueError(f"nms_radius must be a finite number >= 0 (pixels), got {nms_radius!r}")
     if _mixed(&call.first):

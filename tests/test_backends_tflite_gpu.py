@@ -106,10 +106,75 @@ def test_usable_with_a_cpu_fallback_even_without_a_gpu(shared_data, no_gpu, caps
     image = str(shared_data / "images" / "standing.png")
     assert cli_main(["predict", image, "--backend", "tflite-gpu", "--model", str(MODEL_481)]) == 2
     assert "no Vulkan driver found" in capsys.readouterr().err
-    with pytest.warns(RuntimeWarning, match="running on the CPU"):
-        assert cli_main(["predict", image, "--backend", "tflite-gpu", "--backend-option",
-                         "fallback=cpu", "--model", str(MODEL_481)]) == 0
-    assert '"poses": [{"score"' in capsys.readouterr().out
+    assert cli_main(["predict", image, "--backend", "tflite-gpu", "--backend-option",
+                     "fallback=cpu", "--model", str(MODEL_481)]) == 0
+    out, err = capsys.readouterr()
+    assert '"poses": [{"score"' in out
+    assert_one_fallback_line(err)
+
+
+def assert_one_fallback_line(err: str) -> None:
+    """The command says once, in its own words, that it runs on the CPU as asked: no
+    Python warning line naming posefast's source, no remedy telling the user to pass
+    the fallback they passed."""
+    lines = [line for line in err.splitlines() if "GPU" in line]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("posefast: warning: tflite-gpu: no GPU can be used here (no ")
+    assert lines[0].endswith('running on the CPU instead, as fallback="cpu" asks')
+    assert "Warning" not in err and ".py:" not in err and "Remedy" not in err
+
+
+def test_the_fallback_warning_points_at_the_users_call(shared_data, no_gpu):
+    """From Python, the warning is a GpuFallbackWarning at the caller's line (as a
+    library's warnings are), not at a line of posefast's registry."""
+    from posefast import PoseEstimator
+
+    with pytest.warns(gpu.GpuFallbackWarning) as caught:
+        PoseEstimator(model=str(MODEL_481), backend="tflite-gpu",
+                      backend_options={"fallback": "cpu"}).close()
+    assert [w.filename for w in caught] == [__file__]
+    assert "Remedy" not in str(caught[0].message)
+    assert 'as fallback="cpu" asks' in str(caught[0].message)
+    assert issubclass(gpu.GpuFallbackWarning, RuntimeWarning)
+
+
+def test_a_cpu_fallback_is_planned_for_the_cpu(shared_data, no_gpu):
+    """Without a GPU, fallback="cpu" runs on the CPU: a process per core, as the tflite
+    backend gets, not the one or few processes that share a GPU."""
+    from posefast.config import load_config
+    from posefast.job.runner import plan_job
+
+    cls = get_backend_class("tflite-gpu")
+    assert cls.job_defaults({"fallback": "cpu"}) == get_backend_class("tflite").job_defaults({})
+    assert cls.job_defaults({}) == (3, 4)  # no fallback: the creation fails, as it should
+    config = load_config(api={"backend": "tflite-gpu", "backend_options": {"fallback": "cpu"},
+                              "model": str(MODEL_481)})
+    on_cpu = plan_job(load_config(api={"backend": "tflite", "model": str(MODEL_481)}), cores=8)
+    plan = plan_job(config, cores=8)
+    assert (plan.workers, plan.threads, plan.batch_size) == \
+        (on_cpu.workers, on_cpu.threads, on_cpu.batch_size) == (8, 1, 1)
+
+
+def test_run_with_the_fallback_warns_once_and_uses_every_core(shared_data, tmp_path):
+    """The job's main process says it once; its processes, each making the same
+    backend, say nothing."""
+    import os
+    import subprocess
+
+    if gpu.gpu_problem() is None:
+        pytest.skip("this machine seems to have a GPU")
+    images = tmp_path / "images"
+    images.mkdir()
+    for name in ("standing.png", "couple.jpg", "sitting.png"):
+        (images / name).symlink_to(shared_data / "images" / name)
+    done = subprocess.run(
+        [sys.executable, "-m", "posefast", "run", str(images), "-o", str(tmp_path / "p.jsonl"),
+         "--backend", "tflite-gpu", "--backend-option", "fallback=cpu", "--model",
+         str(MODEL_481)],
+        capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    assert_one_fallback_line(done.stderr)
+    assert "owning the device" not in done.stderr
 
 
 @pytest.mark.parametrize("given, enforce_f32", [({}, True), ({"precision": "fp32"}, True),

@@ -143,16 +143,21 @@ def _list_of(tmp_path, n):
     return lst, Counter(names)
 
 
-@pytest.mark.parametrize("how", ["kill", "interrupt"])
+@pytest.mark.parametrize("how", ["kill", "interrupt", "terminate"])
 def test_an_interrupted_job_resumes_with_every_record_exactly_once(pipeline, tmp_path, how):
     lst, expected = _list_of(tmp_path, 30)
     out = tmp_path / "out.jsonl"
     job = start("run", f"@{lst}", "--output", out, "--workers", 2, *FAST)
     wait_for_lines(out, 9, job)  # the header and 8 records
-    job.send_signal(signal.SIGKILL if how == "kill" else signal.SIGINT)
+    job.send_signal({"kill": signal.SIGKILL, "interrupt": signal.SIGINT,
+                     "terminate": signal.SIGTERM}[how])
     job.wait(timeout=30)
-    if how == "interrupt":
-        assert job.returncode == 130 and "--resume" in job.stderr.read()
+    if how != "kill":
+        # 130 for Ctrl-C, 128 + 15 for SIGTERM, as a shell reports either signal
+        err = job.stderr.read()
+        assert job.returncode == (130 if how == "interrupt" else 143), err
+        assert "--resume" in err
+        assert ("terminated;" if how == "terminate" else "interrupted;") in err
     first = out.read_bytes().count(b"\n") - 1  # the header is no record
     assert 8 <= first < 30
     r = posefast("run", f"@{lst}", "--output", out, "--resume", "--workers", 2, *FAST)

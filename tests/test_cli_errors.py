@@ -213,7 +213,9 @@ def test_ctrl_c_while_the_job_starts_prints_no_traceback(pipeline, tmp_path):
     shared memory the main process had already freed, FileNotFoundError) tracebacks
     about one time in three. Sent at moments spread over the processes' start, which
     follows the line that says what the job will run."""
-    for i in range(30):
+    # enough images that the job outlasts the last delay on an idle machine (30 took
+    # 0.6-2 s on 2 cores, and the job then ended before the signal came)
+    for i in range(120):
         shutil.copy(IMAGES / "couple.jpg", tmp_path / f"{i}.jpg")
     for delay in (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6):
         job = subprocess.Popen([sys.executable, "-m", "posefast", "run", str(tmp_path),

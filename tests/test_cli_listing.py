@@ -41,4 +41,34 @@ def test_models_lists_the_registry_and_local_files(shared_data, capsys):
         assert len(rows[name]["sha256"]) == 64
     assert rows["posenet_mobilenet_v1_100_257x257_multi_kpt_stripped"]["path"] is None
     assert main(["models"]) == 0
+
+
+def test_models_says_truly_whether_a_missing_model_is_downloaded(shared_data, capsys,
+                                                                 monkeypatch, tmp_path):
+    """The starter model has no known sha256: it is refused unless
+    POSEFAST_ALLOW_UNVERIFIED=1, and the listing must say so, not "downloaded on first
+    use"."""
+    import pytest
+
+    from posefast.models import resolve_model
+    from posefast.models.resolve import ChecksumError
+
+    starter = "posenet_mobilenet_v1_100_257x257_multi_kpt_stripped"
+    monkeypatch.setenv("POSEFAST_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("POSEFAST_ALLOW_UNVERIFIED", raising=False)
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    block = out[out.index(starter):]
+    assert "downloaded on first use" not in block.split("(download")[0]
+    assert "not downloaded: no sha256 is known" in block and "POSEFAST_ALLOW_UNVERIFIED=1" in block
+    assert main(["models", "--json"]) == 0
+    row = {r["name"]: r for r in json.loads(capsys.readouterr().out)}[starter]
+    assert row["download"] == "refused: no known sha256"
+    with pytest.raises(ChecksumError, match="POSEFAST_ALLOW_UNVERIFIED"):  # as listed
+        resolve_model(starter)
+    monkeypatch.setenv("POSEFAST_ALLOW_UNVERIFIED", "1")
+    assert main(["models", "--json"]) == 0
+    row = {r["name"]: r for r in json.loads(capsys.readouterr().out)}[starter]
+    assert row["download"] == "on first use"
+    assert main(["models"]) == 0
     assert "not here (downloaded on first use)" in capsys.readouterr().out

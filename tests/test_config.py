@@ -121,8 +121,22 @@ def test_argument_errors_name_the_argument():
 def test_missing_named_file_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing.toml"):
         load_config(config_file=tmp_path / "nothing.toml", env={})
-    with pytest.raises(FileNotFoundError, match="gone.toml"):
+    with pytest.raises(FileNotFoundError, match="gone.toml'.*POSEFAST_CONFIG.* not found"):
         load_config(env={"POSEFAST_CONFIG": str(tmp_path / "gone.toml")})
+    with pytest.raises(FileNotFoundError, match="POSEFAST_CONFIG.* is a folder"):
+        load_config(env={"POSEFAST_CONFIG": str(tmp_path)})
+
+
+def test_the_command_names_posefast_config_for_its_missing_file(tmp_path, monkeypatch, capsys):
+    """A user who set POSEFAST_CONFIG long ago must learn where the file name comes from."""
+    from posefast.cli import main
+
+    monkeypatch.setenv("POSEFAST_CONFIG", str(tmp_path / "gone.toml"))
+    (tmp_path / "a.jpg").write_bytes(b"\xff\xd8")
+    for command in (["config"], ["predict", str(tmp_path / "a.jpg")], ["run", str(tmp_path)]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert "gone.toml" in err and "environment variable POSEFAST_CONFIG" in err, command
 
 
 def test_estimator_takes_the_same_configuration(shared_data, tmp_path, monkeypatch):

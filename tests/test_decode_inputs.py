@@ -391,12 +391,32 @@ def call(**changes):
     (dict(score_threshold=float("nan")), r"score_threshold must be in \[0, 1\]"),
     (dict(nms_radius=-1.0), r"nms_radius must be"),
     (dict(nms_radius=float("inf")), r"nms_radius must be"),
+    # the wrong type is a ValueError naming the argument too, not Cython's TypeError
+    (dict(score_threshold="0.5"), r"score_threshold must be in \[0, 1\] \(a number\), got '0.5'"),
+    (dict(score_threshold=None), r"score_threshold must be in \[0, 1\]"),
+    (dict(score_threshold=True), r"score_threshold must be in \[0, 1\]"),
+    (dict(nms_radius="20"), r"nms_radius must be a finite number >= 0 \(pixels\), got '20'"),
+    (dict(nms_radius=[20.0]), r"nms_radius must be"),
+    (dict(nms_radius=10 ** 400), r"nms_radius must be"),
+    (dict(max_detections="10"), r"max_detections must be"),
+    (dict(max_detections=2.0), r"max_detections must be"),
+    (dict(refine_steps="5"), r"refine_steps must be"),
+    (dict(output_stride="16"), r"output_stride must be"),
     (dict(refine_steps=-1), r"refine_steps must be"),
     (dict(layout="nhwc"), r"layout must be 'hwc' or 'chw'"),
 ])
 def test_bad_arguments_raise_value_error_naming_them(changes, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as info:
         call(**changes)
+    assert not isinstance(info.value, TypeError)
+    tensors = ("heatmaps", "offsets", "displacements_fwd", "displacements_bwd")
+    if not set(changes) & set(tensors):  # the batch decoder checks the same way
+        kw = dict(GOOD, output_stride=STRIDE)
+        kw.update(changes)
+        with pytest.raises(ValueError, match=message) as info:
+            batch = [kw.pop(k)[None] for k in tensors]
+            posefast.decode_multiple_poses_batch(*batch, **kw)
+        assert not isinstance(info.value, TypeError)
 
 
 def test_bad_mode_and_single_pose_arguments():

@@ -190,3 +190,65 @@ def test_uint8_roots_in_the_same_order_from_hwc_and_chw(shared_data, scale):
     assert [p.score for p in a] == [p.score for p in b]
     for p, q in zip(a, b):
         np.testing.assert_array_equal(p.keypoints, q.keypoints)
+
+
+def _frames(rng, n, h, w):
+    return [random_outputs(rng, h, w) for _ in range(n)]
+
+
+@pytest.mark.parametrize("strided", ["bwd", "fwd", "offsets", "heatmaps"])
+def test_batch_tensors_of_different_frame_strides_match_the_reference(strided):
+    """Each batch tensor is read with its own frame stride: here ``strided`` is every
+    third frame of a batch three times as long (its frame stride tripled, nothing else), and
+    every frame differs, so reading one tensor's frames with another's stride gives
+    other poses than the reference's for every frame after the first."""
+    rng = np.random.default_rng(zlib.crc32(strided.encode()))
+    n, h, w = 4, 9, 13
+    frames = _frames(rng, n, h, w)
+    tensors = {"heatmaps": np.stack([f[0] for f in frames]),
+               "offsets": np.stack([f[1] for f in frames]),
+               "fwd": np.stack([f[2][..., :32] for f in frames]),
+               "bwd": np.stack([f[2][..., 32:] for f in frames])}
+    longer = rng.normal(0.0, 30.0, (3 * n,) + tensors[strided].shape[1:]).astype(np.float32)
+    longer[::3] = tensors[strided]  # between its frames: what a wrong stride reads
+    tensors[strided] = longer[::3]
+    others = [tensors[k].strides[0] for k in tensors if k != strided]
+    assert tensors[strided].strides[0] not in others
+    args = dict(max_detections=10, score_threshold=0.05, nms_radius=10.0, refine_steps=2)
+    got = posefast.decode_multiple_poses_batch(tensors["heatmaps"], tensors["offsets"],
+                                               tensors["fwd"], tensors["bwd"], 16, **args)
+    assert len(got) == n
+    for i in range(n):
+        frame = [tensors[k][i] for k in ("heatmaps", "offsets", "fwd", "bwd")]
+        ref = reference.multiple_poses(*frame, 16, **args)
+        assert ref, i
+        assert_same(got[i], ref)
+    single = posefast.decode_single_pose_batch(tensors["heatmaps"], tensors["offsets"], 16)
+    for i in range(n):
+        assert_same([single[i]], [reference.single_pose(tensors["heatmaps"][i],
+                                                        tensors["offsets"][i], 16)])
+
+
+@pytest.mark.parametrize("kind", ["uint8", "int8"])
+@pytest.mark.parametrize("zero_points", [(117, 140), (140, 117), (0, 1)])
+def test_displacements_sharing_a_scale_but_not_a_zero_point(kind, zero_points):
+    """Forward and backward displacements are usually views of one tensor, and the
+    core shares their value table when their quantisation is the same; with the same
+    scale and another zero point each must be read with its own."""
+    rng = np.random.default_rng(zlib.crc32(f"{kind}{zero_points}".encode()))
+    h, w = 9, 11
+    dtype, lo, hi, zp_hm = ((np.uint8, 0, 256, 128) if kind == "uint8"
+                            else (np.int8, -128, 128, 0))
+    zf, zb = zero_points if kind == "uint8" else (zero_points[0] - 60, zero_points[1] - 60)
+    hm = _quantized(rng, (h, w, 17), dtype, zp_hm - 16, zp_hm + 12, 0.25, zp_hm)
+    off = _quantized(rng, (h, w, 34), dtype, lo, hi, 0.1, zp_hm)
+    mid = rng.integers(lo, hi, (h, w, 64)).astype(dtype)
+    fwd, bwd = Quantized(mid[..., :32], 0.7, zf), Quantized(mid[..., 32:], 0.7, zb)
+    args = dict(max_detections=12, score_threshold=0.1, nms_radius=12.0, refine_steps=2)
+    poses = posefast.decode_multiple_poses(hm, off, fwd, bwd, 16, **args)
+    ref = reference.multiple_poses(hm, off, fwd, bwd, 16, **args)
+    assert len(ref) >= 3
+    assert_same(poses, ref)
+    batch = posefast.decode_multiple_poses_batch(
+        *(t._replace(array=t.array[None]) for t in (hm, off, fwd, bwd)), 16, **args)
+    assert_same(batch[0], ref)

@@ -120,3 +120,88 @@ def test_a_bad_image_in_a_batch_is_raised_or_returned_in_its_place(estimator, fo
     assert len(seen) == 1  # the images before the bad one were yielded
     with pytest.raises(ValueError, match="on_error"):
         estimator.estimate_batch(batch, on_error="ignore")
+
+
+def test_bgr_arrays_with_channels_bgr_give_the_poses_of_rgb(estimator, found):
+    """OpenCV's arrays are BGR: said so, they give the RGB image's poses; taken for RGB,
+    they do not (the network sees red and blue swapped)."""
+    rgb = np.asarray(Image.open(IMAGES / "couple.jpg").convert("RGB"))
+    bgr = np.ascontiguousarray(rgb[:, :, ::-1])  # as cv2.imread gives it
+    expected = estimator.estimate(rgb)  # (the file is decoded at reduced scale: not quite it)
+    for got in (estimator.estimate(bgr, channels="bgr"),
+                estimator.estimate_batch([bgr], channels="bgr")[0],
+                next(estimator.iter_estimate([bgr], channels="bgr")),
+                estimator.infer([estimator.prepare(bgr, channels="bgr")])[0]):
+        assert len(got) == len(expected) == 2
+        for a, b in zip(got, expected):
+            np.testing.assert_allclose(a.keypoints, b.keypoints, atol=1e-4)
+    swapped = estimator.estimate(bgr)
+    assert len(swapped) != 2 or any(
+        np.abs(a.keypoints - b.keypoints).max() > 1 for a, b in zip(swapped, expected))
+    # channels concerns arrays: a file's colours are its own
+    path_poses = estimator.estimate(IMAGES / "couple.jpg", channels="bgr")
+    np.testing.assert_allclose(path_poses[0].keypoints, found["couple.jpg"][0].keypoints,
+                               atol=1e-4)
+
+
+@pytest.mark.parametrize("channels", ["BGR ", "gbr", None, 3])
+def test_an_unknown_channel_order_is_refused(estimator, channels):
+    array = np.zeros((8, 8, 3), np.uint8)
+    with pytest.raises(ValueError, match="channels must be 'rgb' or 'bgr'"):
+        estimator.estimate(array, channels=channels)
+    with pytest.raises(ValueError, match="channels must be 'rgb' or 'bgr'"):
+        estimator.estimate_batch([array], channels=channels)
+
+
+def test_pose_bbox_is_the_records_bbox(found):
+    from posefast.job.records import make_record
+
+    for name, poses in found.items():
+        record = make_record(name, None, 1, 1, poses)
+        for pose, in_record in zip(poses, record["poses"]):
+            assert pose.bbox == in_record["bbox"]
+    # [x, y, w, h] around the keypoints scoring >= 0.3, all of them if none does
+    from posefast import Pose
+
+    kp = np.zeros((17, 3), np.float32)
+    kp[:, 0], kp[:, 1], kp[:, 2] = np.arange(17) * 10, np.arange(17) * 5 + 100, 0.1
+    assert Pose(0.5, kp).bbox == [0.0, 100.0, 160.0, 80.0]
+    kp[3, 2], kp[7, 2] = 0.3, 0.9
+    assert Pose(0.5, kp).bbox == [30.0, 115.0, 40.0, 20.0]
+
+
+def test_a_video_given_to_estimate_is_pointed_at_the_video_api(estimator, tmp_path):
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\0" * 64)
+    with pytest.raises(ImageLoadError, match=r"not an image Pillow can read; .*iter_frames"):
+        estimator.estimate(clip)
+    notes = tmp_path / "notes.png"
+    notes.write_bytes(b"not a picture at all")
+    with pytest.raises(ImageLoadError) as info:
+        estimator.estimate(notes)
+    assert "iter_frames" not in str(info.value)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"score_threshold": "0.5"}, "score_threshold"),
+    ({"nms_radius": "20"}, "nms_radius"),
+    ({"max_detections": "10"}, "max_detections"),
+    ({"refine_steps": 2.5}, "refine_steps"),
+    ({"max_detections": 0}, "max_detections"),
+    ({"input_size": "481xabc"}, "input_size"),
+    ({"output_stride": "16"}, "output_stride"),
+    ({"max_pixels": "1000"}, "max_pixels"),
+    ({"max_pixels": 0}, "max_pixels"),
+    ({"max_pixels": True}, "max_pixels"),
+])
+def test_bad_numeric_arguments_raise_value_error_naming_them(shared_data, kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        PoseEstimator(model=str(MODEL_481), backend="tflite", **kwargs)
+
+
+@pytest.mark.parametrize("every", ["2", 0, 1.5, True])
+def test_iter_frames_refuses_a_bad_every_naming_it(every):
+    from posefast.reading.video import iter_frames
+
+    with pytest.raises(ValueError, match="every must be a whole number >= 1"):
+        next(iter_frames("clip.mp4", every))

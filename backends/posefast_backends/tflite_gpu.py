@@ -29,7 +29,7 @@ from posefast.model_outputs import PoseNetOutputs, TensorInfo, find_posenet_outp
 
 from ._common import (RunnerBackend, check_batch, check_input_size, check_model_path,
                       check_options, check_threads, find_module, pixel_input_spec)
-from .tflite import INSTALL_HINT, InterpreterRunner, quantization, runtime_module
+from .tflite import INSTALL_HINT, InterpreterRunner, TFLiteBackend, quantization, runtime_module
 
 REMEDY = ('install the GPU driver with its Vulkan support and the Vulkan loader (on Debian/Ubuntu '
           '`apt install libvulkan1 mesa-vulkan-drivers`, or the NVIDIA driver with its Vulkan ICD), '
@@ -40,7 +40,26 @@ ICD_DIRS = ("/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d", "/usr/local/share/vu
 
 
 class GpuUnavailableError(RuntimeError):
-    """No GPU can run the model here; the message names the cause and the remedy."""
+    """No GPU can run the model here; the message names the cause and the remedy,
+    ``cause`` the cause alone."""
+
+    def __init__(self, message: str, cause: str | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause or message
+
+
+class GpuFallbackWarning(RuntimeWarning):
+    """``fallback="cpu"`` was used: no GPU here, the model runs on the CPU."""
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` for a warning raised by this module's caller that names the
+    first line outside posefast (the user's call), not the library's own frames."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] in (
+            "posefast", "posefast_backends"):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _vulkan_loader() -> str | None:
@@ -119,9 +138,10 @@ class CompiledModelRunner:
             self.model = CompiledModel.from_file(str(model_path), options=options)
         except RuntimeError as exc:
             if gpu:
-                raise GpuUnavailableError(
-                    f"tflite-gpu: the GPU accelerator could not compile {model_path} (no usable "
-                    f"GPU adapter?): {' '.join(str(exc).split())}. Remedy: {REMEDY}") from None
+                cause = (f"the GPU accelerator could not compile {model_path} (no usable GPU "
+                         f"adapter?): {' '.join(str(exc).split())}")
+                raise GpuUnavailableError(f"tflite-gpu: {cause}. Remedy: {REMEDY}",
+                                          cause) from None
             raise ValueError(f"cannot load {str(model_path)!r} as a TF Lite model: {exc}") from None
         self.signature = next(iter(self.model.get_signature_list()))
         names = self.model.get_signature_list()[self.signature]
@@ -200,6 +220,11 @@ class TFLiteGpuBackend(RunnerBackend):
         # back on the CPU; then decoding): 145 images/s at batch 1, 212 at batch 4. More
         # processes overlap that work: 338 (2), 408 (3), 388 (4) at batch 4; 16 contend
         # (69, the issue's figure). plan_job gives fewer where the cores are few.
+        if (options.get("fallback") == "cpu" and options.get("delegate") is None
+                and gpu_problem() is not None):
+            # it will run on the CPU (see __init__): planned as the CPU backend is, a
+            # process per core, not as one device shared by a few
+            return TFLiteBackend.job_defaults(options)
         return 3, 4
 
     @classmethod
@@ -247,14 +272,17 @@ class TFLiteGpuBackend(RunnerBackend):
                 problem = gpu_problem()
                 if problem:
                     raise GpuUnavailableError(f"tflite-gpu cannot use a GPU here: {problem}. "
-                                              f"Remedy: {REMEDY}")
+                                              f"Remedy: {REMEDY}", problem)
                 self._runner = CompiledModelRunner(path, size, threads, gpu=True,
                                                    precision=precision)
         except GpuUnavailableError as exc:
             if fallback != "cpu":
                 raise
-            warnings.warn(f"{exc} -- running on the CPU instead (fallback='cpu')",
-                          RuntimeWarning, stacklevel=2)
+            # what was asked for happened: no remedy to give, and one line, at the
+            # user's call rather than a line of posefast's
+            warnings.warn(f"tflite-gpu: no GPU can be used here ({exc.cause}); running on "
+                          f"the CPU instead, as fallback=\"cpu\" asks",
+                          GpuFallbackWarning, stacklevel=_user_stacklevel())
             self._runner = CompiledModelRunner(path, size, threads, gpu=False)
             self.device = "cpu (fallback)"
 
@@ -272,7 +300,7 @@ class TFLiteGpuBackend(RunnerBackend):
             load = getattr(runtime, "load_delegate", None) or runtime.experimental.load_delegate
             return load(str(library), delegate_options)
         except (OSError, ValueError, RuntimeError, AttributeError) as exc:
+            cause = f"cannot load the delegate library {str(library)!r}: {exc}"
             raise GpuUnavailableError(
-                f"tflite-gpu cannot load the delegate library {str(library)!r}: {exc}. Remedy: "
-                f"check the path and that the library was built for this TF Lite runtime, or "
-                f"pass fallback=\"cpu\"") from None
+                f"tflite-gpu {cause}. Remedy: check the path and that the library was built "
+                f"for this TF Lite runtime, or pass fallback=\"cpu\"", cause) from None

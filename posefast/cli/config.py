@@ -45,17 +45,57 @@ def main(args: argparse.Namespace) -> int:
     rows = [(key, value, origins.get(key, "default")) for key, value in values.items()]
     rows += [(f"backend_options.{k}", v, origins.get(f"backend_options.{k}", "?"))
              for k, v in options.items()]
+    own, problem = _models_own(config)
     if args.json:
-        print(json.dumps({"config_file": str(path) if path else None,
-                          "settings": {k: {"value": v, "from": w} for k, v, w in rows}},
+        settings = {k: {"value": v, "from": w} for k, v, w in rows}
+        for key, value in own.items():  # what None stands for here
+            settings[key]["model_value"] = value
+        print(json.dumps({"config_file": str(path) if path else None, "settings": settings},
                          indent=2))
         return 0
     print(f"# configuration file: {path if path else 'none'}")
     width = max(len(k) for k, _, _ in rows)
-    shown = [(k, "(the model's)" if v is None else
-              "x".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v), w)
-             for k, v, w in rows]
+    shown = []
+    for k, v, w in rows:
+        if v is None and k in own:
+            v, w = own[k], f"the model's own ({w})"
+        shown.append((k, "(the model's)" if v is None else
+                      "x".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v), w))
     vwidth = max(len(v) for _, v, _ in shown)
     for key, value, where in shown:
         print(f"{key:<{width}}  {value:<{vwidth}}  {where}")
+    if problem:
+        print(f"# the model's own input size and output stride cannot be read here: {problem}")
     return 0
+
+
+def _models_own(config) -> tuple[dict, str | None]:
+    """The model's own ``input_size`` ([height, width], pixels) and ``output_stride``,
+    for the settings that leave them to it (None); and why they cannot be read, if so.
+    The model is not downloaded: this command only looks."""
+    if config.input_size is not None and config.output_stride is not None:
+        return {}, None
+    import warnings
+
+    from ..models import resolve_model
+    from ..models.derived import model_for_backend
+    from ..registry import create_backend
+    from ..rewrite import model_stride
+    from ..runtime_logs import quiet_runtime_logs
+
+    own: dict = {}
+    try:
+        path = resolve_model(config.model, download=False)
+        if config.output_stride is None:
+            own["output_stride"] = model_stride(path)
+        if config.input_size is None:
+            # the backend reads the input shape of whatever format it runs
+            with quiet_runtime_logs(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # (a CPU fallback: not this command's news)
+                with create_backend(config.backend,
+                                    str(model_for_backend(path, config.backend, None)),
+                                    **dict(config.backend_options)) as backend:
+                    own["input_size"] = [backend.input_spec.height, backend.input_spec.width]
+    except Exception as exc:  # a missing model, an unusable backend: the rest still shows
+        return own, f"{type(exc).__name__}: {exc}"
+    return own, None

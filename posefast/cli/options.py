@@ -204,10 +204,18 @@ def check_usable(config: Config, origins: dict[str, str] | None = None) -> None:
 def open_estimator(config: Config, origins: dict[str, str] | None = None, **kwargs: Any):
     """A PoseEstimator for ``config``; UsageError naming the setting and where it came from
     when the backend refuses an option, the model file or the input size."""
+    import warnings
+
     from ..estimator import PoseEstimator
 
     try:
-        return PoseEstimator(config=config, **kwargs)
+        # a backend's warnings (tflite-gpu's CPU fallback) as the command's own lines,
+        # not Python's "file.py:97: RuntimeWarning" with a line of source
+        with warnings.catch_warnings(record=True) as caught:
+            estimator = PoseEstimator(config=config, **kwargs)
+        for seen in caught:
+            warn(str(seen.message))
+        return estimator
     except (ValueError, TypeError, FileNotFoundError, ImportError, RuntimeError) as exc:
         message = str(exc)
         hints = [f"backend option {name}{_from(origins, 'backend_options.' + name)}"

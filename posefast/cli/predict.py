@@ -23,8 +23,9 @@ examples:
 Prints a JSON array with one record per image, in the order given, in the record
 format of `posefast run`: {"source", "frame": null, "time": null, "width", "height",
 "poses", "error"}; a video gives one record per frame, with its "frame" and "time".
-Keypoints are pixels of the original image. Exit status: 0 if every image was
-posed, 1 if any could not be read, 2 for usage errors, 130 if interrupted.
+Keypoints are pixels of the original image. Folders and glob patterns are for
+`posefast run`, which expands them. Exit status: 0 if every image was posed, 1 if
+any could not be read, 2 for usage errors, 130 if interrupted.
 """
 
 
@@ -60,6 +61,8 @@ def main(args: argparse.Namespace) -> int:
                                                                 ".mp4"):
         return fail(f"--render {args.render!r}: expected a .png (or .jpg/.webp/.mp4) file name")
     try:
+        for path in args.images:
+            _only_files(path)
         inputs = InputFiles(args.images)
         if args.render:
             for index, path in enumerate(args.images):
@@ -116,6 +119,23 @@ def main(args: argparse.Namespace) -> int:
         if r["error"]:
             print(f"posefast: {r['error']}", file=sys.stderr)
     return 1 if any(r["error"] for r in records) else 0
+
+
+def _only_files(path: str) -> None:
+    """UsageError pointing at ``posefast run`` for a folder or a glob pattern: predict
+    poses the files it is given, run expands folders and patterns."""
+    import glob
+    import os
+    import shlex
+
+    if os.path.isdir(path):
+        raise UsageError(f"{path} is a folder: predict poses the image and video files it "
+                         f"is given; `posefast run {shlex.quote(path)}` poses every image "
+                         f"and video in a folder")
+    if glob.has_magic(path) and not os.path.lexists(path):
+        raise UsageError(f"{path!r} is a pattern, not a file: predict poses the files it is "
+                         f"given (the shell expands patterns it is not quoted in); "
+                         f"`posefast run {shlex.quote(path)}` expands patterns itself")
 
 
 def _video(estimator, path: str, args: argparse.Namespace, index: int) -> list:

@@ -48,13 +48,15 @@ one JSON line per image or frame, in input order, each written as soon as it is 
 and the job goes on. An existing non-empty --output is refused unless --resume or
 --overwrite; a job already writing it is named. Exit status: 0 if every input was
 posed, 1 if any failed or the output could not be written, 2 for usage errors and
-refused outputs, 130 if interrupted (rerun with --resume to finish).
+refused outputs, 130 if interrupted (Ctrl-C), 143 if terminated (SIGTERM); rerun
+an interrupted or terminated job with --resume to finish it.
 """
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "run", help="pose many images, folders and videos in parallel, to JSON Lines or COCO",
+        "run", help="pose many images, folders and videos in parallel, to JSON Lines, COCO "
+               "or Parquet",
         description="Find the human poses in every INPUT, over several worker processes, "
                     "writing one record per image or video frame.",
         epilog=EXAMPLES + "\n" + VIDEO_HELP + "\n" + CONFIG_HELP,
@@ -137,6 +139,12 @@ def main(args: argparse.Namespace) -> int:
             # before any work: a Parquet or COCO file is written only at the end
             check_output("--output", args.output, inputs,
                          folder=args.engine == "ray" and args.format == "parquet")
+            # before the plan is printed as if the job would run
+            _refuse_taken_output(args)
+        if not sources:  # an empty folder, a list of blank lines: not a job that succeeded
+            return fail(f"nothing to pose: no image or video file in "
+                        f"{', '.join(map(repr, args.inputs))} (folders are searched for "
+                        f"file names ending as images and videos do: .jpg, .png, .mp4, ...)", 1)
         if any(s.kind == "video" for s in sources) and not video_support():
             raise UsageError("reading videos needs PyAV: pip install 'posefast[video]'")
         config, origins = resolve_from_args(args)
@@ -253,10 +261,7 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
                             model_sha256=sha256_of(resolve_model(config.model)))
     try:
         ray_parquet = args.engine == "ray" and args.format == "parquet"
-        if not (args.resume or args.overwrite) and _holds_data(args.output, ray_parquet):
-            raise UsageError(
-                f"--output {args.output} already holds records: add --resume to finish the "
-                f"job that wrote it, --overwrite to replace it, or write to another file")
+        _refuse_records(args)  # (again: it may have been written since main looked)
         state = (read_done(args.output, settings, retry_failed=not args.keep_failed,
                            inputs=[s.path for s in sources])
                  if args.resume else ResumeState())
@@ -323,6 +328,7 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
 
     previous = signal.signal(signal.SIGTERM, _interrupt)
     interrupted = False
+    _terminated.clear()
     try:
         if args.engine == "ray":
             run_on_ray(sources, config, every=args.every, max_pixels=max_pixels,
@@ -378,12 +384,15 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
     for error in failures:
         print(f"posefast run: failed: {error}", file=sys.stderr)
     if not args.quiet:
-        print(f"posefast run: {summary(stats, skipper.skipped, workers)}", file=sys.stderr)
+        print(f"posefast run: {summary(stats, skipper.skipped, workers)}; backend "
+              f"{config.backend}, model {config.model}", file=sys.stderr)
     if interrupted:
         if args.format == "jsonl" and args.output != "-":
-            print(f"posefast run: interrupted; {args.output} holds every record written so far; "
+            print(f"posefast run: {'terminated' if _terminated else 'interrupted'}; "
+                  f"{args.output} holds every record written so far; "
                   f"run the same command with --resume to finish", file=sys.stderr)
-        return 130
+        # 128 + the signal's number, as a shell reports a process the signal ended
+        return 128 + signal.SIGTERM if _terminated else 130
     return 1 if stats.failed else 0
 
 
@@ -420,6 +429,25 @@ def _tee(*sinks):
     return emit
 
 
+def _refuse_taken_output(args: argparse.Namespace) -> None:
+    """OutputError naming the job that writes ``--output`` now (its lock, taken and
+    let go: the job takes it for good later); else :func:`_refuse_records`."""
+    probe = _lock(args.output)
+    if probe is not None:
+        probe.release()
+    _refuse_records(args)
+
+
+def _refuse_records(args: argparse.Namespace) -> None:
+    """UsageError where ``--output`` holds records and neither --resume nor --overwrite
+    says what to do with them."""
+    ray_parquet = args.engine == "ray" and args.format == "parquet"
+    if not (args.resume or args.overwrite) and _holds_data(args.output, ray_parquet):
+        raise UsageError(
+            f"--output {args.output} already holds records: add --resume to finish the "
+            f"job that wrote it, --overwrite to replace it, or write to another file")
+
+
 def _holds_data(output: str, folder: bool = False) -> bool:
     """Whether ``output`` is a regular file with something in it, or with ``folder``
     (Parquet written by Ray: a folder of files) a folder with something in it."""
@@ -454,7 +482,12 @@ def _discard(writer) -> None:
         writer.close()
 
 
+#: Non-empty once SIGTERM came during the job.
+_terminated: list[int] = []
+
+
 def _interrupt(signum, frame):  # SIGTERM: stop like Ctrl-C, leaving a resumable file
+    _terminated.append(signum)
     raise KeyboardInterrupt
 
 

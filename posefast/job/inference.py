@@ -11,6 +11,7 @@ in one call and is decoded by the GIL-free batch decoder. ``None``: exit.
 from __future__ import annotations
 
 import os
+import warnings
 from multiprocessing.connection import Connection
 
 from ..config import Config
@@ -25,7 +26,11 @@ def inference_main(conn: Connection, layout: SlotLayout, config: Config, max_pix
     from ..estimator import PoseEstimator, Prepared
 
     try:
-        estimator = PoseEstimator(config=config, max_pixels=max_pixels)
+        # the job's main process made this estimator first (its probe) and showed its
+        # warnings (a CPU fallback): each process would repeat them
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            estimator = PoseEstimator(config=config, max_pixels=max_pixels)
     except Exception as exc:
         try:
             conn.send(("start_error", f"{type(exc).__name__}: {exc}"))

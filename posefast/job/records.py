@@ -23,7 +23,6 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ..pose import Pose
-from ..video.boxes import keypoint_box
 
 
 def make_record(source: str, frame: int | None, width: int | None, height: int | None,
@@ -43,7 +42,7 @@ def make_record(source: str, frame: int | None, width: int | None, height: int |
 
 def _pose_dict(pose: Pose) -> dict[str, Any]:
     d = pose.to_dict()
-    return {"score": d["score"], "bbox": keypoint_box(pose.keypoints), "keypoints": d["keypoints"]}
+    return {"score": d["score"], "bbox": pose.bbox, "keypoints": d["keypoints"]}
 
 
 def error_record(source: str, frame: int | None, reason: str) -> dict[str, Any]:

@@ -140,6 +140,11 @@ def resolve_model(name_or_path: str | os.PathLike, *, download: bool = True,
     return fetch(info, allow_unverified=allow_unverified)
 
 
+def unverified_allowed() -> bool:
+    """Whether POSEFAST_ALLOW_UNVERIFIED lets a model without a known sha256 be downloaded."""
+    return os.environ.get("POSEFAST_ALLOW_UNVERIFIED", "") not in ("", "0")
+
+
 def fetch(info: ModelInfo, *, allow_unverified: bool | None = None,
           opener: Callable[[str], Any] | None = None) -> Path:
     """Download ``info`` into the cache (``opener``: urllib's urlopen unless given),
@@ -151,7 +156,7 @@ def fetch(info: ModelInfo, *, allow_unverified: bool | None = None,
 
         opener = urllib.request.urlopen
     if allow_unverified is None:
-        allow_unverified = os.environ.get("POSEFAST_ALLOW_UNVERIFIED", "") not in ("", "0")
+        allow_unverified = unverified_allowed()
     if info.sha256 is None and not allow_unverified:
         raise ChecksumError(
             f"model {info.name!r} has no known sha256, so it is not downloaded unverified; "
@@ -219,4 +224,5 @@ def list_models() -> list[tuple[ModelInfo, Path | None]]:
 
 
 __all__ = ["ChecksumError", "ModelNotAvailableError", "missing_model_path_dirs", "searched_text", "resolve_model", "list_models", "locate", "fetch", "verify",
+           "unverified_allowed",
            "cache_dir", "model_path_dirs", "search_dirs", "sha256_of"]

@@ -1,6 +1,8 @@
 """Loading images as RGB, safely, and no larger than needed.
 
-An image is a path, a PIL image or an (H, W, 3) uint8 RGB array. Files are decoded
+An image is a path, a PIL image or an (H, W, 3) uint8 array: height, width, then
+the channels, in RGB order unless ``channels="bgr"`` says it is BGR (what OpenCV's
+``cv2.imread`` and ``VideoCapture`` give). Files are decoded
 with Pillow; JPEGs larger than the size they will be resized to are decoded at
 reduced scale (Pillow's draft mode: the JPEG decoder skips the fine DCT
 coefficients), which is several times cheaper than decoding in full and shrinking.
@@ -13,7 +15,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable, Union
+from typing import IO, Callable, Literal, Union
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -37,6 +39,10 @@ class EncodedImage:
 
 
 ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray, EncodedImage]
+#: The channel order of an array input: "rgb" (NumPy from Pillow, PyAV's rgb24,
+#: imageio) or "bgr" (OpenCV).
+Channels = Literal["rgb", "bgr"]
+CHANNELS = ("rgb", "bgr")
 #: (width, height) an image will be resized to, or a function of its (width, height) giving it.
 TargetSize = Union[tuple[int, int], Callable[[int, int], tuple[int, int]], None]
 
@@ -77,25 +83,33 @@ def describe(image: ImageInput) -> str:
 
 
 def load_image(image: ImageInput, *, target_size: TargetSize = None,
-               max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+               max_pixels: int = DEFAULT_MAX_PIXELS, channels: Channels = "rgb") -> LoadedImage:
     """Load ``image`` as RGB.
 
     Args:
-        image: a path, a PIL image, or an (H, W, 3) uint8 RGB array (not copied
-            more than Pillow needs).
+        image: a path, a PIL image, or an (H, W, 3) uint8 array, height x width x
+            channels (HWC), 0..255 (not copied more than Pillow needs).
         target_size: (width, height) in pixels the image will be resized to, or
             a function of the image's (width, height) returning it; a JPEG file
             larger than that in both directions is decoded at the smallest
             reduced scale (1/2, 1/4, 1/8) that is still at least that large.
         max_pixels: refuse images with more pixels than this.
+        channels: the channel order of an array: "rgb" (the default) or "bgr"
+            (OpenCV's ``cv2.imread``). Files and PIL images carry their own
+            colour mode and ignore it. BGR read as RGB swaps red and blue, and the
+            network finds fewer people, less surely.
 
     Raises:
         ImageLoadError: naming the input and the reason (missing, empty, not an
             image, corrupt or truncated, too large).
-        ValueError: an array of the wrong shape or dtype.
+        ValueError: an array of the wrong shape or dtype, or ``channels`` neither
+            "rgb" nor "bgr".
     """
+    if channels not in CHANNELS:
+        raise ValueError(f"channels must be 'rgb' or 'bgr', got {channels!r}")
     if isinstance(image, np.ndarray):
-        return _from_array(image, max_pixels)
+        return _from_array(image[:, :, ::-1] if channels == "bgr" and image.ndim == 3
+                           else image, max_pixels)
     if isinstance(image, Image.Image):
         _check_size(describe(image), image.width, image.height, max_pixels)
         rgb = image if image.mode == "RGB" else _to_rgb(image)
@@ -115,7 +129,8 @@ def load_image(image: ImageInput, *, target_size: TargetSize = None,
 def _from_array(array: np.ndarray, max_pixels: int) -> LoadedImage:
     if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
         raise ValueError(
-            f"image array must have shape (H, W, 3) and dtype uint8 (RGB), "
+            f"image array must have shape (H, W, 3) and dtype uint8 (RGB, or BGR with "
+            f"channels='bgr'), "
             f"got shape {array.shape} and dtype {array.dtype}"
         )
     h, w = array.shape[:2]
@@ -166,7 +181,7 @@ def _decode(path: Path | IO[bytes], source: str, target_size: TargetSize,
     except ImageLoadError:
         raise
     except UnidentifiedImageError:
-        raise ImageLoadError(source, "not an image Pillow can read") from None
+        raise ImageLoadError(source, "not an image Pillow can read" + _video_hint(source)) from None
     except Image.DecompressionBombError as exc:
         # (over twice Pillow's limit, which is above ours: found when the header was read)
         size = re.search(r"\((\d+) pixels\)", str(exc))
@@ -184,6 +199,16 @@ def _decode(path: Path | IO[bytes], source: str, target_size: TargetSize,
         if orientation >= 5:
             width, height = height, width
     return LoadedImage(rgb, width, height, source)
+
+
+def _video_hint(source: str) -> str:
+    from .video import is_video_path
+
+    if not is_video_path(source):
+        return ""
+    return ("; it is named as a video: pose its frames with "
+            "posefast.reading.video.iter_frames(path) (each frame.pixels an RGB array "
+            "for PoseEstimator.estimate), or with `posefast predict` / `posefast run`")
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:

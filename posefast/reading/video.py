@@ -97,8 +97,8 @@ def iter_frames(path: str, every: int = 1) -> Iterator[VideoFrame]:
     VideoError naming the file on a file that is not a readable video, or on
     corrupt data part-way (after the frames decoded before it).
     """
-    if every < 1:
-        raise ValueError(f"every must be >= 1, got {every}")
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ValueError(f"every must be a whole number >= 1 (frames), got {every!r}")
     av = _av()
     problem = _regular_file_problem(path)
     if problem:
