@@ -79,8 +79,8 @@ def _models_own(config) -> tuple[dict, str | None]:
 
     from ..models import resolve_model
     from ..models.derived import model_for_backend
-    from ..registry import create_backend
-    from ..rewrite import model_stride
+    from ..backend_registry import create_backend
+    from ..models.stride import model_stride
     from ..runtime_logs import quiet_runtime_logs
 
     own: dict = {}
