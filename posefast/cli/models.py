@@ -13,7 +13,11 @@ examples:
 The default model (posenet_mobilenet_v1_075_481_641_quant) ships inside the package.
 Other names resolve through the folders of POSEFAST_MODEL_PATH, then the cache
 (POSEFAST_CACHE_DIR, else ~/.cache/posefast); a model not found there is downloaded
-on first use. Every file's sha256 is checked.
+on first use. Every file's sha256 (or git blob id) is checked.
+
+A model ending in Coral's PosenetDecoderOp (the *_decoder.tflite files) runs with the
+op cut off; its settings (max_detections, score_threshold, nms_radius) are the decoder's
+defaults, shown here for the files found on this machine.
 """
 
 
@@ -36,7 +40,10 @@ def main(args: argparse.Namespace) -> int:
         warn(f"POSEFAST_MODEL_PATH names {str(folder)!r}, which is not a folder; it is skipped")
 
     rows = [{"name": info.name, "description": info.description, "url": info.url,
-             "sha256": info.sha256, "path": str(path) if path else None}
+             "sha256": info.sha256, "git_blob": info.git_blob,
+             "path": str(path) if path else None,
+             "decoder_op": _decoder_op(path) if path else
+             ({} if info.decoder_op else None)}
             for info, path in list_models()]
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -44,4 +51,31 @@ def main(args: argparse.Namespace) -> int:
     for r in rows:
         where = r["path"] or "not here (downloaded on first use)"
         print(f"{r['name']}\n    {r['description']}\n    {where}")
+        if r["decoder_op"] is not None:
+            print(f"    {describe_decoder_op(r['decoder_op'])}")
     return 0
+
+
+def _decoder_op(path) -> dict | None:
+    """The settings of the model's PosenetDecoderOp (None: it has none, or is unreadable)."""
+    from dataclasses import asdict
+
+    from ..models.decoder_op import model_decoder_op
+
+    try:
+        op = model_decoder_op(path)
+    except (OSError, ValueError, ImportError):
+        return None
+    if op is None:
+        return None
+    return {k: v for k, v in asdict(op).items() if k not in ("operator", "inputs")}
+
+
+def describe_decoder_op(settings: dict) -> str:
+    """One line on a model's PosenetDecoderOp and its settings ({}: not read yet)."""
+    from ..models.decoder_op import DECODER_OP
+
+    if not settings:
+        return f"ends in Coral's {DECODER_OP} (cut off; its settings are read once it is here)"
+    shown = ", ".join(f"{k} {v}" for k, v in settings.items() if v is not None)
+    return f"ends in Coral's {DECODER_OP} (cut off); decoder defaults from it: {shown}"

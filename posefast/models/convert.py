@@ -146,9 +146,29 @@ def convert_model(source: str | os.PathLike, target: str | os.PathLike, *,
     """Write ``source`` as ``target``: TF Lite -> ONNX (``convert_tflite_to_onnx``), and
     with ``output_stride`` rewritten for that stride (TF Lite -> TF Lite or ONNX,
     ONNX -> ONNX; see ``posefast.models.stride``). The format follows ``target``'s suffix.
+    A TF Lite model ending in Coral's ``PosenetDecoderOp`` is cut first: what is written
+    is the graph without it (``posefast.models.decoder_op``).
     Raises ValueError naming the file for what cannot be done (a model that is not a
-    MobileNet v1 PoseNet, a stride it cannot reach, formats with no way between them)
-    before any work, and OSError naming ``target`` when it cannot be written."""
+    MobileNet v1 PoseNet, a stride it cannot reach, formats with no way between them, a
+    custom operator posefast cannot run) before any work, and OSError naming ``target``
+    when it cannot be written."""
+    source = Path(source)
+    if source.is_file() and is_tflite(source):
+        from .decoder_op import cut_decoder_op, find_decoder_op
+
+        if find_decoder_op(source) is not None:
+            with tempfile.TemporaryDirectory(prefix="posefast-cut-") as work:
+                cut = Path(work) / source.name
+                cut_decoder_op(source, cut)
+                try:
+                    return _convert_model(cut, target, output_stride, dynamic_size, overwrite)
+                except ValueError as exc:  # name the user's file, not the temporary cut
+                    raise type(exc)(str(exc).replace(str(cut), str(source))) from None
+    return _convert_model(source, target, output_stride, dynamic_size, overwrite)
+
+
+def _convert_model(source: Path, target: str | os.PathLike, output_stride: int | None,
+                   dynamic_size: bool, overwrite: bool) -> ConversionReport | StrideReport:
     from .stride import FORMATS, rewrite_stride
     from .stride import plan as stride_plan
 
