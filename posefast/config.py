@@ -386,7 +386,7 @@ def _model_defaults(config: Config, origins: dict[str, str]) -> None:
     """The decoder settings the model carries (Coral's ``PosenetDecoderOp``'s options)
     replace the built-in defaults, not a value any layer set. A model that cannot be
     read here is left to the command that loads it, which says why."""
-    from .models.decoder_op import DECODER_OP, model_decoder_op
+    from .models.decoder_op import DECODER_OP, DECODER_SETTINGS, decoder_settings
     from .models.registry import REGISTRY, registry_name
     from .models.resolve import locate, resolve_model
 
@@ -396,13 +396,15 @@ def _model_defaults(config: Config, origins: dict[str, str]) -> None:
             path = Path(config.model)
         else:  # a registry model known to carry the op is fetched to read them
             path = locate(name) or (resolve_model(name) if REGISTRY[name].decoder_op else None)
-        op = model_decoder_op(path) if path is not None and path.is_file() else None
+        settings = decoder_settings(path) if path is not None and path.is_file() else None
     except Exception:  # noqa: BLE001 - reported where the model is loaded
         return
-    if op is None:
-        return
-    for key, value in op.decoder_defaults().items():
-        if origins.get(key) == "default":
+    for key, value in (settings or {}).items():
+        if key in DECODER_SETTINGS and origins.get(key) == "default":
+            try:
+                value = CHECKS[key](value)
+            except (TypeError, ValueError):  # a hand-edited ONNX entry: not the model's
+                continue
             setattr(config.decoder, key, value)
             origins[key] = f"the model's {DECODER_OP} ({path.name})"
 

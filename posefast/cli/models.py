@@ -58,17 +58,12 @@ def main(args: argparse.Namespace) -> int:
 
 def _decoder_op(path) -> dict | None:
     """The settings of the model's PosenetDecoderOp (None: it has none, or is unreadable)."""
-    from dataclasses import asdict
-
-    from ..models.decoder_op import model_decoder_op
+    from ..models.decoder_op import decoder_settings
 
     try:
-        op = model_decoder_op(path)
+        return decoder_settings(path)
     except (OSError, ValueError, ImportError):
         return None
-    if op is None:
-        return None
-    return {k: v for k, v in asdict(op).items() if k not in ("operator", "inputs")}
 
 
 def describe_decoder_op(settings: dict) -> str:

@@ -15,13 +15,15 @@ Two things are added on top, so the ONNX model behaves like the TF Lite one:
 """
 from __future__ import annotations
 
+import json
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from ..model_outputs import output_stride
+from .decoder_op import META_SETTINGS, DecoderOp
 
 INSTALL_HINT = 'pip install "posefast[convert]" (tflite2onnx and onnx)'
 #: Metadata keys the onnx backend reads: pixels p are fed as p * scale + offset.
@@ -112,10 +114,14 @@ def write_atomically(target: Path, write: Callable[[Path], Any]) -> Any:
 
 
 def convert_tflite_to_onnx(source: str | os.PathLike, target: str | os.PathLike, *,
-                           dynamic_size: bool = True, overwrite: bool = True) -> ConversionReport:
+                           dynamic_size: bool = True, overwrite: bool = True,
+                           decoder_op: DecoderOp | None = None) -> ConversionReport:
     """Convert the TF Lite model ``source`` into the ONNX model ``target``.
 
     ``dynamic_size``: make batch, height and width symbolic where the graph allows it.
+    ``decoder_op``: the Coral decoder operator cut off ``source``, whose settings are
+    recorded in the ONNX model's metadata (``posefast.models.decoder_op.META_SETTINGS``)
+    to stay the decoder's defaults.
     ``overwrite=False`` refuses an existing ``target`` (FileExistsError). Raises
     FileNotFoundError / ValueError naming the file for missing or invalid input, and
     OSError naming ``target`` when it cannot be written. The target appears whole or
@@ -127,7 +133,7 @@ def convert_tflite_to_onnx(source: str | os.PathLike, target: str | os.PathLike,
     onnx = _require("onnx")
     check_target(target, overwrite=overwrite)
     return write_atomically(target, lambda tmp: _convert(source, tmp, target, dynamic_size,
-                                                         tflite2onnx, onnx))
+                                                         tflite2onnx, onnx, decoder_op))
 
 
 @dataclass(frozen=True)
@@ -159,16 +165,18 @@ def convert_model(source: str | os.PathLike, target: str | os.PathLike, *,
         if find_decoder_op(source) is not None:
             with tempfile.TemporaryDirectory(prefix="posefast-cut-") as work:
                 cut = Path(work) / source.name
-                cut_decoder_op(source, cut)
+                op = cut_decoder_op(source, cut)
                 try:
-                    return _convert_model(cut, target, output_stride, dynamic_size, overwrite)
+                    return _convert_model(cut, target, output_stride, dynamic_size, overwrite,
+                                          op)
                 except ValueError as exc:  # name the user's file, not the temporary cut
                     raise type(exc)(str(exc).replace(str(cut), str(source))) from None
     return _convert_model(source, target, output_stride, dynamic_size, overwrite)
 
 
 def _convert_model(source: Path, target: str | os.PathLike, output_stride: int | None,
-                   dynamic_size: bool, overwrite: bool) -> ConversionReport | StrideReport:
+                   dynamic_size: bool, overwrite: bool,
+                   decoder_op: DecoderOp | None = None) -> ConversionReport | StrideReport:
     from .stride import FORMATS, rewrite_stride
     from .stride import plan as stride_plan
 
@@ -180,7 +188,7 @@ def _convert_model(source: Path, target: str | os.PathLike, output_stride: int |
             raise ValueError(f"output {str(target)!r}: posefast convert writes .onnx models "
                              f"(or, with --output-stride, .tflite or .onnx)")
         return convert_tflite_to_onnx(source, target, dynamic_size=dynamic_size,
-                                      overwrite=overwrite)
+                                      overwrite=overwrite, decoder_op=decoder_op)
     src_fmt, dst_fmt = source.suffix.lower(), target.suffix.lower()
     if not source.is_file():
         raise FileNotFoundError(f"model file not found: {str(source)!r}")
@@ -212,7 +220,8 @@ def _convert_model(source: Path, target: str | os.PathLike, output_stride: int |
             with tempfile.TemporaryDirectory(dir=tmp.parent) as work:
                 step = Path(work) / "converted.onnx"
                 conversion = _convert(source, step, target, dynamic_size,
-                                      _require("tflite2onnx"), _require("onnx"))
+                                      _require("tflite2onnx"), _require("onnx"),
+                                      decoder_op and replace(decoder_op, stride=output_stride))
                 rewrite_stride(step, tmp, output_stride)
         else:
             rewrite_stride(step, tmp, output_stride)
@@ -222,7 +231,12 @@ def _convert_model(source: Path, target: str | os.PathLike, output_stride: int |
 
 
 def _convert(source: Path, tmp: Path, target: Path, dynamic_size: bool, tflite2onnx: Any,
-             onnx: Any) -> ConversionReport:
+             onnx: Any, decoder_op: DecoderOp | None = None) -> ConversionReport:
+    per_channel = _per_channel_tensor(source)
+    if per_channel:
+        raise ValueError(f"{str(source)!r} is quantised per channel (tensor {per_channel!r}, "
+                         f"as TF Lite's MLIR converter writes int8 models), which tflite2onnx "
+                         f"cannot convert; run it with the tflite backend")
     try:
         tflite2onnx.convert(str(source), str(tmp))
     except Exception as exc:  # tflite2onnx raises assorted errors on bad input
@@ -246,9 +260,31 @@ def _convert(source: Path, tmp: Path, target: Path, dynamic_size: bool, tflite2o
         if grid:
             entry = model.metadata_props.add()
             entry.key, entry.value = META_STRIDE, str(output_stride((dims[2], dims[3]), grid))
+    if decoder_op is not None:
+        entry = model.metadata_props.add()
+        entry.key, entry.value = META_SETTINGS, json.dumps(decoder_op.settings())
     onnx.checker.check_model(model)
     onnx.save(model, str(tmp))
     return ConversionReport(target, dynamic_size and not note, note, scale, offset)
+
+
+def _per_channel_tensor(source: Path) -> str:
+    """The name of a tensor of ``source`` quantised per channel, or "" (tflite2onnx
+    asserts on them, with a message that names neither the model nor a remedy)."""
+    try:
+        from ai_edge_litert import schema_py_generated as s
+    except ImportError:  # tflite2onnx reads the file its own way; let it say what it finds
+        return ""
+    try:
+        graph = s.Model.GetRootAsModel(source.read_bytes(), 0).Subgraphs(0)
+        for i in range(graph.TensorsLength()):
+            tensor = graph.Tensors(i)
+            quant = tensor.Quantization()
+            if quant is not None and quant.ScaleLength() > 1:
+                return (tensor.Name() or b"?").decode("utf-8", "replace")
+    except Exception:  # noqa: BLE001 - a damaged file: tflite2onnx reports it
+        return ""
+    return ""
 
 
 def _initializer_scalar(model: Any, onnx: Any, name: str) -> float | None:

@@ -28,6 +28,8 @@ DECODER_OP = "PosenetDecoderOp"
 EDGETPU_OP = "edgetpu-custom-op"
 #: The op's options that are posefast decoder settings (same meaning and unit).
 DECODER_SETTINGS = ("max_detections", "score_threshold", "nms_radius")
+#: The ONNX metadata key ``posefast convert`` records the op's settings under (JSON).
+META_SETTINGS = "posefast.decoder_op"
 INSTALL_HINT = 'pip install "posefast[tflite]" (ai-edge-litert, which carries the TF Lite schema)'
 
 
@@ -55,10 +57,11 @@ class DecoderOp:
     stride: int | None
     nms_radius: float | None
 
-    def decoder_defaults(self) -> dict[str, Any]:
-        """The settings that are posefast decoder keys (``max_detections``,
-        ``score_threshold``, ``nms_radius``), those the options hold."""
-        return {key: getattr(self, key) for key in DECODER_SETTINGS
+    def settings(self) -> dict[str, Any]:
+        """The options the op holds: ``max_detections``, ``score_threshold``, ``stride``,
+        ``nms_radius`` (those it has)."""
+        return {key: getattr(self, key) for key in
+                ("max_detections", "score_threshold", "stride", "nms_radius")
                 if getattr(self, key) is not None}
 
 
@@ -223,17 +226,40 @@ def cut_decoder_op(source: str | os.PathLike, target: str | os.PathLike) -> Deco
     return op
 
 
-def model_decoder_op(path: str | os.PathLike) -> DecoderOp | None:
-    """Like ``find_decoder_op``, cheaper for a model without the operator: its bytes are
-    searched for the operator's name before the TF Lite schema is even imported (which
-    costs a process that has not imported NumPy yet about 100 ms), so another custom
-    operator goes unnoticed here. For reading settings; ``find_decoder_op`` checks."""
+def decoder_settings(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The settings of the decoder operator the model file ``path`` carries (see
+    ``DecoderOp.settings``): a TF Lite model's own, or those ``posefast convert``
+    recorded in an ONNX model cut from one; None when it carries none.
+
+    Cheap for a model without them: its bytes are searched for the operator's name or
+    the metadata key before a parser is even imported (the TF Lite schema costs a
+    process that has not imported NumPy yet about 100 ms), so another custom operator
+    goes unnoticed here: ``find_decoder_op`` is the check. Raises like it for a TF Lite
+    file, and ValueError for unreadable metadata."""
     path = Path(path)
     data = path.read_bytes()
-    if not _is_tflite(data) or DECODER_OP.encode() not in data:
+    if _is_tflite(data):
+        if DECODER_OP.encode() not in data:
+            return None
+        op = find_decoder_op(path, data)
+        return None if op is None else op.settings()
+    if META_SETTINGS.encode() not in data:
         return None
-    return find_decoder_op(path, data)
+    import json
+
+    import onnx
+
+    try:
+        meta = {p.key: p.value for p in onnx.load_from_string(data).metadata_props}
+        settings = json.loads(meta[META_SETTINGS]) if META_SETTINGS in meta else None
+    except Exception as exc:  # noqa: BLE001 - a damaged model or entry
+        raise ValueError(f"{str(path)!r}: cannot read its {META_SETTINGS!r} metadata: "
+                         f"{type(exc).__name__}: {exc}") from None
+    if settings is not None and not isinstance(settings, dict):
+        raise ValueError(f"{str(path)!r}: its {META_SETTINGS!r} metadata is not a JSON object")
+    return settings
 
 
-__all__ = ["DECODER_OP", "DECODER_SETTINGS", "EDGETPU_OP", "CustomOpError", "DecoderOp",
-           "EdgeTpuModelError", "cut_decoder_op", "find_decoder_op", "model_decoder_op"]
+__all__ = ["DECODER_OP", "DECODER_SETTINGS", "EDGETPU_OP", "META_SETTINGS", "CustomOpError",
+           "DecoderOp", "EdgeTpuModelError", "cut_decoder_op", "decoder_settings",
+           "find_decoder_op"]

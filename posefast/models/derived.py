@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from .decoder_op import DECODER_OP
 from .resolve import cache_dir, sha256_of
 
 #: The formats a model can be converted from, per format a backend takes.
@@ -120,9 +121,16 @@ def model_for_backend(path: str | os.PathLike, backend: str,
     packages that are not installed, CustomOpError (a ValueError) for a custom operator
     posefast cannot run (an Edge TPU model), and ValueError for a model or stride the
     rewrite does not handle."""
-    path = Path(path)
-    path, key = without_decoder_op(path, sha256_of(path))
-    return with_stride(_in_backend_format(path, key, backend), key, output_stride)
+    source = Path(path)
+    path, key = without_decoder_op(source, sha256_of(source))
+    try:
+        return with_stride(_in_backend_format(path, key, backend), key, output_stride)
+    except ValueError as exc:
+        if path == source:
+            raise
+        # name the user's model, not the cached cut the step worked on
+        raise type(exc)(str(exc).replace(str(path), f"{source} (without {DECODER_OP})")) \
+            from None
 
 
 def _in_backend_format(path: Path, source_sha: str, backend: str) -> Path:
