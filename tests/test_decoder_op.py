@@ -419,3 +419,16 @@ def test_convert_writes_the_cut_graph(coral, tmp_path):
         assert len(a) == len(b) >= 2
         for p, q in zip(a, b):
             assert p.score == pytest.approx(q.score, abs=0.02)
+
+
+def test_models_and_config_show_the_ops_settings(coral, tmp_path):
+    listed = {r["name"]: r for r in json.loads(_run("models", "--json").stdout)}
+    assert listed[RESNET]["git_blob"] == REGISTRY[RESNET].git_blob
+    assert listed[RESNET]["decoder_op"] == {}  # not here: read once downloaded
+    assert listed["posenet_mobilenet_v1_075_481_641_quant"]["decoder_op"] is None
+    shown = json.loads(_run("config", "--json", "--model", SAME_WEIGHTS).stdout)["settings"]
+    assert shown["max_detections"] == {
+        "value": 10, "from": f"the model's PosenetDecoderOp ({SAME_WEIGHTS.name})"}
+    assert shown["refine_steps"]["from"] == "default"
+    text = _run("config", "--model", SAME_WEIGHTS, "--score-threshold", "0.6").stdout
+    assert "command-line option --score-threshold" in text and "the model's Posenet" in text
