@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tiny_tflite import add_tensor
+
 STRIDE = 32
 KERNEL = 7
 STEM = 8  # channels of the stem
@@ -58,15 +60,7 @@ def write_model(path: Path, height: int = 231, width: int = 327, op: str = "Pose
     tensors, buffers = [], [s.BufferT()]
 
     def tensor(name: str, shape: list[int], data: np.ndarray | None = None) -> int:
-        t = s.TensorT()
-        t.name, t.shape, t.type, t.buffer = name, shape, s.TensorType.FLOAT32, 0
-        if data is not None:
-            buffer = s.BufferT()
-            buffer.data = np.frombuffer(data.tobytes(), np.uint8)
-            buffers.append(buffer)
-            t.buffer = len(buffers) - 1
-        tensors.append(t)
-        return len(tensors) - 1
+        return add_tensor(tensors, buffers, name, shape, data)
 
     image = tensor("image", [1, height, width, 3])
     gh, gw = grid(height, width)
