@@ -1,6 +1,8 @@
 """TF Lite PoseNet -> ONNX, for the ``onnx`` backend (extra ``convert``).
 
 tflite2onnx translates the graph (its outputs match TF Lite's after dequantisation).
+It reads uint8 models quantised per tensor; an int8 model quantised per channel (TF
+Lite's MLIR converter) is made float first (``posefast.models.dequantize``).
 Two things are added on top, so the ONNX model behaves like the TF Lite one:
 
 - **Any input size.** tflite2onnx writes the padding of every convolution as explicit
@@ -33,9 +35,11 @@ META_OFFSET = "posefast.input_offset"
 META_SIZE = "posefast.input_size"
 #: Its output stride (tiny inputs at a dynamic size cannot tell it).
 META_STRIDE = "posefast.output_stride"
-# Operators that work at any spatial size once convolutions pad by rule.
+# Operators that work at any spatial size once convolutions pad by rule (Pad: by
+# amounts fixed in the graph, as TF Lite's own PAD before a convolution of an int8
+# model; a Pad whose amounts are computed is refused below).
 _SIZE_FREE_OPS = {"Conv", "QuantizeLinear", "DequantizeLinear", "Concat", "Relu", "Clip",
-                  "Add", "Mul", "Sigmoid", "Identity"}
+                  "Add", "Mul", "Sigmoid", "Identity", "Pad"}
 
 
 @dataclass(frozen=True)
@@ -232,18 +236,25 @@ def _convert_model(source: Path, target: str | os.PathLike, output_stride: int |
 
 def _convert(source: Path, tmp: Path, target: Path, dynamic_size: bool, tflite2onnx: Any,
              onnx: Any, decoder_op: DecoderOp | None = None) -> ConversionReport:
-    per_channel = _per_channel_tensor(source)
-    if per_channel:
-        raise ValueError(f"{str(source)!r} is quantised per channel (tensor {per_channel!r}, "
-                         f"as TF Lite's MLIR converter writes int8 models), which tflite2onnx "
-                         f"cannot convert; run it with the tflite backend")
-    try:
-        tflite2onnx.convert(str(source), str(tmp))
-    except Exception as exc:  # tflite2onnx raises assorted errors on bad input
-        raise ValueError(f"tflite2onnx cannot convert {str(source)!r}: "
-                         f"{type(exc).__name__}: {exc}") from None
+    fed = None  # the input's (scale, zero point) where the converted graph takes floats
+    with tempfile.TemporaryDirectory(dir=tmp.parent, prefix=".float-") as work:
+        readable = source
+        if _per_channel(source):
+            # tflite2onnx asserts on per-channel quantisation: give it the float graph
+            from .dequantize import dequantize_tflite, input_quantisation
+
+            readable = Path(work) / "float.tflite"
+            dequantize_tflite(source, readable)
+            fed = input_quantisation(source)
+        try:
+            tflite2onnx.convert(str(readable), str(tmp))
+        except Exception as exc:  # tflite2onnx raises assorted errors on bad input
+            raise ValueError(f"tflite2onnx cannot convert {str(source)!r}: "
+                             f"{type(exc).__name__}: {exc}") from None
     model = onnx.load(str(tmp))
     scale, offset = _input_normalisation(model, onnx)
+    if scale is None and fed is not None:
+        scale, offset = fed[0], -fed[1] * fed[0]  # pixels p as the quantised input read them
     dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     out_dims = [d.dim_value for d in model.graph.output[0].type.tensor_type.shape.dim]
     grid = (out_dims[2], out_dims[3]) if len(out_dims) == 4 and all(out_dims) else None
@@ -268,23 +279,15 @@ def _convert(source: Path, tmp: Path, target: Path, dynamic_size: bool, tflite2o
     return ConversionReport(target, dynamic_size and not note, note, scale, offset)
 
 
-def _per_channel_tensor(source: Path) -> str:
-    """The name of a tensor of ``source`` quantised per channel, or "" (tflite2onnx
-    asserts on them, with a message that names neither the model nor a remedy)."""
+def _per_channel(source: Path) -> bool:
+    """Whether ``source`` has a tensor quantised per channel (False where it cannot be
+    read here: tflite2onnx then says what it finds)."""
     try:
-        from ai_edge_litert import schema_py_generated as s
-    except ImportError:  # tflite2onnx reads the file its own way; let it say what it finds
-        return ""
-    try:
-        graph = s.Model.GetRootAsModel(source.read_bytes(), 0).Subgraphs(0)
-        for i in range(graph.TensorsLength()):
-            tensor = graph.Tensors(i)
-            quant = tensor.Quantization()
-            if quant is not None and quant.ScaleLength() > 1:
-                return (tensor.Name() or b"?").decode("utf-8", "replace")
-    except Exception:  # noqa: BLE001 - a damaged file: tflite2onnx reports it
-        return ""
-    return ""
+        from .dequantize import per_channel_tensor
+
+        return bool(per_channel_tensor(source))
+    except Exception:  # noqa: BLE001 - no schema, or a damaged file
+        return False
 
 
 def _initializer_scalar(model: Any, onnx: Any, name: str) -> float | None:
@@ -319,6 +322,10 @@ def _make_size_dynamic(model: Any, onnx: Any) -> str:
     others = sorted({n.op_type for n in model.graph.node} - _SIZE_FREE_OPS)
     if others:
         return f"operators {', '.join(others)} may depend on the input size"
+    constants = {init.name for init in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Pad" and not all(name in constants for name in node.input[1:]):
+            return f"padding {node.output[0]!r} is computed, not fixed in the graph"
     inferred = onnx.shape_inference.infer_shapes(model)
     shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
               for v in list(inferred.graph.value_info) + list(inferred.graph.input)}
