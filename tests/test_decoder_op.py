@@ -491,3 +491,13 @@ def test_a_per_channel_models_onnx_takes_other_sizes_as_tflite_does(coral, tmp_p
                                        getattr(a, name), atol=1e-3)
         tflite.close()
         onnx.close()
+
+
+def test_a_size_an_int8_files_padding_cannot_take_is_an_error_not_a_traceback(coral):
+    """Their explicit padding gives 240 rows a grid of 16 cells, which stride 16 does not
+    allow: predict reports it as run does, per image."""
+    model = DECODER_DIR / "posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite"
+    done = _run("predict", "--model", model, "--input-size", "240x320", IMAGES / "couple.jpg")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "inference failed: an output grid of 16x21 cells does not fit input 240x320" \
+        in done.stderr
