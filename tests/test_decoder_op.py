@@ -501,3 +501,17 @@ def test_a_size_an_int8_files_padding_cannot_take_is_an_error_not_a_traceback(co
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "inference failed: an output grid of 16x21 cells does not fit input 240x320" \
         in done.stderr
+
+
+def test_without_the_tflite_schema_only_coral_files_need_it(coral, monkeypatch):
+    """`--backend onnx` converts a plain TF Lite model without ai-edge-litert installed;
+    looking for the op must not make that need it."""
+    import posefast.models.decoder_op as decoder_op
+
+    def missing():
+        raise ImportError("reading a TF Lite model's operators needs ai-edge-litert")
+
+    monkeypatch.setattr(decoder_op, "_schema", missing)
+    assert find_decoder_op(MODEL_481) is None
+    with pytest.raises(ImportError, match="ai-edge-litert"):
+        find_decoder_op(SAME_WEIGHTS)

@@ -107,14 +107,23 @@ def find_decoder_op(path: str | os.PathLike, data: bytes | None = None) -> Decod
     """Coral's decoder operator in the TF Lite model ``path`` (``data``: its bytes, if
     read already), or None when the model has none. Raises EdgeTpuModelError for an
     Edge TPU model, CustomOpError naming any other custom operator the graph uses, and
-    ValueError for a decoder operator posefast cannot cut (not at the end of the graph,
-    inputs it does not know)."""
+    ValueError for a decoder operator posefast cannot cut (twice, in another subgraph
+    than the main one, inputs it does not know) or options it cannot read. An operator
+    code no operator uses is no matter. Without ai-edge-litert (the TF Lite schema) only
+    a model naming one of Coral's operators is read, and raises ImportError."""
     path = Path(path)
     if data is None:
         data = path.read_bytes()
     if not _is_tflite(data):
         return None
-    s = _schema()
+    try:
+        s = _schema()
+    except ImportError:
+        # `--backend onnx` converts TF Lite without ai-edge-litert; only a model that
+        # names these operators needs the schema, other custom ones reach the runtime
+        if DECODER_OP.encode() in data or EDGETPU_OP.encode() in data:
+            raise
+        return None
     try:
         model = s.Model.GetRootAsModel(data, 0)
         codes = [model.OperatorCodes(i) for i in range(model.OperatorCodesLength())]
@@ -157,7 +166,8 @@ def find_decoder_op(path: str | os.PathLike, data: bytes | None = None) -> Decod
 
 
 def _options(path: Path, raw: bytes) -> dict[str, Any]:
-    """The op's settings from its FlexBuffer map (absent or unreadable ones: None)."""
+    """The op's settings from its FlexBuffer map: None where the map has none (or not a
+    number); ValueError for a map that is not one, or a value out of range."""
     out: dict[str, Any] = {"max_detections": None, "score_threshold": None, "stride": None,
                            "nms_radius": None}
     if not raw:
