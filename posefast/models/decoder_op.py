@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .tflite_schema import tflite_schema
+
 #: The custom operator posefast cuts off (its ``custom_code``).
 DECODER_OP = "PosenetDecoderOp"
 #: The custom operator an Edge TPU compiled model runs its network in.
@@ -30,7 +32,6 @@ EDGETPU_OP = "edgetpu-custom-op"
 DECODER_SETTINGS = ("max_detections", "score_threshold", "nms_radius")
 #: The ONNX metadata key ``posefast convert`` records the op's settings under (JSON).
 META_SETTINGS = "posefast.decoder_op"
-INSTALL_HINT = 'pip install "posefast[tflite]" (ai-edge-litert, which carries the TF Lite schema)'
 
 
 class CustomOpError(ValueError):
@@ -66,13 +67,7 @@ class DecoderOp:
 
 
 def _schema() -> Any:
-    try:
-        import flatbuffers  # noqa: F401
-        from ai_edge_litert import schema_py_generated
-    except ImportError as exc:
-        raise ImportError(f"reading a TF Lite model's operators needs ai-edge-litert: "
-                          f"{INSTALL_HINT}") from exc
-    return schema_py_generated
+    return tflite_schema("reading a TF Lite model's operators")
 
 
 def _is_tflite(data: bytes) -> bool:

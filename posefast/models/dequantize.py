@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .decoder_op import _schema
+from .tflite_schema import tflite_schema
 
 #: TF Lite tensor types holding quantised values, as NumPy dtypes.
 _QUANTISED = {"UINT8": np.uint8, "INT8": np.int8, "INT16": np.int16, "INT32": np.int32}
@@ -29,7 +29,7 @@ _QUANTISED = {"UINT8": np.uint8, "INT8": np.int8, "INT16": np.int16, "INT32": np
 
 def input_quantisation(path: str | os.PathLike) -> tuple[float, int] | None:
     """(scale, zero point) of the quantised input of the TF Lite model ``path``, or None."""
-    s = _schema()
+    s = tflite_schema()
     graph = s.Model.GetRootAsModel(Path(path).read_bytes(), 0).Subgraphs(0)
     quant = graph.Tensors(graph.Inputs(0)).Quantization()
     if quant is None or quant.ScaleLength() != 1:
@@ -39,7 +39,7 @@ def input_quantisation(path: str | os.PathLike) -> tuple[float, int] | None:
 
 def per_channel_tensor(path: str | os.PathLike) -> str:
     """The name of a tensor of the TF Lite model ``path`` quantised per channel, or ""."""
-    s = _schema()
+    s = tflite_schema()
     graph = s.Model.GetRootAsModel(Path(path).read_bytes(), 0).Subgraphs(0)
     for i in range(graph.TensorsLength()):
         quant = graph.Tensors(i).Quantization()
@@ -52,7 +52,7 @@ def dequantize_tflite(source: str | os.PathLike, target: str | os.PathLike) -> N
     """Write the float32 copy of the quantised TF Lite model ``source`` to ``target``."""
     import flatbuffers
 
-    s = _schema()
+    s = tflite_schema()
     data = Path(source).read_bytes()
     model = s.ModelT.InitFromObj(s.Model.GetRootAsModel(data, 0))
     types = {v: k for k, v in vars(s.TensorType).items() if not k.startswith("_")}
