@@ -515,3 +515,18 @@ def test_without_the_tflite_schema_only_coral_files_need_it(coral, monkeypatch):
     assert find_decoder_op(MODEL_481) is None
     with pytest.raises(ImportError, match="ai-edge-litert"):
         find_decoder_op(SAME_WEIGHTS)
+
+
+def test_a_cut_model_and_its_stride_rewrite_keep_the_ops_settings(coral, tmp_path):
+    from posefast.models.decoder_op import decoder_settings
+
+    cut, stride8 = tmp_path / "cut.tflite", tmp_path / "s8.tflite"
+    cut_decoder_op(SAME_WEIGHTS, cut)
+    want = {"max_detections": 10, "score_threshold": 0.2, "stride": 16, "nms_radius": 10.0}
+    assert find_decoder_op(cut) is None and decoder_settings(cut) == want
+    done = _run("convert", SAME_WEIGHTS, stride8, "--output-stride", "8")
+    assert done.returncode == 0, done.stderr
+    assert decoder_settings(stride8) == want
+    config, origins = resolve_config(cli={"model": str(stride8)}, env={})
+    assert config.decoder.max_detections == 10 and "PosenetDecoderOp" in origins["nms_radius"]
+    assert decoder_settings(MODEL_481) is None

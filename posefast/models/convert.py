@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -224,8 +224,7 @@ def _convert_model(source: Path, target: str | os.PathLike, output_stride: int |
             with tempfile.TemporaryDirectory(dir=tmp.parent) as work:
                 step = Path(work) / "converted.onnx"
                 conversion = _convert(source, step, target, dynamic_size,
-                                      _require("tflite2onnx"), _require("onnx"),
-                                      decoder_op and replace(decoder_op, stride=output_stride))
+                                      _require("tflite2onnx"), _require("onnx"), decoder_op)
                 rewrite_stride(step, tmp, output_stride)
         else:
             rewrite_stride(step, tmp, output_stride)

@@ -30,7 +30,9 @@ DECODER_OP = "PosenetDecoderOp"
 EDGETPU_OP = "edgetpu-custom-op"
 #: The op's options that are posefast decoder settings (same meaning and unit).
 DECODER_SETTINGS = ("max_detections", "score_threshold", "nms_radius")
-#: The ONNX metadata key ``posefast convert`` records the op's settings under (JSON).
+#: The metadata key (TF Lite and ONNX) a model cut from one with the op records the op's
+#: settings under, as the op held them (JSON); its ``stride`` stays the op's own where
+#: the model is rewritten for another.
 META_SETTINGS = "posefast.decoder_op"
 
 
@@ -196,9 +198,14 @@ def cut_decoder_op(source: str | os.PathLike, target: str | os.PathLike) -> Deco
     """Write ``source`` without Coral's decoder operator to ``target``: the graph's
     outputs become the operator's inputs (heatmaps, short offsets, mid offsets), the
     operators they do not need are dropped, and everything else (weights, quantisation,
-    metadata) is carried over as it is. Raises ValueError when ``source`` has no such
-    operator, and the errors of ``find_decoder_op``."""
+    metadata) is carried over as it is. The op's settings are recorded in the model's
+    metadata (``META_SETTINGS``, JSON), so that the cut model, and what is made from it
+    (a stride rewrite), keeps them as its defaults. Raises ValueError when ``source`` has
+    no such operator, and the errors of ``find_decoder_op``."""
+    import json
+
     import flatbuffers
+    import numpy as np
 
     source = Path(source)
     data = source.read_bytes()
@@ -209,8 +216,8 @@ def cut_decoder_op(source: str | os.PathLike, target: str | os.PathLike) -> Deco
     model = s.ModelT.InitFromObj(s.Model.GetRootAsModel(data, 0))
     graph = model.subgraphs[0]
     outputs = list(op.inputs)
-    producer = {int(t): i for i, o in enumerate(graph.operators) for t in (o.outputs if o.outputs is not None else ())
-                if i != op.operator}
+    producer = {int(t): i for i, o in enumerate(graph.operators) if i != op.operator
+                for t in (o.outputs if o.outputs is not None else ())}
     needed: set[int] = set()
     pending = [t for t in outputs if t in producer]
     while pending:  # walk back from the three tensors to the graph's input
@@ -225,6 +232,13 @@ def cut_decoder_op(source: str | os.PathLike, target: str | os.PathLike) -> Deco
     model.operatorCodes = [model.operatorCodes[i] for i in used]
     for o in graph.operators:
         o.opcodeIndex = remap[o.opcodeIndex]
+    record = s.BufferT()
+    record.data = np.frombuffer(json.dumps(op.settings()).encode(), np.uint8)
+    model.buffers.append(record)
+    entry = s.MetadataT()
+    entry.name, entry.buffer = META_SETTINGS, len(model.buffers) - 1
+    model.metadata = [m for m in (model.metadata or []) if m.name != META_SETTINGS.encode()]
+    model.metadata.append(entry)
     builder = flatbuffers.Builder(len(data) + 1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     Path(target).write_bytes(builder.Output())
@@ -233,8 +247,8 @@ def cut_decoder_op(source: str | os.PathLike, target: str | os.PathLike) -> Deco
 
 def decoder_settings(path: str | os.PathLike) -> dict[str, Any] | None:
     """The settings of the decoder operator the model file ``path`` carries (see
-    ``DecoderOp.settings``): a TF Lite model's own, or those ``posefast convert``
-    recorded in an ONNX model cut from one; None when it carries none.
+    ``DecoderOp.settings``): a TF Lite model's own, or those recorded in a model cut
+    from one (TF Lite or ONNX metadata ``META_SETTINGS``); None when it carries none.
 
     Cheap for a model without them: its bytes are searched for the operator's name or
     the metadata key before a parser is even imported (the TF Lite schema costs a
@@ -243,20 +257,31 @@ def decoder_settings(path: str | os.PathLike) -> dict[str, Any] | None:
     file, and ValueError for unreadable metadata."""
     path = Path(path)
     data = path.read_bytes()
-    if _is_tflite(data):
-        if DECODER_OP.encode() not in data:
-            return None
+    if _is_tflite(data) and DECODER_OP.encode() in data:
         op = find_decoder_op(path, data)
-        return None if op is None else op.settings()
+        if op is not None:
+            return op.settings()
     if META_SETTINGS.encode() not in data:
         return None
     import json
 
-    import onnx
-
     try:
-        meta = {p.key: p.value for p in onnx.load_from_string(data).metadata_props}
+        if _is_tflite(data):
+            s = _schema()
+            model = s.Model.GetRootAsModel(data, 0)
+            meta = {}
+            for i in range(model.MetadataLength()):
+                entry = model.Metadata(i)
+                buffer = model.Buffers(entry.Buffer()).DataAsNumpy()
+                meta[(entry.Name() or b"").decode("utf-8", "replace")] = (
+                    buffer.tobytes().decode("utf-8") if hasattr(buffer, "tobytes") else "")
+        else:
+            import onnx
+
+            meta = {p.key: p.value for p in onnx.load_from_string(data).metadata_props}
         settings = json.loads(meta[META_SETTINGS]) if META_SETTINGS in meta else None
+    except ImportError:
+        raise
     except Exception as exc:  # noqa: BLE001 - a damaged model or entry
         raise ValueError(f"{str(path)!r}: cannot read its {META_SETTINGS!r} metadata: "
                          f"{type(exc).__name__}: {exc}") from None
