@@ -2,7 +2,9 @@
 
 Layers, highest first: explicit API arguments, CLI flags, environment variables
 (``POSEFAST_BACKEND``, ...), a TOML file (``--config``, ``POSEFAST_CONFIG`` or
-``posefast.toml`` in the working directory), then the defaults below.
+``posefast.toml`` in the working directory), then the model's own decoder settings
+(a Coral ``*_decoder.tflite`` model's ``PosenetDecoderOp`` options: ``max_detections``,
+``score_threshold``, ``nms_radius``), then the defaults below.
 
 The TOML file::
 
@@ -383,11 +385,39 @@ def resolve_config(api: Mapping[str, Any] | None = None, cli: Mapping[str, Any] 
                 setattr(config, key, value)
                 origins[key] = where(key)
     config.backend_options = options
+    _model_defaults(config, origins)
     if (config.output_stride in STRIDE_SCORE_THRESHOLD
             and not any("score_threshold" in layer for layer, _ in layers)):
         config.decoder.score_threshold = STRIDE_SCORE_THRESHOLD[config.output_stride]
         origins["score_threshold"] = f"the default for output stride {config.output_stride}"
     return config, origins
+
+
+def _model_defaults(config: Config, origins: dict[str, str]) -> None:
+    """The decoder settings the model carries (Coral's ``PosenetDecoderOp``'s options)
+    replace the built-in defaults, not a value any layer set. A model that cannot be
+    read here is left to the command that loads it, which says why."""
+    from .models.decoder_op import DECODER_OP, DECODER_SETTINGS, decoder_settings
+    from .models.registry import REGISTRY, registry_name
+    from .models.resolve import locate, resolve_model
+
+    try:
+        name = registry_name(config.model)
+        if name is None:
+            path = Path(config.model)
+        else:  # a registry model known to carry the op is fetched to read them
+            path = locate(name) or (resolve_model(name) if REGISTRY[name].decoder_op else None)
+        settings = decoder_settings(path) if path is not None and path.is_file() else None
+    except Exception:  # noqa: BLE001 - reported where the model is loaded
+        return
+    for key, value in (settings or {}).items():
+        if key in DECODER_SETTINGS and origins.get(key) == "default":
+            try:
+                value = CHECKS[key](value)
+            except (TypeError, ValueError):  # a hand-edited ONNX entry: not the model's
+                continue
+            setattr(config.decoder, key, value)
+            origins[key] = f"the model's {DECODER_OP} ({path.name})"
 
 
 def _env_var(key: str) -> str:

@@ -566,3 +566,22 @@ def test_a_predictor_alive_at_exit_leaves_no_traceback(tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "made"
     assert "Exception ignored" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_a_coral_decoder_model_runs_on_ray_as_locally(local_ray, tmp_path):
+    """Issue 23: a model ending in Coral's PosenetDecoderOp runs with the op cut off and
+    its settings as the defaults, on Ray as on the local engine."""
+    from conftest import MODELS
+
+    model = MODELS / "coral-decoder" / "posenet_mobilenet_v1_075_481_641_quant_decoder.tflite"
+    if not model.is_file():
+        pytest.skip(f"{model} not found")
+    local, on_ray = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
+    images = [str(p) for p in SHARED[:3]]
+    assert cli(["run", *images, "--output", str(local), "-q", "--model", str(model)]) == 0
+    assert cli(["run", *images, "--engine", "ray", "--output", str(on_ray), "-q",
+                "--model", str(model)]) == 0
+    header = json.loads(Path(on_ray).read_text().splitlines()[0])["posefast"]["settings"]
+    assert (header["max_detections"], header["score_threshold"], header["nms_radius"]) == \
+        (10, 0.2, 10.0)
+    assert read(on_ray) == read(local) and any(r["poses"] for r in read(local))

@@ -31,6 +31,23 @@ def expected(batch: np.ndarray) -> dict[str, np.ndarray]:
             for i, (name, channels) in enumerate(OUTPUTS) for w, b in [weights(channels, i)]}
 
 
+def add_tensor(tensors: list, buffers: list, name: str, shape: list[int],
+               data: np.ndarray | None = None) -> int:
+    """Append a float32 tensor (with ``data`` in a buffer of its own, if given) to a
+    graph's ``tensors`` and the model's ``buffers``; returns its index."""
+    from ai_edge_litert import schema_py_generated as s
+
+    tensor = s.TensorT()
+    tensor.shape, tensor.type, tensor.name, tensor.buffer = shape, s.TensorType.FLOAT32, name, 0
+    if data is not None:
+        buffer = s.BufferT()
+        buffer.data = np.frombuffer(data.tobytes(), np.uint8)
+        buffers.append(buffer)
+        tensor.buffer = len(buffers) - 1
+    tensors.append(tensor)
+    return len(tensors) - 1
+
+
 def write_model(path: Path, height: int = 33, width: int = 33) -> Path:
     import flatbuffers
     from ai_edge_litert import schema_py_generated as s
@@ -44,20 +61,10 @@ def write_model(path: Path, height: int = 33, width: int = 33) -> Path:
     outputs = []
     for i, (name, channels) in enumerate(OUTPUTS):
         w, b = weights(channels, i)
-        ids = []
-        for tensor_name, shape, data in ((f"{name}/weights", list(w.shape), w),
-                                         (f"{name}/bias", [channels], b),
-                                         (name, [1, *grid, channels], None)):
-            tensor = s.TensorT()
-            tensor.shape, tensor.type, tensor.name = shape, s.TensorType.FLOAT32, tensor_name
-            tensor.buffer = 0
-            if data is not None:
-                buffer = s.BufferT()
-                buffer.data = np.frombuffer(data.tobytes(), np.uint8)
-                buffers.append(buffer)
-                tensor.buffer = len(buffers) - 1
-            tensors.append(tensor)
-            ids.append(len(tensors) - 1)
+        ids = [add_tensor(tensors, buffers, tensor_name, shape, data)
+               for tensor_name, shape, data in ((f"{name}/weights", list(w.shape), w),
+                                                (f"{name}/bias", [channels], b),
+                                                (name, [1, *grid, channels], None))]
         options = s.Conv2DOptionsT()
         options.padding, options.strideW, options.strideH = s.Padding.VALID, STRIDE, STRIDE
         op = s.OperatorT()

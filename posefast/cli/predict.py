@@ -95,7 +95,11 @@ def main(args: argparse.Namespace) -> int:
             except ImageLoadError as exc:
                 records.append(error_record(path, None, str(exc)))
                 continue
-            poses = estimator.infer([prepared])[0]
+            try:
+                poses = estimator.infer([prepared])[0]
+            except ValueError as exc:  # the output does not fit the input size, as run says
+                records.append(error_record(path, None, f"inference failed: {exc}"))
+                continue
             add(make_record(path, None, prepared.width, prepared.height, poses))
             if args.render:
                 out = _render_out(args.render, path, index, len(args.images))

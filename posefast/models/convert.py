@@ -1,6 +1,8 @@
 """TF Lite PoseNet -> ONNX, for the ``onnx`` backend (extra ``convert``).
 
 tflite2onnx translates the graph (its outputs match TF Lite's after dequantisation).
+It reads uint8 models quantised per tensor; an int8 model quantised per channel (TF
+Lite's MLIR converter) is made float first (``posefast.models.dequantize``).
 Two things are added on top, so the ONNX model behaves like the TF Lite one:
 
 - **Any input size.** tflite2onnx writes the padding of every convolution as explicit
@@ -15,6 +17,7 @@ Two things are added on top, so the ONNX model behaves like the TF Lite one:
 """
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..model_outputs import output_stride
+from .decoder_op import META_SETTINGS, DecoderOp
 
 INSTALL_HINT = 'pip install "posefast[convert]" (tflite2onnx and onnx)'
 #: Metadata keys the onnx backend reads: pixels p are fed as p * scale + offset.
@@ -31,9 +35,11 @@ META_OFFSET = "posefast.input_offset"
 META_SIZE = "posefast.input_size"
 #: Its output stride (tiny inputs at a dynamic size cannot tell it).
 META_STRIDE = "posefast.output_stride"
-# Operators that work at any spatial size once convolutions pad by rule.
+# Operators that work at any spatial size once convolutions pad by rule (Pad: by
+# amounts fixed in the graph, as TF Lite's own PAD before a convolution of an int8
+# model; a Pad whose amounts are computed is refused below).
 _SIZE_FREE_OPS = {"Conv", "QuantizeLinear", "DequantizeLinear", "Concat", "Relu", "Clip",
-                  "Add", "Mul", "Sigmoid", "Identity"}
+                  "Add", "Mul", "Sigmoid", "Identity", "Pad"}
 
 
 @dataclass(frozen=True)
@@ -112,10 +118,14 @@ def write_atomically(target: Path, write: Callable[[Path], Any]) -> Any:
 
 
 def convert_tflite_to_onnx(source: str | os.PathLike, target: str | os.PathLike, *,
-                           dynamic_size: bool = True, overwrite: bool = True) -> ConversionReport:
+                           dynamic_size: bool = True, overwrite: bool = True,
+                           decoder_op: DecoderOp | None = None) -> ConversionReport:
     """Convert the TF Lite model ``source`` into the ONNX model ``target``.
 
     ``dynamic_size``: make batch, height and width symbolic where the graph allows it.
+    ``decoder_op``: the Coral decoder operator cut off ``source``, whose settings are
+    recorded in the ONNX model's metadata (``posefast.models.decoder_op.META_SETTINGS``)
+    to stay the decoder's defaults.
     ``overwrite=False`` refuses an existing ``target`` (FileExistsError). Raises
     FileNotFoundError / ValueError naming the file for missing or invalid input, and
     OSError naming ``target`` when it cannot be written. The target appears whole or
@@ -127,7 +137,7 @@ def convert_tflite_to_onnx(source: str | os.PathLike, target: str | os.PathLike,
     onnx = _require("onnx")
     check_target(target, overwrite=overwrite)
     return write_atomically(target, lambda tmp: _convert(source, tmp, target, dynamic_size,
-                                                         tflite2onnx, onnx))
+                                                         tflite2onnx, onnx, decoder_op))
 
 
 @dataclass(frozen=True)
@@ -146,9 +156,31 @@ def convert_model(source: str | os.PathLike, target: str | os.PathLike, *,
     """Write ``source`` as ``target``: TF Lite -> ONNX (``convert_tflite_to_onnx``), and
     with ``output_stride`` rewritten for that stride (TF Lite -> TF Lite or ONNX,
     ONNX -> ONNX; see ``posefast.models.stride``). The format follows ``target``'s suffix.
+    A TF Lite model ending in Coral's ``PosenetDecoderOp`` is cut first: what is written
+    is the graph without it (``posefast.models.decoder_op``).
     Raises ValueError naming the file for what cannot be done (a model that is not a
-    MobileNet v1 PoseNet, a stride it cannot reach, formats with no way between them)
-    before any work, and OSError naming ``target`` when it cannot be written."""
+    MobileNet v1 PoseNet, a stride it cannot reach, formats with no way between them, a
+    custom operator posefast cannot run) before any work, and OSError naming ``target``
+    when it cannot be written."""
+    source = Path(source)
+    if source.is_file() and is_tflite(source):
+        from .decoder_op import cut_decoder_op, find_decoder_op
+
+        if find_decoder_op(source) is not None:
+            with tempfile.TemporaryDirectory(prefix="posefast-cut-") as work:
+                cut = Path(work) / source.name
+                op = cut_decoder_op(source, cut)
+                try:
+                    return _convert_model(cut, target, output_stride, dynamic_size, overwrite,
+                                          op)
+                except ValueError as exc:  # name the user's file, not the temporary cut
+                    raise type(exc)(str(exc).replace(str(cut), str(source))) from None
+    return _convert_model(source, target, output_stride, dynamic_size, overwrite)
+
+
+def _convert_model(source: Path, target: str | os.PathLike, output_stride: int | None,
+                   dynamic_size: bool, overwrite: bool,
+                   decoder_op: DecoderOp | None = None) -> ConversionReport | StrideReport:
     from .stride import FORMATS, rewrite_stride
     from .stride import plan as stride_plan
 
@@ -160,7 +192,7 @@ def convert_model(source: str | os.PathLike, target: str | os.PathLike, *,
             raise ValueError(f"output {str(target)!r}: posefast convert writes .onnx models "
                              f"(or, with --output-stride, .tflite or .onnx)")
         return convert_tflite_to_onnx(source, target, dynamic_size=dynamic_size,
-                                      overwrite=overwrite)
+                                      overwrite=overwrite, decoder_op=decoder_op)
     src_fmt, dst_fmt = source.suffix.lower(), target.suffix.lower()
     if not source.is_file():
         raise FileNotFoundError(f"model file not found: {str(source)!r}")
@@ -192,7 +224,7 @@ def convert_model(source: str | os.PathLike, target: str | os.PathLike, *,
             with tempfile.TemporaryDirectory(dir=tmp.parent) as work:
                 step = Path(work) / "converted.onnx"
                 conversion = _convert(source, step, target, dynamic_size,
-                                      _require("tflite2onnx"), _require("onnx"))
+                                      _require("tflite2onnx"), _require("onnx"), decoder_op)
                 rewrite_stride(step, tmp, output_stride)
         else:
             rewrite_stride(step, tmp, output_stride)
@@ -202,14 +234,26 @@ def convert_model(source: str | os.PathLike, target: str | os.PathLike, *,
 
 
 def _convert(source: Path, tmp: Path, target: Path, dynamic_size: bool, tflite2onnx: Any,
-             onnx: Any) -> ConversionReport:
-    try:
-        tflite2onnx.convert(str(source), str(tmp))
-    except Exception as exc:  # tflite2onnx raises assorted errors on bad input
-        raise ValueError(f"tflite2onnx cannot convert {str(source)!r}: "
-                         f"{type(exc).__name__}: {exc}") from None
+             onnx: Any, decoder_op: DecoderOp | None = None) -> ConversionReport:
+    fed = None  # the input's (scale, zero point) where the converted graph takes floats
+    with tempfile.TemporaryDirectory(dir=tmp.parent, prefix=".float-") as work:
+        readable = source
+        if _per_channel(source):
+            # tflite2onnx asserts on per-channel quantisation: give it the float graph
+            from .dequantize import dequantize_tflite, input_quantisation
+
+            readable = Path(work) / "float.tflite"
+            dequantize_tflite(source, readable)
+            fed = input_quantisation(source)
+        try:
+            tflite2onnx.convert(str(readable), str(tmp))
+        except Exception as exc:  # tflite2onnx raises assorted errors on bad input
+            raise ValueError(f"tflite2onnx cannot convert {str(source)!r}: "
+                             f"{type(exc).__name__}: {exc}") from None
     model = onnx.load(str(tmp))
     scale, offset = _input_normalisation(model, onnx)
+    if scale is None and fed is not None:
+        scale, offset = fed[0], -fed[1] * fed[0]  # pixels p as the quantised input read them
     dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     out_dims = [d.dim_value for d in model.graph.output[0].type.tensor_type.shape.dim]
     grid = (out_dims[2], out_dims[3]) if len(out_dims) == 4 and all(out_dims) else None
@@ -226,9 +270,23 @@ def _convert(source: Path, tmp: Path, target: Path, dynamic_size: bool, tflite2o
         if grid:
             entry = model.metadata_props.add()
             entry.key, entry.value = META_STRIDE, str(output_stride((dims[2], dims[3]), grid))
+    if decoder_op is not None:
+        entry = model.metadata_props.add()
+        entry.key, entry.value = META_SETTINGS, json.dumps(decoder_op.settings())
     onnx.checker.check_model(model)
     onnx.save(model, str(tmp))
     return ConversionReport(target, dynamic_size and not note, note, scale, offset)
+
+
+def _per_channel(source: Path) -> bool:
+    """Whether ``source`` has a tensor quantised per channel (False where it cannot be
+    read here: tflite2onnx then says what it finds)."""
+    try:
+        from .dequantize import per_channel_tensor
+
+        return bool(per_channel_tensor(source))
+    except Exception:  # noqa: BLE001 - no schema, or a damaged file
+        return False
 
 
 def _initializer_scalar(model: Any, onnx: Any, name: str) -> float | None:
@@ -263,6 +321,10 @@ def _make_size_dynamic(model: Any, onnx: Any) -> str:
     others = sorted({n.op_type for n in model.graph.node} - _SIZE_FREE_OPS)
     if others:
         return f"operators {', '.join(others)} may depend on the input size"
+    constants = {init.name for init in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Pad" and not all(name in constants for name in node.input[1:]):
+            return f"padding {node.output[0]!r} is computed, not fixed in the graph"
     inferred = onnx.shape_inference.infer_shapes(model)
     shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
               for v in list(inferred.graph.value_info) + list(inferred.graph.input)}

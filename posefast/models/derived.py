@@ -1,10 +1,13 @@
 """Models derived from the one the user named, made once and kept in the cache.
 
-A backend that takes another format (``--backend onnx`` with a TF Lite model) gets the
-model converted; a requested output stride gets it rewritten (``posefast.models.stride``),
+A TF Lite model ending in Coral's ``PosenetDecoderOp`` gets it cut off first
+(``posefast.models.decoder_op``: posefast decodes the outputs itself); a backend that
+takes another format (``--backend onnx`` with a TF Lite model) gets the model
+converted; a requested output stride gets it rewritten (``posefast.models.stride``),
 after the conversion, in the format the backend runs.
 Each derived file is named by the sha256 of the source model's content plus what was
-done to it (``<sha256>.onnx``, ``<sha256>-stride8.tflite``), so a changed source never
+done to it (``<sha256>.onnx``, ``<sha256>-stride8.tflite``, ``<sha256>-cut.tflite``,
+``<sha256>-cut.onnx``), so a changed source never
 reuses a stale result, and lives in ``<cache>/derived`` beside the registry's
 downloads. A sidecar ``.sha256`` records the derived file's own hash: a cached file
 that no longer matches it (truncated, edited) is made again, never used.
@@ -16,6 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from .decoder_op import DECODER_OP
 from .resolve import cache_dir, sha256_of
 
 #: The formats a model can be converted from, per format a backend takes.
@@ -69,10 +73,23 @@ def cached(name: str, build: Callable[[Path], object]) -> Path:
 
 
 def converted_to_onnx(path: Path, source_sha: str) -> Path:
-    """The ONNX model converted from the TF Lite model ``path`` (made once, cached)."""
+    """The ONNX model converted from the TF Lite model ``path`` (made once, cached;
+    ``source_sha`` names what ``path`` holds)."""
     from .convert import convert_tflite_to_onnx
 
     return cached(f"{source_sha}.onnx", lambda tmp: convert_tflite_to_onnx(path, tmp))
+
+
+def without_decoder_op(path: Path, source_sha: str) -> tuple[Path, str]:
+    """``path`` with Coral's decoder operator cut off (made once, cached) and the key of
+    what it holds, or ``path`` and ``source_sha`` as they are when it has none. Raises
+    CustomOpError (a ValueError) for an Edge TPU model or another custom operator."""
+    from .decoder_op import cut_decoder_op, find_decoder_op
+
+    if find_decoder_op(path) is None:
+        return path, source_sha
+    key = f"{source_sha}-cut"
+    return cached(f"{key}.tflite", lambda tmp: cut_decoder_op(path, tmp)), key
 
 
 def backend_suffixes(backend: str) -> tuple[str, ...] | None:
@@ -97,14 +114,23 @@ def with_stride(path: Path, source_sha: str, stride: int | None) -> Path:
 def model_for_backend(path: str | os.PathLike, backend: str,
                       output_stride: int | None = None) -> Path:
     """The model file the backend ``backend`` runs for the resolved model ``path`` at
-    ``output_stride`` (None: the model's own): ``path`` itself, or a cached conversion
-    and/or stride rewrite, keyed by the sha256 of ``path``'s content. Raises
-    ModelFormatError when the backend cannot take the model, ImportError naming the
-    extra (and the command to run instead) when converting needs packages that are not
-    installed, and ValueError for a model or stride the rewrite does not handle."""
-    path = Path(path)
-    source_sha = sha256_of(path)
-    return with_stride(_in_backend_format(path, source_sha, backend), source_sha, output_stride)
+    ``output_stride`` (None: the model's own): ``path`` itself, or a cached cut of
+    Coral's decoder operator, conversion and/or stride rewrite, keyed by the sha256 of
+    ``path``'s content. Raises ModelFormatError when the backend cannot take the model,
+    ImportError naming the extra (and the command to run instead) when converting needs
+    packages that are not installed, CustomOpError (a ValueError) for a custom operator
+    posefast cannot run (an Edge TPU model), and ValueError for a model or stride the
+    rewrite does not handle."""
+    source = Path(path)
+    path, key = without_decoder_op(source, sha256_of(source))
+    try:
+        return with_stride(_in_backend_format(path, key, backend), key, output_stride)
+    except ValueError as exc:
+        if path == source:
+            raise
+        # name the user's model, not the cached cut the step worked on
+        raise type(exc)(str(exc).replace(str(path), f"{source} (without {DECODER_OP})")) \
+            from None
 
 
 def _in_backend_format(path: Path, source_sha: str, backend: str) -> Path:
@@ -129,4 +155,4 @@ def _in_backend_format(path: Path, source_sha: str, backend: str) -> Path:
 
 
 __all__ = ["ModelFormatError", "backend_suffixes", "cached", "converted_to_onnx",
-           "derived_dir", "model_for_backend", "with_stride"]
+           "derived_dir", "model_for_backend", "with_stride", "without_decoder_op"]

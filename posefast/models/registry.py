@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CORAL = "https://github.com/google-coral/project-posenet/raw/master/models/mobilenet/components/"
+#: Coral's ResNet-50 models, at the commit whose git blob ids the registry records.
+CORAL_RESNET = ("https://github.com/google-coral/project-posenet/raw/"
+                "37cfb84eaff9fa7a02bbc8b60a36d6d422859c5f/models/resnet/")
 #: Models shipped in the package (``posefast/models/data``), with their notices.
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -13,7 +16,11 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 @dataclass(frozen=True)
 class ModelInfo:
     """A known model: ``name`` (the file stem), download URL, sha256 (None: unknown);
-    ``embedded``: the package ships the file (in ``DATA_DIR``), so it needs no download."""
+    ``embedded``: the package ships the file (in ``DATA_DIR``), so it needs no download.
+    ``git_blob``: the file's git blob id (SHA-1 of ``b"blob <size>\\0" + content``), for
+    files whose publisher records that rather than a sha256; a file is verified by
+    every checksum its entry has. ``decoder_op``: the graph ends in Coral's
+    ``PosenetDecoderOp``, whose settings are the decoder's defaults."""
 
     name: str
     filename: str
@@ -21,6 +28,8 @@ class ModelInfo:
     sha256: str | None
     description: str
     embedded: bool = False
+    git_blob: str | None = None
+    decoder_op: bool = False
 
 
 REGISTRY: dict[str, ModelInfo] = {m.name: m for m in (
@@ -53,6 +62,26 @@ REGISTRY: dict[str, ModelInfo] = {m.name: m for m in (
               "posenet_mobilenet_v1_100_257x257_multi_kpt_stripped.tflite",
               None,
               "MobileNet v1 1.0 PoseNet, float32, input 257x257, stride 32 (TF Lite starter)"),
+    # Coral's ResNet-50 PoseNets for the CPU (the Edge TPU builds cannot run here): more
+    # accurate than MobileNet, several times slower. Coral names them
+    # WIDTH_HEIGHT_STRIDE (MobileNet's names are HEIGHT_WIDTH); they take uint8 RGB
+    # pixels as they are and end in PosenetDecoderOp, which posefast cuts off. Coral's
+    # repository records git blob ids, not sha256s: those verify the downloads.
+    *(ModelInfo(f"posenet_resnet_50_{w}_{h}_{stride}_quant_cpu_decoder",
+                f"posenet_resnet_50_{w}_{h}_{stride}_quant_cpu_decoder.tflite",
+                f"{CORAL_RESNET}posenet_resnet_50_{w}_{h}_{stride}_quant_cpu_decoder.tflite",
+                None,
+                f"ResNet-50 PoseNet, uint8, input {h}x{w}, stride {stride}, with Coral's "
+                f"decoder op (Coral)",
+                git_blob=blob, decoder_op=True)
+      for w, h, stride, blob in (
+          (416, 288, 16, "9c8a29f436450bcb090a2a3e885be1fc324fe431"),
+          (640, 480, 16, "db5cf69db46ae465cf986c35f670b3e82fffa300"),
+          (768, 496, 32, "aae6296676ae4f97b499193faa58143139b9a9e2"),
+          (864, 624, 32, "2cb445e916f65a730c20563dbe9829c989d9a7ef"),
+          (928, 672, 16, "e4f70a165af6b24ae18234d348b94b2f0e34e2ff"),
+          (960, 736, 32, "e3893b7801b39727a82db4b7565564ebf5fcd4a2"),
+      )),
 )}
 
 
@@ -66,4 +95,4 @@ def registry_name(text: str) -> str | None:
     return name if name in REGISTRY else None
 
 
-__all__ = ["CORAL", "DATA_DIR", "ModelInfo", "REGISTRY", "registry_name"]
+__all__ = ["CORAL", "CORAL_RESNET", "DATA_DIR", "ModelInfo", "REGISTRY", "registry_name"]

@@ -21,7 +21,7 @@ from .registry import DATA_DIR, REGISTRY, ModelInfo, registry_name
 
 
 class ChecksumError(ValueError):
-    """A model file's sha256 is not the registry's."""
+    """A model file's sha256 (or git blob id) is not the registry's."""
 
 
 class ModelNotAvailableError(FileNotFoundError):
@@ -60,20 +60,38 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
+def git_blob_of(path: Path) -> str:
+    """The git blob id of ``path``'s content: SHA-1 of ``b"blob <size>\\0"`` and the content."""
+    h = hashlib.sha1()
+    h.update(b"blob %d\0" % path.stat().st_size)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verified(info: ModelInfo) -> bool:
+    """Whether the registry holds a checksum to verify ``info``'s file with."""
+    return info.sha256 is not None or info.git_blob is not None
+
+
 def verify(path: Path, info: ModelInfo) -> Path:
-    """``path`` if its sha256 is the registry's (or the registry has none); else
+    """``path`` if its sha256 and git blob id are the registry's (those it has); else
     ChecksumError naming the file and both hashes.
 
     The content is hashed every time: a memo keyed on size and mtime let a same-size
     edit with the mtime restored through, and hashing a PoseNet (1.3 MB) takes about
     a millisecond, next to the hundreds the runtime takes to load it.
     """
-    if info.sha256 is None:
-        return path
-    digest = sha256_of(path)
-    if digest != info.sha256:
-        raise ChecksumError(f"{path}: sha256 {digest} is not the expected {info.sha256} "
-                            f"for model {info.name!r}; the file is corrupt or another model")
+    for kind, expected, digest_of in (("sha256", info.sha256, sha256_of),
+                                      ("git blob id", info.git_blob, git_blob_of)):
+        if expected is None:
+            continue
+        digest = digest_of(path)
+        if digest != expected:
+            raise ChecksumError(f"{path}: {kind} {digest} is not the expected {expected} "
+                                f"for model {info.name!r}; the file is corrupt or another "
+                                f"model")
     return path
 
 
@@ -157,7 +175,7 @@ def fetch(info: ModelInfo, *, allow_unverified: bool | None = None,
         opener = urllib.request.urlopen
     if allow_unverified is None:
         allow_unverified = unverified_allowed()
-    if info.sha256 is None and not allow_unverified:
+    if not verified(info) and not allow_unverified:
         raise ChecksumError(
             f"model {info.name!r} has no known sha256, so it is not downloaded unverified; "
             f"download {info.url} yourself into a POSEFAST_MODEL_PATH folder, or set "
@@ -225,4 +243,4 @@ def list_models() -> list[tuple[ModelInfo, Path | None]]:
 
 __all__ = ["ChecksumError", "ModelNotAvailableError", "missing_model_path_dirs", "searched_text", "resolve_model", "list_models", "locate", "fetch", "verify",
            "unverified_allowed",
-           "cache_dir", "model_path_dirs", "search_dirs", "sha256_of"]
+           "cache_dir", "model_path_dirs", "search_dirs", "sha256_of", "git_blob_of", "verified"]

@@ -77,6 +77,14 @@ def recognise(layers: Sequence[Layer], model: str) -> int:
             f"(the only architecture whose output stride posefast can rewrite): "
             f"convolution {i} should be {expected}, found {found}")
 
+    if layers and layers[0].kernel == (7, 7) and not any(layer.depthwise for layer in layers):
+        # ResNet's stem; its stride is set by how the network was built and trained
+        raise UnsupportedModelError(
+            f"{model} is a ResNet-50 PoseNet (a 7x7 stem, no depthwise convolutions): "
+            f"posefast rewrites the output stride of MobileNet v1 PoseNets only. Coral "
+            f"publishes ResNet-50 at strides 16 and 32 (`posefast models` lists them: "
+            f"posenet_resnet_50_WIDTH_HEIGHT_STRIDE_quant_cpu_decoder); use the file of the "
+            f"stride you want, without --output-stride")
     if not layers or layers[0].depthwise or layers[0].kernel != (3, 3) or layers[0].stride != 2:
         raise refuse(0, "the first 3x3 stride-2 convolution Conv2d_0")
     removed = []

@@ -13,18 +13,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..tflite_schema import tflite_schema
 from .plan import Layer, StridePlan, plan_stride
-
-INSTALL_HINT = 'pip install "posefast[tflite]" (ai-edge-litert, which carries the TF Lite schema)'
 
 
 def _schema() -> Any:
-    try:
-        import flatbuffers  # noqa: F401
-        from ai_edge_litert import schema_py_generated
-    except ImportError as exc:
-        raise ImportError(f"rewriting a TF Lite model needs ai-edge-litert: {INSTALL_HINT}") from exc
-    return schema_py_generated
+    return tflite_schema("rewriting a TF Lite model")
 
 
 def _load(path: Path) -> tuple[Any, Any]:
