@@ -336,6 +336,8 @@ class LiveSource:
         backoff = FIRST_BACKOFF
         while not self._stop.is_set():
             left = deadline - time.monotonic()
+            if left <= 0:  # PyAV takes a timeout below 0 for none at all
+                return None
             try:
                 return self._open(av, min(self.options.open_timeout, left))
             except _Lost as exc:
@@ -354,7 +356,10 @@ class LiveSource:
         # PyAV's timeout bounds FFmpeg's opening and its probing of the stream each:
         # half each keeps the whole within ``timeout``.
         timeouts = (timeout / 2, opts.read_timeout)
-        options = dict(opts.ffmpeg_options)
+        # FFmpeg reads 20 frames to guess a frame rate, 0.8 s of a live 25 fps stream
+        # before the first frame; frames carry their own times, so none are read for it.
+        # (A probing interrupted by the timeout leaves a reader that fails later.)
+        options = {"fpsprobesize": "0", **opts.ffmpeg_options}
         target: Any = self.name
         fmt = opts.format
         pipe = None
@@ -437,7 +442,7 @@ class LiveSource:
     def _why(self, av, exc: BaseException, timeout: float) -> str:
         """What went wrong, with the name masked: FFmpeg's messages repeat the URL."""
         if isinstance(exc, av.ExitError):  # PyAV's timeout interrupted FFmpeg
-            return f"no answer within {timeout:g} s"
+            return f"no answer within {timeout:.3g} s"
         if isinstance(exc, PipeTimeout):
             return str(exc)
         text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__

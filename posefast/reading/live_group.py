@@ -1,9 +1,10 @@
 """Several live sources read side by side, their frames taken fairly.
 
 The sources share one condition, so that a consumer waits for whichever has a frame
-first; among those with a frame waiting, the one whose frame has waited longest is
-served, so that a busy consumer takes turns between sources instead of favouring
-the fastest one.
+first; among those with a frame waiting, the one served least recently is served, so
+that a busy consumer takes turns between sources whatever their frame rates. (The
+oldest frame first would not do: a source's waiting frame is replaced by each newer
+one, so a fast source's frame would always look young and wait.)
 """
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ class LiveGroup:
         self._cond = threading.Condition()
         self.sources = [LiveSource(n, options, stdin=stdin, condition=self._cond)
                         for n in names]
+        self._turn = 0
+        self._served = [0] * len(self.sources)  # the turn each source was last served
 
     def start(self) -> "LiveGroup":
         for source in self.sources:
@@ -49,27 +52,27 @@ class LiveGroup:
         return all(s.ended for s in self.sources)
 
     def next_frame(self, timeout: float | None = None) -> tuple[LiveSource, LiveFrame] | None:
-        """The frame that has waited longest among the sources' newest ones, with its
-        source; None when none came within ``timeout`` seconds (None: wait until one
-        comes) or every source has ended."""
+        """The newest frame of the source served least recently among those with a
+        frame waiting, with its source; None when none came within ``timeout``
+        seconds (None: wait until one comes) or every source has ended. Safe to call
+        from several threads."""
         with self._cond:
-            if not self._cond.wait_for(lambda: self._oldest() is not None or self.ended,
+            if not self._cond.wait_for(lambda: self._next() is not None or self.ended,
                                        timeout):
                 return None
-            source = self._oldest()
-            if source is None:
+            k = self._next()
+            if k is None:
                 return None
+            source = self.sources[k]
             item = source._take()
+            self._turn += 1
+            self._served[k] = self._turn
         # converted to RGB outside the lock, so that the readers go on meanwhile
         return None if item is None else (source, _to_frame(item))
 
-    def _oldest(self) -> LiveSource | None:
-        best, when = None, None
-        for source in self.sources:
-            arrival = source.pending_arrival()
-            if arrival is not None and (when is None or arrival < when):
-                best, when = source, arrival
-        return best
+    def _next(self) -> int | None:
+        waiting = [k for k, s in enumerate(self.sources) if s.pending_arrival() is not None]
+        return min(waiting, key=self._served.__getitem__) if waiting else None
 
     def __enter__(self) -> "LiveGroup":
         return self.start()

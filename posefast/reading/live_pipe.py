@@ -42,7 +42,7 @@ class PipeInput:
         while not self.stop.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
-                raise PipeTimeout(f"no data on the pipe for {self.timeout:g} s")
+                raise PipeTimeout(f"no data on the pipe for {self.timeout:.3g} s")
             ready, _, _ = select.select([self.fd], [], [], min(_SLICE, left))
             if ready:
                 return os.read(self.fd, size)
