@@ -21,6 +21,8 @@ from .registry import create_backend
 from .runtime_logs import quiet_runtime_logs
 
 if TYPE_CHECKING:
+    from typing import BinaryIO
+
     from .reading.live import LiveOptions
     from .video.live import LiveStream
     from .video.stream import SmoothingOptions, TrackingOptions
@@ -163,7 +165,8 @@ class PoseEstimator:
                options: "LiveOptions | None" = None,
                tracking: "TrackingOptions | None" = None,
                smoothing: "SmoothingOptions | None" = None,
-               on_error: Literal["raise", "record"] = "raise") -> "LiveStream":
+               on_error: Literal["raise", "record"] = "raise",
+               stdin: "BinaryIO | int | None" = None) -> "LiveStream":
         """Pose live sources as their frames come, newest frame first: the records
         (``posefast run``'s, plus ``latency`` in seconds) of frames as they are posed.
 
@@ -178,7 +181,8 @@ class PoseEstimator:
         ``keep_all`` are overridden by the arguments when these are not the defaults).
         ``tracking``/``smoothing``: as for videos, per source. A source that fails
         raises ``LiveError`` naming it, or with ``on_error="record"`` gives an error
-        record. Example::
+        record. ``stdin``: the pipe (binary file or descriptor) that ``-`` reads,
+        default this process's standard input. Example::
 
             with est.stream("rtsp://cam.local/live", duration=60) as live:
                 for record in live:
@@ -195,7 +199,7 @@ class PoseEstimator:
             options = replace(options, every=every, keep_all=keep_all or options.keep_all)
         return LiveStream(self, sources, options=options, duration=duration,
                           max_frames=max_frames, tracking=tracking, smoothing=smoothing,
-                          on_error=on_error)
+                          on_error=on_error, stdin=stdin)
 
     def close(self) -> None:
         """Release the backend."""

@@ -50,6 +50,19 @@ def make_clip(images: Path, out: Path) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def clip(shared_data, tmp_path_factory) -> Path:
+    """The test clip, made once per test module."""
+    return make_clip(shared_data / "images", tmp_path_factory.mktemp("live") / "clip.mp4")
+
+
+def pipe_of(clip: Path, *extra: str) -> subprocess.Popen:
+    """FFmpeg writing ``clip`` once, as MPEG-TS, to a pipe (its stdout)."""
+    return subprocess.Popen([need("ffmpeg"), "-nostdin", "-loglevel", "error", *extra, "-i",
+                             str(clip), "-c", "copy", "-f", "mpegts", "-"],
+                            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

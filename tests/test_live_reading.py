@@ -7,7 +7,6 @@ Posing live sources is tested in test_live_stream.py.
 from __future__ import annotations
 
 import os
-import subprocess
 import threading
 import time
 
@@ -16,8 +15,8 @@ import pytest
 
 from posefast.reading.live_names import is_live_source, live_kind, mask_secrets
 
-from live_servers import (CLIP_FPS, CLIP_FRAMES, SilentServer, free_port, http_server,
-                          http_url, make_clip, need, tcp_server, wait_listening)
+from live_servers import (CLIP_FPS, CLIP_FRAMES, SilentServer, clip, free_port,  # noqa: F401
+                          http_server, http_url, pipe_of, tcp_server, wait_listening)
 
 av = pytest.importorskip("av")
 
@@ -27,21 +26,9 @@ from posefast.reading.live_group import LiveGroup  # noqa: E402
 QUICK = dict(open_timeout=5.0, read_timeout=1.0)
 
 
-@pytest.fixture(scope="module")
-def clip(shared_data, tmp_path_factory):
-    return make_clip(shared_data / "images", tmp_path_factory.mktemp("live") / "clip.mp4")
-
-
 @pytest.fixture
 def port():
     return free_port()
-
-
-def pipe_of(clip, *extra: str) -> subprocess.Popen:
-    """FFmpeg writing ``clip`` once, as MPEG-TS, to a pipe (its stdout)."""
-    return subprocess.Popen([need("ffmpeg"), "-nostdin", "-loglevel", "error", *extra, "-i",
-                             str(clip), "-c", "copy", "-f", "mpegts", "-"],
-                            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
 
 
 def take(source: LiveSource, n: int, *, pause: float = 0.0, limit: float = 30.0,
