@@ -208,3 +208,12 @@ def test_predict_live_errors(args, status, message):
     assert r.returncode == status, r.stderr
     assert message in r.stderr
     assert "Traceback" not in r.stderr and "pw@" not in r.stderr
+
+
+def test_predict_with_standard_input_closed():
+    r = subprocess.run(["sh", "-c", 'exec "$0" "$@" <&-', sys.executable, "-m", "posefast",
+                        "predict", "-", "--model", str(MODEL_353)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stderr
+    assert "posefast: -: cannot open (standard input is closed)\n" in r.stderr
+    assert json.loads(r.stdout)[0]["error"] == "-: cannot open (standard input is closed)"

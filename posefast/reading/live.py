@@ -304,9 +304,10 @@ class LiveSource:
                 return f"{self.display}: {problem}"
         container = self._open_within(av, opts.open_timeout)
         if container is None:
-            return None if self._stop.is_set() else (
-                f"{self.display}: cannot open ({self._failure}) within "
-                f"{opts.open_timeout:g} s")
+            if self._stop.is_set():
+                return None
+            within = "" if self.kind == "pipe" else f" within {opts.open_timeout:g} s"
+            return f"{self.display}: cannot open ({self._failure}){within}"
         while True:
             try:
                 finished = self._read(av, container)
@@ -369,8 +370,12 @@ class LiveSource:
                 raise _Lost(problem)
             fmt = fmt or "v4l2"
         elif self.kind == "pipe":
-            pipe = target = PipeInput(sys.stdin.buffer if self._stdin is None else self._stdin,
-                                      timeout / 2, self._stop)
+            stdin = self._stdin
+            if stdin is None:
+                if sys.stdin is None:  # started with standard input closed (<&-)
+                    raise _Lost("standard input is closed")
+                stdin = sys.stdin.buffer
+            pipe = target = PipeInput(stdin, timeout / 2, self._stop)
         try:
             container = av.open(target, format=fmt, options=options, timeout=timeouts)
         except (av.FFmpegError, OSError, ValueError) as exc:  # ValueError: unknown format
