@@ -3,6 +3,7 @@ servers on 127.0.0.1, with the real 353x481 model on the shared photographs."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -13,7 +14,8 @@ import pytest
 
 from conftest import MODEL_353
 from live_servers import (CLIP_FPS, CLIP_FRAMES, RtspServer, clip, free_port,  # noqa: F401
-                          http_server, http_url, need, pipe_of, tcp_server, wait_listening)
+                          http_server, http_url, listening, pipe_of, tcp_server,
+                          wait_listening)
 from video_clips import estimator  # noqa: F401  (a fixture: the 353x481 model)
 
 av = pytest.importorskip("av")
@@ -217,3 +219,29 @@ def test_predict_with_standard_input_closed():
     assert r.returncode == 1, r.stderr
     assert "posefast: -: cannot open (standard input is closed)\n" in r.stderr
     assert json.loads(r.stdout)[0]["error"] == "-: cannot open (standard input is closed)"
+
+
+def test_ctrl_c_ends_predict_on_a_stream(clip, tmp_path):
+    """Ctrl-C while a live stream is posed: exit 130 at once, readers stopped, no
+    traceback."""
+    server, port = serving(clip, tmp_path)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "posefast", "predict", http_url(port),
+                                 "--duration", "60", "--model", str(MODEL_353)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            # posing has begun once the server has its client (it then stops listening)
+            while listening(port) and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.05)
+            time.sleep(0.5)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=15)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    finally:
+        server.stop()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err

@@ -30,6 +30,7 @@ import numpy as np
 
 from .live_names import LiveKind, live_kind, mask_secrets
 from .live_pipe import PipeInput, PipeTimeout
+from .video import video_support
 
 #: Defaults, seconds. Opening includes reading the stream's header (FFmpeg probes a
 #: few frames), so it gets more time than one read.
@@ -148,6 +149,8 @@ class LiveSource:
         if kind is None:
             raise ValueError(f"{name!r} is not a live source (expected a URL such as "
                              f"rtsp://..., a camera /dev/videoN, or - for standard input)")
+        if not video_support():
+            raise LiveError("reading live sources needs PyAV: pip install 'posefast[video]'")
         self.name = name
         self.display = mask_secrets(name)
         self.kind: LiveKind = kind
@@ -310,8 +313,7 @@ class LiveSource:
             return f"{self.display}: cannot open ({self._failure}){within}"
         while True:
             try:
-                finished = self._read(av, container)
-                reason = "the stream ended"
+                finished = self._read(av, container)  # False only when stopped
             except _Lost as exc:
                 finished, reason = False, str(exc)
             except LiveError as exc:
