@@ -336,3 +336,34 @@ def test_rtsp_server(clip, tmp_path):
     assert all(f.pixels.shape == (480, 640, 3) for f in frames)
     assert [f.index for f in frames] == list(range(frames[0].index, frames[0].index + 10))
     np.testing.assert_allclose(np.diff([f.time for f in frames]), 1 / CLIP_FPS, atol=1e-3)
+
+
+def test_udp_stream(clip, tmp_path):
+    """MPEG-TS over UDP: FFmpeg sends to the port the source listens on."""
+    from live_servers import ffmpeg_serving
+
+    port = free_port()
+    with LiveSource(f"udp://127.0.0.1:{port}", LiveOptions(**QUICK)) as source:
+        with ffmpeg_serving(clip, f"udp://127.0.0.1:{port}?pkt_size=1316",
+                            log=tmp_path / "udp.log"):
+            frames = take(source, 5)
+            assert source.error is None, source.error
+    assert len(frames) == 5 and all(f.pixels.shape == (480, 640, 3) for f in frames)
+    assert [f.index for f in frames] == sorted({f.index for f in frames})
+
+
+def test_a_protocol_ffmpeg_lacks_fails_at_once():
+    try:
+        av.open("srt://127.0.0.1:9?mode=caller", timeout=1).close()
+    except av.ProtocolNotFoundError:
+        pass  # PyAV's wheels: no SRT
+    except Exception:
+        pytest.skip("this PyAV's FFmpeg reads SRT")
+    source = LiveSource("srt://127.0.0.1:9?mode=caller&passphrase=longsecret1",
+                        LiveOptions(open_timeout=20)).start()
+    t0 = time.monotonic()
+    assert source.get(timeout=10) is None and source.ended
+    assert time.monotonic() - t0 < 10  # not tried again for the 20 s
+    assert source.error.startswith("srt://127.0.0.1:9?mode=caller&passphrase=***: cannot open "
+                                   "(Protocol not found): the FFmpeg that PyAV uses here "
+                                   "cannot read srt://")

@@ -289,6 +289,8 @@ class LiveSource:
         error = None
         try:
             error = self._read_until_end()
+        except LiveError as exc:  # not to be tried again
+            error = str(exc)
         except Exception as exc:  # a bug must still end the source, not hang its consumer
             error = f"{self.display}: {type(exc).__name__}: {exc}"
         with self._cond:
@@ -316,8 +318,6 @@ class LiveSource:
                 finished = self._read(av, container)  # False only when stopped
             except _Lost as exc:
                 finished, reason = False, str(exc)
-            except LiveError as exc:
-                return str(exc)
             finally:
                 container.close()
             if finished or self._stop.is_set():
@@ -380,6 +380,12 @@ class LiveSource:
             pipe = target = PipeInput(stdin, timeout / 2, self._stop)
         try:
             container = av.open(target, format=fmt, options=options, timeout=timeouts)
+        except av.ProtocolNotFoundError as exc:  # trying again will not help
+            scheme = self.name.split("://", 1)[0]
+            raise LiveError(f"{self.display}: cannot open ({self._why(av, exc, 0)}): the "
+                            f"FFmpeg that PyAV uses here cannot read {scheme}:// (PyAV's "
+                            f"wheels have no SRT, for one; a PyAV built on a system "
+                            f"FFmpeg may)") from None
         except (av.FFmpegError, OSError, ValueError) as exc:  # ValueError: unknown format
             raise _Lost(self._why(av, exc, timeout / 2)) from None
         if pipe is not None:
