@@ -27,30 +27,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 import machine  # noqa: E402
-from live_servers import (CLIP_PHOTOS, Server, free_port, http_url, need,  # noqa: E402
+from live_servers import (Server, free_port, http_url, make_clip, need,  # noqa: E402
                           wait_listening)
 
 DATA = Path(os.environ.get("POSEFAST_TEST_DATA", HERE.parent.parent / "shared"))
 MODEL = DATA / "models" / "posenet_mobilenet_v1_075_481_641_quant.tflite"
 SIZE, FPS = (960, 640), 60
-
-
-def make_clip(out: Path) -> Path:
-    """The photographs, 2 s each, 960x640 at 60 fps, key frame every second."""
-    args = [need("ffmpeg"), "-nostdin", "-loglevel", "error", "-y"]
-    for name in CLIP_PHOTOS:
-        args += ["-loop", "1", "-t", "2", "-framerate", str(FPS), "-i", str(DATA / "images" / name)]
-    w, h = SIZE
-    chains = "".join(f"[{i}]scale={w}:{h},setsar=1,format=yuv420p[v{i}];"
-                     for i in range(len(CLIP_PHOTOS)))
-    joined = "".join(f"[v{i}]" for i in range(len(CLIP_PHOTOS)))
-    args += ["-filter_complex", f"{chains}{joined}concat=n={len(CLIP_PHOTOS)}:v=1[out]",
-             "-map", "[out]", "-c:v", "libx264", "-preset", "veryfast", "-g", str(FPS),
-             "-bf", "0", str(out)]
-    import subprocess
-
-    subprocess.run(args, check=True, timeout=300)
-    return out
 
 
 def rss_mib() -> float:
@@ -127,7 +109,9 @@ def main() -> None:
     print(machine.describe())
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        clip = make_clip(tmp / "clip.mp4")
+        # the photographs, 2 s each, a key frame every second
+        clip = make_clip(DATA / "images", tmp / "clip.mp4", size=SIZE, fps=FPS,
+                         seconds_each=2, key_every=FPS, preset="veryfast")
         with PoseEstimator(model=str(MODEL)) as est:
             base = baseline_fps(est, clip)
             print(f"baseline: estimate() on the file's decoded frames, one after another: "

@@ -34,19 +34,25 @@ def need(program: str) -> str:
     return path
 
 
-def make_clip(images: Path, out: Path) -> Path:
-    """Write the test clip to ``out`` (an .mp4) with FFmpeg and return it."""
+def make_clip(images: Path, out: Path, *, size: tuple[int, int] = (640, 480),
+              fps: int = CLIP_FPS, seconds_each: float = 1, key_every: int = 10,
+              preset: str = "ultrafast") -> Path:
+    """Write the test clip to ``out`` (an .mp4) with FFmpeg and return it: each of
+    CLIP_PHOTOS for ``seconds_each``, ``size`` (width, height) at ``fps``, H.264
+    with a key frame every ``key_every`` frames and no B-frames (x264's ``preset``)."""
     ffmpeg = need("ffmpeg")
     args = [ffmpeg, "-nostdin", "-loglevel", "error", "-y"]
     for name in CLIP_PHOTOS:
-        args += ["-loop", "1", "-t", "1", "-framerate", str(CLIP_FPS), "-i", str(images / name)]
-    chains = "".join(f"[{i}]scale=640:480,setsar=1,format=yuv420p[v{i}];"
+        args += ["-loop", "1", "-t", str(seconds_each), "-framerate", str(fps),
+                 "-i", str(images / name)]
+    w, h = size
+    chains = "".join(f"[{i}]scale={w}:{h},setsar=1,format=yuv420p[v{i}];"
                      for i in range(len(CLIP_PHOTOS)))
     joined = "".join(f"[v{i}]" for i in range(len(CLIP_PHOTOS)))
     args += ["-filter_complex", f"{chains}{joined}concat=n={len(CLIP_PHOTOS)}:v=1[out]",
-             "-map", "[out]", "-c:v", "libx264", "-preset", "ultrafast", "-g", "10",
+             "-map", "[out]", "-c:v", "libx264", "-preset", preset, "-g", str(key_every),
              "-bf", "0", str(out)]
-    subprocess.run(args, check=True, timeout=60)
+    subprocess.run(args, check=True, timeout=300)
     return out
 
 
