@@ -370,3 +370,28 @@ def test_a_protocol_ffmpeg_lacks_fails_at_once():
     assert source.error.startswith("srt://127.0.0.1:9?mode=caller&passphrase=***: cannot open "
                                    "(Protocol not found): the FFmpeg that PyAV uses here "
                                    "cannot read srt://")
+
+
+def test_keep_all_waits_for_room_and_stops_while_waiting(clip):
+    """keep_all with a buffer of 3: the reader waits while 3 frames wait (nothing is
+    dropped, the pipe backs up), goes on as they are taken, and stops while waiting."""
+    proc = pipe_of(clip)
+    try:
+        source = LiveSource("-", LiveOptions(keep_all=True, buffer=3, **QUICK),
+                            stdin=proc.stdout).start()
+        deadline = time.monotonic() + 10
+        while source.decoded < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # the whole clip could have been decoded by now
+        # 3 frames wait, and the reader holds the 4th until there is room
+        assert source.decoded == 4 and source.dropped == 0
+        frames = take(source, 5)
+        assert [f.index for f in frames] == [0, 1, 2, 3, 4]
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        source.stop(wait=5)
+        assert not source._thread.is_alive() and time.monotonic() - t0 < 5
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
