@@ -6,7 +6,7 @@ import numbers
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable, Iterator, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Literal, Sequence
 
 import numpy as np
 
@@ -21,6 +21,13 @@ from .pose import Pose
 from .preprocess import Transform, target_size, to_input
 from .backend_registry import create_backend
 from .runtime_logs import quiet_runtime_logs
+
+if TYPE_CHECKING:
+    from typing import BinaryIO
+
+    from .reading.live import LiveOptions
+    from .video.live import LiveStream
+    from .video.stream import SmoothingOptions, TrackingOptions
 
 
 @dataclass(frozen=True)
@@ -172,6 +179,47 @@ class PoseEstimator:
                     break
                 yield prepared if isinstance(prepared, ImageLoadError) else \
                     self.infer([prepared])[0]
+
+    def stream(self, sources: str | Sequence[str], *, duration: float | None = None,
+               max_frames: int | None = None, every: int = 1, keep_all: bool = False,
+               options: "LiveOptions | None" = None,
+               tracking: "TrackingOptions | None" = None,
+               smoothing: "SmoothingOptions | None" = None,
+               on_error: Literal["raise", "record"] = "raise",
+               stdin: "BinaryIO | int | None" = None) -> "LiveStream":
+        """Pose live sources as their frames come, newest frame first: the records
+        (``posefast run``'s, plus ``latency`` in seconds) of frames as they are posed.
+
+        ``sources``: one or several of ``rtsp://``, ``rtmp://``, ``http(s)://``,
+        ``tcp://``, ``udp://``, ``srt://`` URLs, V4L2 cameras (``/dev/video0``) and
+        ``-`` (standard input), posed side by side in fair turns. Frames arriving
+        while earlier ones are posed are dropped (``keep_all=True``: none is, the
+        reading waits instead); ``every``: only frame 0, every, 2 * every, ... are
+        posed. Ends after ``duration`` seconds, ``max_frames`` records, ``stop()``,
+        or when every source has ended. ``options``: timeouts, reconnection and
+        FFmpeg options (:class:`posefast.reading.live.LiveOptions`; its ``every`` and
+        ``keep_all`` are overridden by the arguments when these are not the defaults).
+        ``tracking``/``smoothing``: as for videos, per source. A source that fails
+        raises ``LiveError`` naming it, or with ``on_error="record"`` gives an error
+        record. ``stdin``: the pipe (binary file or descriptor) that ``-`` reads,
+        default this process's standard input. Example::
+
+            with est.stream("rtsp://cam.local/live", duration=60) as live:
+                for record in live:
+                    print(record["frame"], record["latency"], len(record["poses"]))
+                print(live.dropped)
+        """
+        from dataclasses import replace
+
+        from .reading.live import LiveOptions
+        from .video.live import LiveStream
+
+        options = options or LiveOptions()
+        if every != 1 or keep_all:
+            options = replace(options, every=every, keep_all=keep_all or options.keep_all)
+        return LiveStream(self, sources, options=options, duration=duration,
+                          max_frames=max_frames, tracking=tracking, smoothing=smoothing,
+                          on_error=on_error, stdin=stdin)
 
     def close(self) -> None:
         """Release the backend."""

@@ -10,7 +10,8 @@ from .options import (CONFIG_HELP, UsageError, add_config_options, check_usable,
                       open_estimator, resolve_from_args, unit_float)
 from . import interrupted as ctrl_c_came
 from .paths import InputFiles, check_output
-from .video_options import VIDEO_HELP, add_video_options, video_stage
+from .live_options import LIVE_HELP, add_live_options, live_options
+from .video_options import VIDEO_HELP, add_video_options, tracking_options, video_stage
 
 EXAMPLES = """\
 examples:
@@ -19,10 +20,15 @@ examples:
   posefast predict photo.jpg --render photo_poses.png
   posefast predict photo.jpg --mode single --model posenet_mobilenet_v1_075_353_481_quant
   posefast predict clip.mp4 --smooth --render clip_poses.mp4
+  posefast predict rtsp://cam.local/live --duration 10
+  ffmpeg -i clip.mp4 -f mpegts - | posefast predict -
 
 Prints a JSON array with one record per image, in the order given, in the record
 format of `posefast run`: {"source", "frame": null, "time": null, "width", "height",
-"poses", "error"}; a video gives one record per frame, with its "frame" and "time".
+"poses", "error"}; a video gives one record per frame, with its "frame" and "time";
+a live source a record per frame posed, with "latency" too. Live sources are posed
+side by side, their records where the first of them is given; a network stream or
+camera needs --duration or --max-frames.
 Keypoints are pixels of the original image. Folders and glob patterns are for
 `posefast run`, which expands them. Exit status: 0 if every image was posed, 1 if
 any could not be read, 2 for usage errors, 130 if interrupted.
@@ -33,11 +39,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "predict", help="pose a few images and print the poses as JSON",
         description="Find the human poses in each IMAGE and print them as a JSON array.",
-        epilog=EXAMPLES + "\n" + VIDEO_HELP + "\n" + CONFIG_HELP,
+        epilog=EXAMPLES + "\n" + VIDEO_HELP + "\n" + LIVE_HELP + "\n" + CONFIG_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("images", nargs="+", metavar="IMAGE",
-                   help="image files, or videos (a record per frame)")
+                   help="image files, videos (a record per frame), or live sources: "
+                        "stream URLs, cameras (/dev/video0), - (standard input)")
     p.add_argument("-o", "--output", metavar="FILE", help="write the JSON here instead of stdout")
     p.add_argument("--render", metavar="OUT.png",
                    help="draw the poses over the image and save it (with several images: "
@@ -46,6 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--render-threshold", type=unit_float, default=0.3, metavar="S",
                    help="hide keypoints scoring below S when rendering (default 0.3)")
     add_video_options(p)
+    add_live_options(p)
     add_config_options(p)
     p.set_defaults(func=main)
 
@@ -53,6 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     from ..reading.images import ImageLoadError
     from ..job.records import error_record, make_record
+    from ..reading.live_names import is_live_source, live_kind
     from ..reading.video import is_video_path, video_support
     from ..runtime_logs import set_verbose
 
@@ -60,9 +69,13 @@ def main(args: argparse.Namespace) -> int:
     if args.render and Path(args.render).suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp",
                                                                 ".mp4"):
         return fail(f"--render {args.render!r}: expected a .png (or .jpg/.webp/.mp4) file name")
+    live = [p for p in args.images if is_live_source(p)]
     try:
         for path in args.images:
-            _only_files(path)
+            if not is_live_source(path):
+                _only_files(path)
+        if live:
+            _check_live(args, live, live_kind)
         inputs = InputFiles(args.images)
         if args.render:
             for index, path in enumerate(args.images):
@@ -72,8 +85,9 @@ def main(args: argparse.Namespace) -> int:
             check_output("--output", args.output, inputs)
         config, origins = resolve_from_args(args)
         check_usable(config, origins)
-        if any(is_video_path(p) for p in args.images) and not video_support():
-            raise UsageError("reading videos needs PyAV: pip install 'posefast[video]'")
+        if (live or any(is_video_path(p) for p in args.images)) and not video_support():
+            raise UsageError(f"reading {'live sources' if live else 'videos'} needs PyAV: "
+                             f"pip install 'posefast[video]'")
         estimator = open_estimator(config, origins)
     except UsageError as exc:
         if ctrl_c_came():  # the runtime turned Ctrl-C into a failure to load
@@ -87,6 +101,10 @@ def main(args: argparse.Namespace) -> int:
     add = video_stage(args, records.append)  # with --track: "track_id": null, as run does
     with estimator:
         for index, path in enumerate(args.images):
+            if path in live:
+                if path == live[0]:  # all of them at once, side by side
+                    records.extend(_live(estimator, live, args))
+                continue
             if is_video_path(path):
                 records.extend(_video(estimator, path, args, index))
                 continue
@@ -144,17 +162,43 @@ def _only_files(path: str) -> None:
 
 def _video(estimator, path: str, args: argparse.Namespace, index: int) -> list:
     from ..video.clip import pose_video
-    from ..video.stream import SmoothingOptions, TrackingOptions
 
-    tracking = (TrackingOptions(args.tracker, args.max_age, args.min_similarity, args.max_tracks)
-                if args.track or args.smooth else None)
-    smoothing = SmoothingOptions(args.min_cutoff, args.beta, args.d_cutoff) if args.smooth else None
+    tracking, smoothing = tracking_options(args)
     render = None
     if args.render:
         render = _render_out(args.render, path, index, len(args.images))
     return pose_video(estimator, path, tracking=tracking, smoothing=smoothing, render=render,
                       min_score=args.render_threshold,
                       on_error=lambda msg: print(f"posefast: {msg}", file=sys.stderr))
+
+
+def _check_live(args: argparse.Namespace, live: list[str], live_kind) -> None:
+    """UsageError for live sources predict cannot pose as asked."""
+    if len(set(live)) < len(live):
+        raise UsageError(f"live source {next(p for p in live if live.count(p) > 1)!r} "
+                         f"given twice")
+    endless = [p for p in live if live_kind(p) != "pipe"]
+    if endless and args.duration is None and args.max_frames is None:
+        from ..reading.live_names import mask_secrets
+
+        raise UsageError(f"{mask_secrets(endless[0])} is a live source and never ends: "
+                         f"give --duration SECONDS or --max-frames N")
+    if args.render:
+        raise UsageError("--render draws images and video files; live sources are not "
+                         "drawn yet")
+
+
+def _live(estimator, names: list[str], args: argparse.Namespace) -> list:
+    tracking, smoothing = tracking_options(args)
+    with estimator.stream(names, duration=args.duration, max_frames=args.max_frames,
+                          options=live_options(args), tracking=tracking, smoothing=smoothing,
+                          on_error="record") as stream:
+        records = list(stream)
+        for name, dropped in stream.dropped.items():
+            if dropped:
+                print(f"posefast: {name}: {dropped} frames dropped (posing is slower than "
+                      f"the stream; --all-frames poses every one)", file=sys.stderr)
+    return records
 
 
 def _render_path(template: str, index: int, count: int) -> str:

@@ -69,14 +69,24 @@ def add_video_options(parser: argparse.ArgumentParser) -> None:
                    help=f"One Euro cut-off of the speed estimate (default {DEFAULT_D_CUTOFF})")
 
 
-def video_stage(args: argparse.Namespace,
-                sink: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
-    """``sink`` behind tracking (and smoothing) when the options ask for it."""
+def tracking_options(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(TrackingOptions, SmoothingOptions) the options ask for, each None when not."""
     if not (args.track or args.smooth):
-        return sink
-    from ..video.stream import SmoothingOptions, TrackingOptions, TrackingStage
+        return None, None
+    from ..video.stream import SmoothingOptions, TrackingOptions
 
     tracking = TrackingOptions(args.tracker, args.max_age, args.min_similarity, args.max_tracks)
     smoothing = (SmoothingOptions(args.min_cutoff, args.beta, args.d_cutoff)
                  if args.smooth else None)
+    return tracking, smoothing
+
+
+def video_stage(args: argparse.Namespace,
+                sink: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    """``sink`` behind tracking (and smoothing) when the options ask for it."""
+    tracking, smoothing = tracking_options(args)
+    if tracking is None:
+        return sink
+    from ..video.stream import TrackingStage
+
     return TrackingStage(sink, tracking, smoothing)

@@ -1,0 +1,52 @@
+"""Command-line options for live sources (network streams, cameras, a pipe):
+how long to pose them, and how they are read."""
+from __future__ import annotations
+
+import argparse
+
+from .options import positive_int
+from .video_options import _number
+
+LIVE_HELP = """\
+live sources: rtsp://, rtmp://, http(s)://, tcp://, udp://, srt:// URLs, V4L2 cameras
+(/dev/video0) and - (a stream piped on standard input, e.g. `ffmpeg ... -f mpegts - |`)
+are posed as their frames come, newest frame first: frames arriving while one is posed
+are dropped (--all-frames: none is). Records carry "latency", seconds from a frame's
+arrival to its record. A source that drops is reconnected for --reconnect-for seconds.
+"""
+
+
+def add_live_options(parser: argparse.ArgumentParser) -> None:
+    """--duration, --max-frames, --all-frames and the reading timeouts."""
+    from ..reading.live import (DEFAULT_OPEN_TIMEOUT, DEFAULT_READ_TIMEOUT,
+                                DEFAULT_RECONNECT_FOR)
+
+    g = parser.add_argument_group("live sources")
+    g.add_argument("--duration", type=_number(0.0, inclusive=False), metavar="SECONDS",
+                   help="pose live sources for this long, then stop")
+    g.add_argument("--max-frames", type=positive_int, metavar="N",
+                   help="stop after N frames of the live sources are posed")
+    g.add_argument("--all-frames", action="store_true",
+                   help="pose every frame of a live source instead of the newest "
+                        "(the reading waits for the posing: the lag may grow)")
+    g.add_argument("--open-timeout", type=_number(0.0, inclusive=False),
+                   default=DEFAULT_OPEN_TIMEOUT, metavar="SECONDS",
+                   help=f"a live source not open by then fails (default "
+                        f"{DEFAULT_OPEN_TIMEOUT:g})")
+    g.add_argument("--read-timeout", type=_number(0.0, inclusive=False),
+                   default=DEFAULT_READ_TIMEOUT, metavar="SECONDS",
+                   help=f"a live source silent this long is lost and reconnected "
+                        f"(default {DEFAULT_READ_TIMEOUT:g})")
+    g.add_argument("--reconnect-for", type=_number(0.0), default=DEFAULT_RECONNECT_FOR,
+                   metavar="SECONDS",
+                   help=f"a lost live source not back within this fails; 0: at once "
+                        f"(default {DEFAULT_RECONNECT_FOR:g})")
+
+
+def live_options(args: argparse.Namespace, every: int = 1):
+    """The ``LiveOptions`` the arguments ask for."""
+    from ..reading.live import LiveOptions
+
+    return LiveOptions(open_timeout=args.open_timeout, read_timeout=args.read_timeout,
+                       reconnect_for=args.reconnect_for, keep_all=args.all_frames,
+                       every=every)
