@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Any, BinaryIO, Iterator, Literal, Sequence
 
-from ..reading.live import LiveError, LiveOptions
+from ..reading.live import LiveError, LiveFrame, LiveOptions
 from ..reading.live_group import LiveGroup
 from ..reading.live_names import is_live_source
 from .stream import SmoothingOptions, TrackingOptions, TrackingStage
@@ -98,12 +98,18 @@ class LiveStream:
         self.close()
 
     def __iter__(self) -> Iterator[Record]:
+        return (record for record, _ in self.with_frames())
+
+    def with_frames(self) -> Iterator[tuple[Record, LiveFrame | None]]:
+        """The records with the frame each was posed on (``pixels`` (H, W, 3) uint8
+        RGB, ``arrival``), for callers that draw or show it; None with an error
+        record. Iterate over the stream once, by either way."""
         if self._started:
             raise RuntimeError("a LiveStream is iterated once; make another")
         self._started = True
         return self._records()
 
-    def _records(self) -> Iterator[Record]:
+    def _records(self) -> Iterator[tuple[Record, LiveFrame | None]]:
         from ..job.records import make_record
 
         group = self._group
@@ -132,14 +138,14 @@ class LiveStream:
                 if stage is not None:
                     record = stage.apply(record)
                 record["latency"] = time.monotonic() - frame.arrival
-                yield record
+                yield record, frame
                 count += 1
                 if self._max_frames is not None and count >= self._max_frames:
                     break
         finally:
             group.stop()
 
-    def _failures(self, reported: set[int]) -> Iterator[Record]:
+    def _failures(self, reported: set[int]) -> Iterator[tuple[Record, None]]:
         """The error records of sources that failed since last asked (or LiveError)."""
         from ..job.records import error_record
 
@@ -148,7 +154,7 @@ class LiveStream:
                 reported.add(id(source))
                 if self._on_error == "raise":
                     raise LiveError(source.error)
-                yield {**error_record(source.display, None, source.error), "latency": None}
+                yield {**error_record(source.display, None, source.error), "latency": None}, None
 
 
 def _discard(record: Record) -> None:
