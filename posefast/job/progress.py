@@ -51,6 +51,8 @@ class Progress:
             line = f"{n} [{rate:.1f} images/s] {_clock(elapsed)}"
         if stats.failed:
             line += f" ({stats.failed} failed)"
+        if stats.dropped:
+            line += f", {dropped(stats.dropped)}"
         self.stream.write("\r" + line + "\x1b[K")
         self.stream.flush()
         self._drawn = True
@@ -75,4 +77,12 @@ def summary(stats: RunStats, skipped: int, workers: int) -> str:
                  f"{share:.0%} of their time in the network")
     if stats.restarts:
         line += f"; {stats.restarts} worker process(es) died and were replaced"
+    if stats.dropped:
+        line += f"; live sources: {dropped(stats.dropped)} (newest frame first)"
     return line
+
+
+def dropped(counts: dict[str, int]) -> str:
+    """``dropped N (source: n, ...)``: the frames of live sources dropped, per source."""
+    each = ", ".join(f"{source}: {n}" for source, n in counts.items())
+    return f"dropped {sum(counts.values())} ({each})"

@@ -33,6 +33,7 @@ class RunStats:
     infer_seconds: float = 0.0    # in the backend's run (the network), summed over workers
     prepare_seconds: float = 0.0  # loading and pre-processing, summed over processes
     restarts: int = 0             # processes of either stage that died and were replaced
+    dropped: dict = field(default_factory=dict)  # live source -> frames dropped (newest wins)
 
 
 class WorkerStartError(RuntimeError):

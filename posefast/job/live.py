@@ -1,0 +1,112 @@
+"""The live part of ``posefast run``: live sources posed in this process, side by
+side, newest frame first.
+
+Files go through the job's two stages of processes; live sources do not. A frame
+sent to a preparation process and then to an inference process would wait in two
+queues, and the newest-frame rule wants the frame taken at the moment the posing
+is free, so that frames that arrive meanwhile are dropped rather than queued. So
+one loop here takes the newest frame of each source in turns
+(:class:`~posefast.video.live.LiveStream`: a reader thread per source decodes as
+frames come), poses it with the backend's threads over the cores, and hands the
+record to the job's sinks (the output, written at once) and the frame to the
+frame sinks (``--render-dir``'s MP4 per source, ``--view``).
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any, Callable, Iterable, Protocol, Sequence
+
+from .tasks import RunStats
+
+Record = dict[str, Any]
+
+#: Seconds of history the per-source rates are taken over.
+RATE_WINDOW = 2.0
+
+
+class FrameSink(Protocol):
+    """Something shown or drawn each posed live frame: ``--render-dir``'s videos,
+    ``--view``'s page. ``pixels``: the frame, (H, W, 3) uint8 RGB; ``stats``: the
+    source's ``{"posed_fps", "dropped_fps", "latency"}`` (frames per second over the
+    last seconds, latency in seconds)."""
+
+    def publish(self, source: str, pixels: Any, record: Record,
+                stats: dict[str, float]) -> None: ...
+
+
+class SourceRates:
+    """Frames posed and dropped per second, per source, over the last
+    ``RATE_WINDOW`` seconds, and the latest latency."""
+
+    def __init__(self, window: float = RATE_WINDOW) -> None:
+        self.window = window
+        self._seen: dict[str, deque] = {}  # source -> (monotonic, posed, dropped)
+        self._latency: dict[str, float] = {}
+
+    def add(self, source: str, posed: int, dropped: int, latency: float,
+            now: float | None = None) -> dict[str, float]:
+        """Note the source's counts after a record; return its stats."""
+        now = time.monotonic() if now is None else now
+        seen = self._seen.setdefault(source, deque())
+        seen.append((now, posed, dropped))
+        while len(seen) > 2 and seen[1][0] < now - self.window:
+            seen.popleft()
+        self._latency[source] = latency
+        return self.stats(source)
+
+    def stats(self, source: str) -> dict[str, float]:
+        seen = self._seen.get(source)
+        if not seen or len(seen) < 2 or seen[-1][0] <= seen[0][0]:
+            return {"posed_fps": 0.0, "dropped_fps": 0.0,
+                    "latency": self._latency.get(source, 0.0)}
+        (t0, p0, d0), (t1, p1, d1) = seen[0], seen[-1]
+        return {"posed_fps": (p1 - p0) / (t1 - t0), "dropped_fps": (d1 - d0) / (t1 - t0),
+                "latency": self._latency[source]}
+
+
+def pose_live(estimator, names: Sequence[str], *, emit: Callable[[Record], None],
+              stats: RunStats, options=None, duration: float | None = None,
+              max_frames: int | None = None, tracking=None, smoothing=None,
+              frame_sinks: Iterable[FrameSink] = (),
+              on_progress: Callable[[RunStats], None] | None = None, stdin=None) -> None:
+    """Pose the live sources ``names`` until ``duration`` seconds have passed,
+    ``max_frames`` records are made, or every source has ended; a KeyboardInterrupt
+    (Ctrl-C, raised by ``on_progress`` too) stops the readers and goes on up.
+
+    Each record goes to ``emit`` as soon as it is made, its ``latency`` taken just
+    before (seconds from the frame's arrival); a source that fails gives an error
+    record and the others go on. ``stats`` counts them (``done``, ``failed``) and
+    the frames dropped per source (``dropped``); ``seconds`` grows by the time
+    spent here. ``tracking``/``smoothing`` track each source apart.
+    """
+    start = time.perf_counter()
+    sinks = list(frame_sinks)
+    rates = SourceRates()
+    stream = estimator.stream(list(names), duration=duration, max_frames=max_frames,
+                              options=options, tracking=tracking, smoothing=smoothing,
+                              on_error="record", stdin=stdin)
+    seconds = stats.seconds
+    try:
+        with stream:
+            for record, frame in stream.with_frames():
+                if frame is not None:
+                    record["latency"] = time.monotonic() - frame.arrival
+                emit(record)
+                if record["error"] is None:
+                    stats.done += 1
+                else:
+                    stats.failed += 1
+                stats.dropped = stream.dropped
+                stats.seconds = seconds + time.perf_counter() - start
+                if frame is not None and sinks:
+                    source = record["source"]
+                    now = rates.add(source, stream.posed[source], stats.dropped[source],
+                                    record["latency"])
+                    for sink in sinks:
+                        sink.publish(source, frame.pixels, record, now)
+                if on_progress is not None:
+                    on_progress(stats)
+    finally:
+        stats.dropped = stream.dropped
+        stats.seconds = seconds + time.perf_counter() - start
