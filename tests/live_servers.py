@@ -159,6 +159,20 @@ def tcp_server(clip: Path, port: int, **kw) -> Server:
     return ffmpeg_serving(clip, f"tcp://127.0.0.1:{port}?listen=1", **kw)
 
 
+def serving(clip: Path, tmp: Path, make=None, port: int | None = None,
+            **kw) -> tuple[Server, int]:
+    """A server ``make`` (default :func:`http_server`) started on ``port`` (default a
+    free one), listening, its log in ``tmp``: (server, port)."""
+    port = port or free_port()
+    server = (make or http_server)(clip, port, log=tmp / f"{port}.log", **kw).start()
+    try:
+        wait_listening(port, server)
+    except BaseException:
+        server.stop()
+        raise
+    return server, port
+
+
 def http_url(port: int, password: str | None = None) -> str:
     user = f"viewer:{password}@" if password else ""
     return f"http://{user}127.0.0.1:{port}/live.ts"

@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 
 from conftest import MODEL_353
-from live_servers import (CLIP_FPS, CLIP_FRAMES, RtspServer, clip, free_port,  # noqa: F401
-                          http_server, http_url, listening, pipe_of, tcp_server,
-                          wait_listening)
+from live_servers import (CLIP_FPS, CLIP_FRAMES, RtspServer, clip,  # noqa: F401
+                          http_url, listening, pipe_of, serving, tcp_server)
 from video_clips import estimator  # noqa: F401  (a fixture: the 353x481 model)
 
 av = pytest.importorskip("av")
@@ -26,17 +25,6 @@ from posefast.video.stream import TrackingOptions  # noqa: E402
 
 QUICK = LiveOptions(open_timeout=5.0, read_timeout=2.0)
 KEYS = ["source", "frame", "time", "width", "height", "poses", "error", "latency"]
-
-
-def serving(clip, tmp_path, make=http_server, **kw):
-    port = free_port()
-    server = make(clip, port, log=tmp_path / f"{port}.log", **kw).start()
-    try:
-        wait_listening(port, server)
-    except BaseException:
-        server.stop()
-        raise
-    return server, port
 
 
 def test_piped_frames_are_posed_as_the_file_is(estimator, clip):

@@ -13,6 +13,7 @@ from ..runtime_logs import to_devnull
 from . import interrupted as ctrl_c_came
 from .options import (CONFIG_HELP, UsageError, add_config_options, check_usable, fail,
                       int_up_to, open_estimator, positive_int, resolve_from_args)
+from .live_options import LIVE_HELP, add_live_options
 from .paths import InputFiles, check_output
 from .video_options import VIDEO_HELP, add_video_options, video_stage
 
@@ -37,6 +38,8 @@ examples:
   posefast run photos/ --format parquet --output poses.parquet
   posefast run val2017/ --output poses.jsonl --eval person_keypoints_val2017.json
   posefast run /data/photos --engine ray --ray-address auto --output /data/poses.jsonl
+  posefast run rtsp://cam1/live rtsp://cam2/live --duration 3600 --output cams.jsonl
+  ffmpeg -re -i clip.mp4 -c copy -f mpegts - | posefast run - --output -
 
 INPUT is an image, a video (every --every-th frame), a folder (searched recursively
 for images and videos, in sorted path order), a glob pattern, or @FILE listing INPUTs
@@ -50,6 +53,14 @@ and the job goes on. An existing non-empty --output is refused unless --resume o
 posed, 1 if any failed or the output could not be written, 2 for usage errors and
 refused outputs, 130 if interrupted (Ctrl-C), 143 if terminated (SIGTERM); rerun
 an interrupted or terminated job with --resume to finish it.
+
+INPUT may also be a live source (given on the command line): its records come after
+the files', posed in this process side by side with the other live sources, newest
+frame first, with "latency" (seconds from the frame's arrival to its record being
+written); the frames dropped per source are in the progress line and the summary.
+The job ends after --duration, --max-frames, Ctrl-C (exit 130, every record posed
+written, Parquet and --render-dir videos too) or once every live source has ended;
+--resume is refused for live sources.
 """
 
 
@@ -59,11 +70,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                "or Parquet",
         description="Find the human poses in every INPUT, over several worker processes, "
                     "writing one record per image or video frame.",
-        epilog=EXAMPLES + "\n" + VIDEO_HELP + "\n" + CONFIG_HELP,
+        epilog=EXAMPLES + "\n" + VIDEO_HELP + "\n" + LIVE_HELP + "\n" + CONFIG_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help="image, video, folder, glob pattern or @list.txt")
+                   help="image, video, folder, glob pattern or @list.txt; or a live "
+                        "source: stream URL, camera (/dev/video0), - (standard input)")
     p.add_argument("-o", "--output", metavar="FILE", default="-",
                    help="where the records go (default: stdout)")
     p.add_argument("--format", choices=("jsonl", "coco", "parquet"), default="jsonl",
@@ -114,6 +126,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "or auto); default RAY_ADDRESS, else the cluster started on this "
                         "machine, else a new local Ray")
     add_video_options(p)
+    add_live_options(p)
     add_config_options(p)
     p.set_defaults(func=main)
 
@@ -127,13 +140,17 @@ def main(args: argparse.Namespace) -> int:
     from ..evaluation.annotations import EvaluationError
     from .eval import annotations_for_job, score_job
 
-    problem = _option_problem(args)
+    from ..reading.live_names import is_live_source
+
+    live = [name for name in args.inputs if is_live_source(name)]
+    problem = _option_problem(args) or _live_problem(args, live)
     if problem:
         return fail(problem)
     set_verbose(args.verbose)  # the workers inherit it
     duplicates: list[str] = []
     try:
-        sources = expand_inputs(args.inputs, duplicates=duplicates)
+        files = [name for name in args.inputs if name not in live]
+        sources = expand_inputs(files, duplicates=duplicates) if files else []
         inputs = InputFiles([s.path for s in sources])
         if args.output != "-":
             # before any work: a Parquet or COCO file is written only at the end
@@ -141,12 +158,13 @@ def main(args: argparse.Namespace) -> int:
                          folder=args.engine == "ray" and args.format == "parquet")
             # before the plan is printed as if the job would run
             _refuse_taken_output(args)
-        if not sources:  # an empty folder, a list of blank lines: not a job that succeeded
+        if not sources and not live:  # an empty folder, a list of blank lines: not a job
             return fail(f"nothing to pose: no image or video file in "
                         f"{', '.join(map(repr, args.inputs))} (folders are searched for "
                         f"file names ending as images and videos do: .jpg, .png, .mp4, ...)", 1)
-        if any(s.kind == "video" for s in sources) and not video_support():
-            raise UsageError("reading videos needs PyAV: pip install 'posefast[video]'")
+        if (live or any(s.kind == "video" for s in sources)) and not video_support():
+            raise UsageError(f"reading {'live sources' if live else 'videos'} needs PyAV: "
+                             f"pip install 'posefast[video]'")
         config, origins = resolve_from_args(args)
         if args.engine == "local" and sources:
             start_fork_server_early(config)  # it imports while the checks below run
@@ -171,8 +189,13 @@ def main(args: argparse.Namespace) -> int:
         return fail(str(exc))
     if ctrl_c_came():  # the runtime swallowed Ctrl-C while loading the model
         raise KeyboardInterrupt
-    if not args.quiet and args.engine == "local":
+    if not args.quiet and args.engine == "local" and sources:
         print(f"posefast run: {plan.describe()}", file=sys.stderr)
+    if not args.quiet and live:
+        print(f"posefast run: {len(live)} live source{'s' if len(live) != 1 else ''} posed "
+              f"in this process{' after the files' if sources else ''}, "
+              f"{'every frame' if args.all_frames else 'newest frame first'}",
+              file=sys.stderr)
     if duplicates:
         print(f"posefast run: {len(duplicates)} input(s) named more than once, posed once "
               f"(the first repeat: {duplicates[0]})", file=sys.stderr)
@@ -182,7 +205,7 @@ def main(args: argparse.Namespace) -> int:
         return fail(str(exc))
     stdout = sys.stdout
     try:
-        status = _job(args, sources, config, plan, image_ids, inputs, spec)
+        status = _job(args, sources, config, plan, image_ids, inputs, spec, live, origins)
     finally:
         sys.stdout = stdout  # (--engine ray: see keep_ray_off_stdout)
         if lock is not None:
@@ -229,6 +252,40 @@ def _option_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _live_problem(args: argparse.Namespace, live: list[str]) -> str | None:
+    """What the options cannot do with the live sources ``live`` (or without any)."""
+    if not live:
+        given = [flag for flag, value in (("--duration", args.duration),
+                                          ("--max-frames", args.max_frames),
+                                          ("--all-frames", args.all_frames)) if value]
+        if given:
+            return (f"{given[0]} goes with live sources (stream URLs, cameras, -); "
+                    f"video files are posed whole")
+        return None
+    from ..reading.live_names import mask_secrets
+
+    name = mask_secrets(live[0])
+    if len(set(live)) < len(live):
+        return f"live source {mask_secrets(next(p for p in live if live.count(p) > 1))!r} " \
+               f"given twice"
+    if args.resume:
+        return (f"--resume cannot finish a job with live sources ({name}): a stream goes on "
+                f"and its frames are not there to pose again; start a new job, with "
+                f"--overwrite or another --output")
+    if args.engine != "local":
+        return (f"live sources ({name}) are posed on this machine: --engine ray poses files "
+                f"only")
+    if args.format == "coco":
+        return (f"--format coco gives images their COCO image_id; live sources ({name}) "
+                f"have none: use --format jsonl or parquet")
+    if args.eval:
+        return f"--eval scores images against COCO annotations; live sources ({name}) have none"
+    if args.format == "parquet" and len(live) < len(args.inputs):
+        return ("--format parquet takes live sources or files, not both in one job (their "
+                "rows differ: live records have a latency column): run them apart")
+    return None
+
+
 def _lock(output: str):
     """The lock on a regular (or new) output file; None for stdout, FIFOs and devices."""
     import stat
@@ -248,7 +305,8 @@ def _lock(output: str):
     return OutputLock(output)
 
 
-def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spec) -> int:
+def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spec,
+         live: list[str], origins) -> int:
     from ..models import resolve_model, sha256_of
     from ..reading.images import DEFAULT_MAX_PIXELS
     from ..job.output import OutputError, make_header, open_writer
@@ -300,7 +358,7 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
     if args.engine == "ray":
         keep_ray_off_stdout(args.verbose)
     workers = plan.workers if args.engine == "local" else (args.workers or available_cores())
-    total = count_inputs(sources, args.every)
+    total = None if live else count_inputs(sources, args.every)
     if total is not None:
         total = max(0, total - done_before)
     progress = Progress(sys.stderr, total, enabled=sys.stderr.isatty())
@@ -316,8 +374,10 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
         _stop_ray(ray_state)
         return fail(f"--render-dir {args.render_dir}: {exc.strerror or exc}")
     sinks = ([writer.write] if writer else []) + [record_failures]
+    live_sinks = list(sinks)  # tracked per source by the live path; drawn from the frames
     sinks += [annotator.write] if annotator else []
     emit = video_stage(args, _tee(*sinks))
+    frame_sinks = _frame_sinks(annotator, live)
     if args.engine == "ray":
         stats = RunStats()
     else:
@@ -338,6 +398,9 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
                        workers=args.workers, on_progress=_heeding_ctrl_c(progress.update))
         else:
             stats = runner.run(_tasks(sources, args.every, skipper))
+            if live:
+                _pose_live(args, live, config, origins, plan, _tee(*live_sinks), stats,
+                           frame_sinks, _heeding_ctrl_c(progress.update))
     except KeyboardInterrupt:
         interrupted = True
     except WorkerStartError as exc:
@@ -371,10 +434,12 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
         progress.close()
         if annotator is not None:
             annotator.close()  # an interrupted video is still a playable file
+        for sink in frame_sinks:
+            sink.close()
         _stop_ray(ray_state)
     if writer is None:
         pass
-    elif interrupted and args.format != "jsonl":
+    elif interrupted and args.format != "jsonl" and not live:
         _discard(writer)  # COCO results and Parquet files are written only for a whole job
     else:
         try:
@@ -387,7 +452,10 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
         print(f"posefast run: {summary(stats, skipper.skipped, workers)}; backend "
               f"{config.backend}, model {config.model}", file=sys.stderr)
     if interrupted:
-        if args.format == "jsonl" and args.output != "-":
+        if live and args.output != "-":
+            print(f"posefast run: {'terminated' if _terminated else 'interrupted'}; "
+                  f"{args.output} holds every record posed", file=sys.stderr)
+        elif args.format == "jsonl" and args.output != "-":
             print(f"posefast run: {'terminated' if _terminated else 'interrupted'}; "
                   f"{args.output} holds every record written so far; "
                   f"run the same command with --resume to finish", file=sys.stderr)
@@ -406,6 +474,36 @@ def _annotator(render_dir: str | None, inputs: InputFiles):
     os.makedirs(render_dir, exist_ok=True)
     return Annotator(RenderDir(render_dir, keep=inputs.holds),
                      on_error=lambda msg: print(f"posefast run: {msg}", file=sys.stderr))
+
+
+def _pose_live(args: argparse.Namespace, live: list[str], config, origins, plan, emit, stats,
+               frame_sinks, on_progress) -> None:
+    """Pose the live sources in this process (``posefast.job.live``), their records to
+    ``emit``, counted in ``stats``, with the backend's threads over every core."""
+    from ..job.live import pose_live
+    from ..job.plan import with_backend_threads
+    from .live_options import live_options
+    from .video_options import tracking_options
+
+    tracking, smoothing = tracking_options(args)
+    # the file job's processes are gone by now: the cores are this process's
+    with open_estimator(with_backend_threads(config, plan.cores), origins) as estimator:
+        pose_live(estimator, live, emit=emit, stats=stats,
+                  options=live_options(args, every=args.every), duration=args.duration,
+                  max_frames=args.max_frames, tracking=tracking, smoothing=smoothing,
+                  frame_sinks=frame_sinks, on_progress=on_progress)
+
+
+def _frame_sinks(annotator, live: list[str]) -> list:
+    """What each posed live frame is shown to (``posefast.job.live.FrameSink``):
+    --render-dir's video per source, named as the files' drawings are (one folder,
+    no name twice). HOOK for --view: its page goes here too, see docs/live.md."""
+    sinks = []
+    if live and annotator is not None:
+        from ..video.live_render import LiveRenders
+
+        sinks.append(LiveRenders(annotator.path_for, on_error=annotator.on_error))
+    return sinks
 
 
 def _heeding_ctrl_c(update):

@@ -1,0 +1,265 @@
+"""``posefast run`` on live sources: real servers on 127.0.0.1 (tests/live_servers.py)
+streaming the shared photographs, posed by the real 353x481 model in a real
+``posefast run`` process."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import MODEL_353
+from live_servers import (CLIP_FPS, CLIP_FRAMES, clip, http_url, listening,  # noqa: F401
+                          pipe_of, serving, tcp_server, wait_listening)
+
+av = pytest.importorskip("av")
+
+LIVE_KEYS = ["source", "frame", "time", "width", "height", "poses", "error", "latency"]
+QUICK = ("--open-timeout", "5", "--read-timeout", "2")
+
+
+def command(*args) -> list[str]:
+    return [sys.executable, "-m", "posefast", "run", *map(str, args), "--model",
+            str(MODEL_353)]
+
+
+def run(*args, stdin=None, timeout=120) -> subprocess.CompletedProcess:
+    return subprocess.run(command(*args), stdin=stdin, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def records(path) -> list[dict]:
+    lines = [json.loads(line) for line in open(path)]
+    assert "posefast" in lines[0]  # the header
+    return lines[1:]
+
+
+def wait_for(predicate, proc, timeout=60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "waited too long"
+        time.sleep(0.05)
+
+
+def count_lines(path) -> int:
+    try:
+        with open(path) as f:
+            return sum(1 for _ in f)
+    except FileNotFoundError:
+        return 0
+
+
+def stopped(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_stream_posed_for_a_duration(clip, tmp_path):
+    """An HTTP stream with a password, tracked, --duration: records with the masked
+    source, frames and times going forward, latency; the job ends by itself."""
+    server, port = serving(clip, tmp_path)
+    out = tmp_path / "poses.jsonl"
+    try:
+        t0 = time.monotonic()
+        r = run(http_url(port, "s3cret"), "--duration", 2, "--track", "--output", out, *QUICK)
+        took = time.monotonic() - t0
+    finally:
+        server.stop()
+    assert r.returncode == 0, r.stderr
+    got = records(out)
+    shown = f"http://viewer:***@127.0.0.1:{port}/live.ts"
+    assert len(got) >= 3 and took < 60
+    for record in got:
+        assert list(record) == LIVE_KEYS
+        assert record["source"] == shown and record["error"] is None
+        assert 0 <= record["latency"] < 10
+        assert (record["width"], record["height"]) == (640, 480)
+        assert record["poses"] and record["poses"][0]["track_id"] is not None
+    assert [r["frame"] for r in got] == sorted({r["frame"] for r in got})
+    assert all(b["time"] > a["time"] for a, b in zip(got, got[1:]))
+    assert f"done {len(got)}, failed 0" in r.stderr
+    assert "s3cret" not in r.stderr + out.read_text()
+
+
+def test_two_streams_side_by_side_to_stdout_record_by_record(clip, tmp_path):
+    """An HTTP and a TCP stream at once, --output -: each record reaches the pipe as
+    it is posed (read while the job still runs), both sources take turns."""
+    a, pa = serving(clip, tmp_path)
+    b, pb = serving(clip, tmp_path, make=tcp_server)
+    names = [http_url(pa), f"tcp://127.0.0.1:{pb}"]
+    proc = subprocess.Popen(command(*names, "--duration", 6, "--output", "-", *QUICK),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        header = json.loads(proc.stdout.readline())
+        first = json.loads(proc.stdout.readline())
+        running = proc.poll() is None  # a record came before the job ended
+        rest, err = proc.communicate(timeout=60)
+    finally:
+        stopped(proc)
+        a.stop()
+        b.stop()
+    assert "posefast" in header and running
+    got = [first] + [json.loads(line) for line in rest.splitlines()]
+    assert proc.returncode == 0, err
+    counts = {n: sum(1 for r in got if r["source"] == n) for n in names}
+    assert min(counts.values()) >= 3, counts
+    assert abs(counts[names[0]] - counts[names[1]]) <= max(counts.values()) * 0.5, counts
+    for name in names:
+        frames = [r["frame"] for r in got if r["source"] == name]
+        assert frames == sorted(set(frames))
+
+
+def test_a_stream_faster_than_posing_drops_frames_and_says_so(clip, tmp_path):
+    """Four times real time (100 fps), more than two cores pose: frames are dropped,
+    counted in the summary per source, and the records skip ahead."""
+    server, port = serving(clip, tmp_path, rate=4)
+    out = tmp_path / "fast.jsonl"
+    try:
+        r = run(http_url(port), "--duration", 3, "--output", out, *QUICK)
+    finally:
+        server.stop()
+    assert r.returncode == 0, r.stderr
+    got = records(out)
+    frames = [g["frame"] for g in got]
+    assert frames[-1] - frames[0] > len(frames)  # frames were left out
+    summary = next(line for line in r.stderr.splitlines() if "done" in line)
+    shown = http_url(port)
+    dropped = int(summary.split(f"({shown}: ")[1].split(")")[0])
+    assert dropped > 0 and f"dropped {dropped} ({shown}: {dropped})" in summary
+    # nothing is left out that was neither posed nor dropped (every posed frame
+    # counts, the last few decoded frames may still wait)
+    assert dropped + len(got) >= frames[-1] - 5
+
+
+def test_every_and_all_frames_on_a_pipe(clip, tmp_path):
+    """ffmpeg ... -f mpegts - | posefast run -: with --all-frames --every 5 every 5th
+    frame is posed, none dropped, and the job ends by itself with the pipe."""
+    proc = pipe_of(clip)
+    out = tmp_path / "pipe.jsonl"
+    try:
+        r = run("-", "--all-frames", "--every", 5, "--output", out, stdin=proc.stdout)
+    finally:
+        stopped(proc)
+        proc.stdout.close()
+    assert r.returncode == 0, r.stderr
+    got = records(out)
+    assert [g["frame"] for g in got] == list(range(0, CLIP_FRAMES, 5))
+    assert [g["time"] for g in got] == pytest.approx([f / CLIP_FPS for f in
+                                                      range(0, CLIP_FRAMES, 5)])
+    assert all(g["source"] == "-" and g["poses"] for g in got)
+    assert "dropped 0 (-: 0)" in r.stderr
+
+
+def test_files_and_a_pipe_in_one_job(clip, tmp_path, shared_data):
+    """An image and a video file beside a live pipe: the files' records first (no
+    latency), then the pipe's."""
+    proc = pipe_of(clip)
+    out = tmp_path / "mixed.jsonl"
+    try:
+        r = run(shared_data / "images" / "couple.jpg", "-", clip, "--every", 25,
+                "--all-frames", "--output", out, stdin=proc.stdout)
+    finally:
+        stopped(proc)
+        proc.stdout.close()
+    assert r.returncode == 0, r.stderr
+    got = records(out)
+    assert [(g["source"].rsplit("/", 1)[-1], g["frame"]) for g in got] == [
+        ("couple.jpg", None), ("clip.mp4", 0), ("clip.mp4", 25), ("clip.mp4", 50),
+        ("-", 0), ("-", 25), ("-", 50)]
+    assert "latency" not in got[1] and got[4]["latency"] >= 0
+    # the same frame, from the file and from the pipe, gets the same poses
+    assert got[2]["poses"] == got[5]["poses"]
+
+
+def test_ctrl_c_writes_every_record_parquet_and_videos(clip, tmp_path):
+    """Ctrl-C on a live job: exit 130, no traceback, and what was posed is all there:
+    the Parquet file (written at the end) and a playable MP4 per source."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    server, port = serving(clip, tmp_path)
+    out, drawn = tmp_path / "poses.parquet", tmp_path / "drawn"
+    proc = subprocess.Popen(command(http_url(port), "--format", "parquet", "--output", out,
+                                    "--render-dir", drawn, "--track", *QUICK),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: not listening(port), proc)  # the server has its client
+        time.sleep(3)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        stopped(proc)
+        server.stop()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err
+    table = pq.read_table(out)
+    assert table.num_rows >= 3 and table.column_names[-1] == "latency"
+    done = int(err.split("done ")[1].split(",")[0])
+    assert table.num_rows == done
+    assert table.column("source").to_pylist() == [http_url(port)] * done
+    with av.open(str(drawn / "live.mp4")) as video:
+        assert sum(1 for _ in video.decode(video=0)) == done
+
+
+def test_a_server_killed_and_restarted_mid_job(clip, tmp_path):
+    """The server dies while the job runs and comes back on the same port: the job
+    reconnects, frames and times go on, no error record."""
+    server, port = serving(clip, tmp_path)
+    out = tmp_path / "again.jsonl"
+    proc = subprocess.Popen(command(http_url(port), "--duration", 30, "--output", out,
+                                    "--reconnect-for", 20, *QUICK),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: count_lines(out) >= 4, proc)
+        server.stop()
+        before = count_lines(out)
+        time.sleep(1.0)
+        server, _ = serving(clip, tmp_path, port=port)
+        wait_for(lambda: count_lines(out) >= before + 4, proc)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        stopped(proc)
+        server.stop()
+    assert proc.returncode == 130, err
+    got = records(out)
+    assert all(g["error"] is None for g in got)
+    assert [g["frame"] for g in got] == sorted({g["frame"] for g in got})
+    assert all(b["time"] > a["time"] for a, b in zip(got, got[1:]))
+    assert len(got) > before
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-", "--resume", "--output", "x.jsonl"],
+     "--resume cannot finish a job with live sources (-)"),
+    (["rtsp://admin:pw@127.0.0.1:9/x", "--format", "coco", "--output", "x.json"],
+     "live sources (rtsp://admin:***@127.0.0.1:9/x) have none"),
+    (["-", "-"], "live source '-' given twice"),
+    (["-", "--engine", "ray"], "--engine ray poses files only"),
+    (["-", "CLIP", "--format", "parquet", "--output", "x.parquet"],
+     "--format parquet takes live sources or files, not both"),
+    (["CLIP", "--duration", "3"], "--duration goes with live sources"),
+    (["-", "--duration", "0"], "--duration"),
+])
+def test_live_usage_errors(args, message, clip, tmp_path):
+    args = [str(clip) if a == "CLIP" else a for a in args]
+    r = subprocess.run(command(*args), stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=120, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr and "pw@" not in r.stderr
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_a_source_that_fails_gives_an_error_record_and_exit_1(tmp_path):
+    out = tmp_path / "cam.jsonl"
+    r = run("/dev/video97", "--output", out)
+    assert r.returncode == 1, r.stderr
+    assert records(out) == [{"source": "/dev/video97", "frame": None, "time": None,
+                             "width": None, "height": None, "poses": [],
+                             "error": "/dev/video97: no such V4L2 camera (the device does "
+                                      "not exist)", "latency": None}]
+    assert "failed: /dev/video97: no such V4L2 camera" in r.stderr
