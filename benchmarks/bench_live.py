@@ -54,9 +54,15 @@ def baseline_fps(est, clip: Path, frames: int = 60) -> float:
     return len(decoded) / (time.perf_counter() - t0)
 
 
-def run(est, clip: Path, streams: int, seconds: float, tmp: Path) -> None:
-    from posefast.reading.live import LiveOptions
+def bench_clip(tmp: Path) -> Path:
+    """The photographs at SIZE and FPS, 2 s each, a key frame every second."""
+    return make_clip(DATA / "images", tmp / "clip.mp4", size=SIZE, fps=FPS, seconds_each=2,
+                     key_every=FPS, preset="veryfast")
 
+
+def serve_streams(clip: Path, streams: int, tmp: Path) -> tuple[list[Server], list[str]]:
+    """FFmpeg serving ``clip`` looped in real time over HTTP, ``streams`` times, each
+    listening: the servers (stop them) and their URLs."""
     ports = [free_port() for _ in range(streams)]
     servers = [Server([need("ffmpeg"), "-nostdin", "-loglevel", "error", "-re",
                        "-stream_loop", "-1", "-i", str(clip), "-c", "copy", "-flush_packets",
@@ -65,7 +71,18 @@ def run(est, clip: Path, streams: int, seconds: float, tmp: Path) -> None:
     try:
         for server, port in zip(servers, ports):
             wait_listening(port, server)
-        names = [http_url(p) for p in ports]
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
+    return servers, [http_url(p) for p in ports]
+
+
+def run(est, clip: Path, streams: int, seconds: float, tmp: Path) -> None:
+    from posefast.reading.live import LiveOptions
+
+    servers, names = serve_streams(clip, streams, tmp)
+    try:
         per: dict[str, list[tuple[float, float, float]]] = {n: [] for n in names}
         rss0 = rss_mib()
         t0 = time.monotonic()
@@ -109,9 +126,7 @@ def main() -> None:
     print(machine.describe())
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        # the photographs, 2 s each, a key frame every second
-        clip = make_clip(DATA / "images", tmp / "clip.mp4", size=SIZE, fps=FPS,
-                         seconds_each=2, key_every=FPS, preset="veryfast")
+        clip = bench_clip(tmp)
         with PoseEstimator(model=str(MODEL)) as est:
             base = baseline_fps(est, clip)
             print(f"baseline: estimate() on the file's decoded frames, one after another: "

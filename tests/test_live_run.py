@@ -4,6 +4,7 @@ streaming the shared photographs, posed by the real 353x481 model in a real
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -51,6 +52,12 @@ def count_lines(path) -> int:
             return sum(1 for _ in f)
     except FileNotFoundError:
         return 0
+
+
+def ctrl_c(proc: subprocess.Popen) -> str:
+    """Send Ctrl-C (SIGINT) to the job and return its stderr once it has ended."""
+    proc.send_signal(signal.SIGINT)
+    return proc.communicate(timeout=30)[1]
 
 
 def stopped(proc: subprocess.Popen) -> None:
@@ -188,8 +195,7 @@ def test_ctrl_c_writes_every_record_parquet_and_videos(clip, tmp_path):
     try:
         wait_for(lambda: not listening(port), proc)  # the server has its client
         time.sleep(3)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        err = ctrl_c(proc)
     finally:
         stopped(proc)
         server.stop()
@@ -219,8 +225,7 @@ def test_a_server_killed_and_restarted_mid_job(clip, tmp_path):
         time.sleep(1.0)
         server, _ = serving(clip, tmp_path, port=port)
         wait_for(lambda: count_lines(out) >= before + 4, proc)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        err = ctrl_c(proc)
     finally:
         stopped(proc)
         server.stop()
@@ -263,3 +268,51 @@ def test_a_source_that_fails_gives_an_error_record_and_exit_1(tmp_path):
                              "error": "/dev/video97: no such V4L2 camera (the device does "
                                       "not exist)", "latency": None}]
     assert "failed: /dev/video97: no such V4L2 camera" in r.stderr
+
+
+def test_the_progress_line_counts_dropped_frames_per_source(clip, tmp_path):
+    """On a terminal the progress line says the frames dropped, per source: a pipe
+    read faster than it is posed (not paced) drops most of its frames."""
+    pty = pytest.importorskip("pty")
+    import os
+
+    leader, follower = pty.openpty()
+    proc = pipe_of(clip)
+    try:
+        job = subprocess.Popen(command("-", "--output", tmp_path / "o.jsonl"),
+                               stdin=proc.stdout, stdout=subprocess.DEVNULL, stderr=follower)
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the job closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        os.close(leader)
+        assert job.wait(timeout=60) == 0
+    finally:
+        stopped(proc)
+        proc.stdout.close()
+    text = seen.decode().replace("\r\n", "\n")  # (the terminal's line ends)
+    line = re.findall(r"\r([^\r\n]*)", text)[-1]  # the last drawing of the line
+    posed = len(records(tmp_path / "o.jsonl"))
+    dropped = CLIP_FRAMES - posed
+    assert line.startswith(f"{posed} [") and f", dropped {dropped} (-: {dropped})" in line
+    assert f"live sources: dropped {dropped} (-: {dropped})" in text
+
+
+def test_source_rates_over_the_last_seconds():
+    from posefast.job.live import SourceRates
+
+    rates = SourceRates(window=2.0)
+    assert rates.stats("a") == {"posed_fps": 0.0, "dropped_fps": 0.0, "latency": 0.0}
+    for k in range(11):  # 5 posed and 20 dropped a second, for 10 s
+        got = rates.add("a", posed=5 * k, dropped=20 * k, latency=0.05, now=100.0 + k)
+    assert got == {"posed_fps": pytest.approx(5.0), "dropped_fps": pytest.approx(20.0),
+                   "latency": 0.05}
+    rates.add("a", posed=50, dropped=200, latency=0.07, now=113.0)  # 3 s with nothing new
+    assert rates.stats("a")["posed_fps"] == pytest.approx(0.0)
+    assert rates.stats("b")["posed_fps"] == 0.0

@@ -13,9 +13,12 @@ frame sinks (``--render-dir``'s MP4 per source, ``--view``).
 """
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
 from collections import deque
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 from .tasks import RunStats
 
@@ -90,23 +93,53 @@ def pose_live(estimator, names: Sequence[str], *, emit: Callable[[Record], None]
     try:
         with stream:
             for record, frame in stream.with_frames():
-                if frame is not None:
-                    record["latency"] = time.monotonic() - frame.arrival
-                emit(record)
-                if record["error"] is None:
-                    stats.done += 1
-                else:
-                    stats.failed += 1
-                stats.dropped = stream.dropped
-                stats.seconds = seconds + time.perf_counter() - start
-                if frame is not None and sinks:
-                    source = record["source"]
-                    now = rates.add(source, stream.posed[source], stats.dropped[source],
-                                    record["latency"])
-                    for sink in sinks:
-                        sink.publish(source, frame.pixels, record, now)
+                # a record posed is written, and drawn, whenever Ctrl-C comes
+                with _signals_held():
+                    if frame is not None:
+                        record["latency"] = time.monotonic() - frame.arrival
+                    emit(record)
+                    if record["error"] is None:
+                        stats.done += 1
+                    else:
+                        stats.failed += 1
+                    stats.dropped = stream.dropped
+                    stats.seconds = seconds + time.perf_counter() - start
+                    if frame is not None and sinks:
+                        source = record["source"]
+                        now = rates.add(source, stream.posed[source], stats.dropped[source],
+                                        record["latency"])
+                        for sink in sinks:
+                            sink.publish(source, frame.pixels, record, now)
                 if on_progress is not None:
                     on_progress(stats)
     finally:
         stats.dropped = stream.dropped
         stats.seconds = seconds + time.perf_counter() - start
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C (SIGINT) and SIGTERM held back until the block ends, then handled as
+    they would have been: the KeyboardInterrupt they raise would otherwise cut a
+    record between being posed and being written, or a video frame between being
+    encoded and being stored. Python runs signal handlers in the main thread only
+    (the readers' threads may take the signal, the main thread handles it), so
+    elsewhere nothing is held back."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda signum, frame: came.append(signum)) for s in held}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            if handler is not None:  # (None: not set from Python; nothing to put back)
+                signal.signal(s, handler)
+        for s in came[:1]:
+            handler = previous[s]
+            if callable(handler):
+                handler(s, None)  # (Python's own raises KeyboardInterrupt)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(s)
