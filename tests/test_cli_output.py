@@ -111,7 +111,7 @@ def test_a_foreign_line_is_an_error_naming_it(pipeline, tmp_path):
     with out.open("a") as f:
         f.write('{"source": ["x"]}\n')
     r = posefast("run", IMAGES / "standing.png", "--output", out, "--resume", *FAST)
-    assert r.returncode == 2 and f"{out} line 3 is not a posefast record" in r.stderr
+    assert r.returncode == 2 and f"{out} line 2 is not a posefast record" in r.stderr
     _no_traceback(r)
 
 
@@ -146,7 +146,7 @@ def test_a_closed_pipe_or_stdout_is_a_message_and_exit_1(pipeline, tmp_path):
     job = subprocess.Popen([sys.executable, "-m", "posefast", "run", f"@{lst}", *FAST,
                             "--workers", "1"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    job.stdout.readline()  # the header
+    job.stdout.readline()  # the first record
     job.stdout.close()     # the reader goes away (`| head -1`)
     assert job.wait(timeout=120) == 1
     err = job.stderr.read()

@@ -129,9 +129,13 @@ def test_run_writes_the_same_records_as_jsonl(pipeline, tmp_path):
                            capture_output=True, text=True, timeout=120)
         codes.append(r.returncode)
     assert codes == [1, 1]  # broken.jpg failed in both
-    header, *expected = [json.loads(line) for line in jsonl.read_text().splitlines()]
-    assert set(header) == {"posefast"}  # the JSON Lines header is no record: no row
+    expected = [json.loads(line) for line in jsonl.read_text().splitlines()]
     assert table_to_records(pa.parquet.read_table(parquet)) == expected
+    # the settings travel with each file: beside the JSON Lines, inside the Parquet
+    beside = json.loads(Path(f"{jsonl}.settings.json").read_text())["posefast"]
+    inside = json.loads(pa.parquet.read_schema(parquet).metadata[b"posefast"])
+    assert inside["settings"] == beside["settings"] and inside["settings"]["model_sha256"]
+    assert inside["version"] == beside["version"]
     df = pd.read_parquet(parquet)  # what a pandas user does
     assert list(df["source"]) == [r["source"] for r in expected]
     assert df["frame"].isna().all()
