@@ -194,6 +194,11 @@ def test_coco_image_ids_come_from_numbers_in_names_or_from_annotations(tmp_path)
         {"x/b.jpg": 9, "y/a.jpg": 7}
     with pytest.raises(OutputError, match="no image with file_name 'c.jpg'"):
         coco_image_ids([("c.jpg", "image")], str(ann))
+    # two inputs of one file name in two folders would share an id: refused, as
+    # without annotations
+    with pytest.raises(OutputError, match="x/a.jpg and y/a.jpg have the same file name.*"
+                                          "both image_id 7"):
+        coco_image_ids([("x/a.jpg", "image"), ("y/a.jpg", "image")], str(ann))
     ann.write_text("[]")
     with pytest.raises(OutputError, match="expected a COCO annotation file"):
         coco_image_ids([("a.jpg", "image")], str(ann))

@@ -98,11 +98,17 @@ def coco_image_ids(sources: Iterable[tuple[str, str]],
     if annotations is not None:
         by_name = _annotation_ids(annotations)
         ids = {}
+        named: dict[str, str] = {}
         for path in paths:
             name = os.path.basename(path)
             if name not in by_name:
                 raise OutputError(f"--coco-annotations {annotations}: no image with file_name "
                                   f"{name!r} (input {path}); pose the images that file lists")
+            if named.setdefault(name, path) != path:
+                raise OutputError(
+                    f"--format coco: {named[name]} and {path} have the same file name, so "
+                    f"--coco-annotations {annotations} gives both image_id {by_name[name]}; "
+                    f"pose the images of one annotation file, from one folder")
             ids[path] = by_name[name]
         return ids
     ids = {}
