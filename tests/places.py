@@ -31,13 +31,14 @@ def small_disk(where: Path, size_kib: int = 64) -> Iterator[Path]:
 
 def fill(disk: Path) -> None:
     """Leave no space on ``disk``."""
-    with open(disk / "filler", "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 4096)
-                f.flush()
-        except OSError:
+    fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        while os.write(fd, b"\0" * 4096):
             pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def unprivileged(cmd: list[str]) -> list[str]:

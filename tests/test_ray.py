@@ -170,7 +170,8 @@ def test_coco_results_are_the_local_engines(local_ray, inputs, local_records, tm
                                                 for r in local_records if r["poses"]}
 
 
-def test_parquet_on_ray_is_a_folder_of_the_same_rows(local_ray, inputs, local_records, tmp_path):
+def test_parquet_on_ray_is_a_folder_of_the_same_rows(local_ray, inputs, local_records, tmp_path,
+                                                     capsys):
     import pyarrow.parquet as pq
 
     out = tmp_path / "poses"
@@ -180,15 +181,36 @@ def test_parquet_on_ray_is_a_folder_of_the_same_rows(local_ray, inputs, local_re
     assert table.select(SCHEMA.names).schema == SCHEMA
     key = lambda r: (r["source"], r["frame"] if r["frame"] is not None else -1)  # noqa: E731
     assert sorted(table_to_records(table), key=key) == sorted(local_records, key=key)
-    # a folder that holds files is refused as a file is, and replaced with --overwrite
+    # the settings travel in each part, as in the local engine's file
+    part = next(out.iterdir())
+    assert json.loads(pq.read_schema(part).metadata[b"posefast"])["settings"]["model_sha256"]
+    # a folder that holds records is refused as a file is, and replaced with --overwrite:
+    # only posefast's own parts (Ray's overwrite mode emptied the folder)
     files = sorted(out.iterdir())
     again = ["run", *inputs, "--engine", "ray", "--format", "parquet", "--output", str(out),
              "-q", *FAST]
     assert cli(again) == 2
     assert sorted(out.iterdir()) == files
+    (out / "_notes.txt").write_text("the user's, skipped by readers")
     assert cli(again + ["--overwrite"]) == 1
     table = pq.read_table(out)
     assert sorted(table_to_records(table), key=key) == sorted(local_records, key=key)  # not twice
+    assert (out / "_notes.txt").read_text() == "the user's, skipped by readers"
+    assert not set(files) & set(out.iterdir())  # the old parts are gone
+    # anything else of the user's there: refused, even with --overwrite, and kept
+    (out / "mine.csv").write_text("a,b\n")
+    before = sorted(out.iterdir())
+    assert cli(again + ["--overwrite"]) == 2
+    assert "posefast did not write (first: mine.csv)" in capsys.readouterr().err
+    assert sorted(out.iterdir()) == before
+    # a folder that is, or holds, an input: refused (`--output .` among the photos)
+    folder = Path(inputs[0])
+    for where in (folder, folder.parent):
+        names = sorted(folder.iterdir())
+        assert cli(["run", *inputs, "--engine", "ray", "--format", "parquet", "--output",
+                    str(where), "--overwrite", "-q", *FAST]) == 2
+        assert "holds the input" in capsys.readouterr().err
+        assert sorted(folder.iterdir()) == names
 
 
 def test_the_binary_files_api_gives_the_same_records(local_ray, local_records):

@@ -39,8 +39,8 @@ examples:
 
 INPUT is an image, a video (every --every-th frame), a folder (searched recursively
 for images and videos, in sorted path order), a glob pattern, or @FILE listing INPUTs
-one per line. Writes a header line {"posefast": {"version", "cwd", "settings"}}, then
-one JSON line per image or frame, in input order, each written as soon as it is done:
+one per line. Writes one JSON line per image or frame, in input order, each written as
+soon as it is done (the settings that made them go in FILE.settings.json beside it):
 {"source", "frame" and "time" (seconds; both null for images), "width", "height",
 "poses" (each with "score", "bbox" [x, y, w, h], "keypoints", and "track_id" with
 --track), "error" (null unless that input failed)}. A bad input gets an error record

@@ -41,16 +41,17 @@ class OutputLock:
             except FileExistsError:
                 pass
             return os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        target = os.path.realpath(self.path)  # (O_EXCL refuses a symlink, even dangling)
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+            fd = os.open(target, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
             self._created = True
             return fd
         except FileExistsError:
             pass
         try:
-            return os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            return os.open(target, os.O_RDONLY | os.O_CLOEXEC)
         except PermissionError:  # a file this user may write but not read
-            return os.open(self.path, os.O_WRONLY | os.O_CLOEXEC)
+            return os.open(target, os.O_WRONLY | os.O_CLOEXEC)
 
     def _acquire(self) -> None:
         while True:
@@ -111,7 +112,7 @@ class OutputLock:
                 if self.folder:
                     os.rmdir(self.path)  # only if empty
                 elif os.fstat(self._fd).st_size == 0:
-                    os.unlink(self.path)  # while still locked: no one else holds it now
+                    os.unlink(os.path.realpath(self.path))  # while still locked
             except OSError:
                 pass
         os.close(self._fd)
@@ -150,7 +151,7 @@ def holder_of(st: os.stat_result) -> int | None:
 def lockable(path: str) -> bool:
     """Whether ``path`` is an output to lock: a regular file, a folder (a Parquet
     folder) or a new name; not stdout, a FIFO or a device (written as streams)."""
-    if path == "-":
+    if path == "-" or "://" in path:
         return False
     try:
         mode = os.stat(path).st_mode
