@@ -30,8 +30,17 @@ def test_a_second_job_on_the_same_output_is_refused_naming_the_first(pipeline, t
                               str(out), "--workers", "1", *slow],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wait_for_lines(out, 3, first)
-    others = [subprocess.Popen([sys.executable, "-m", "posefast", "run", f"@{lst}", "--output",
-                                str(out), "--workers", "1", *slow, *extra],
+    others_are_refused(first, f"@{lst}", out, slow)
+    assert first.wait(timeout=120) == 0, first.stderr.read()
+    assert [rec["source"] for rec in records(out)] == lst.read_text().split()
+    assert not Path(f"{out}.lock").exists()  # removed at the end
+
+
+def others_are_refused(first, inputs, output, options):
+    """Jobs started while ``first`` writes ``output`` (plain, --resume, --overwrite)
+    are refused, naming it; ``first`` is still running after."""
+    others = [subprocess.Popen([sys.executable, "-m", "posefast", "run", inputs, "--output",
+                                str(output), "--workers", "1", *options, *extra],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
               for extra in ([], ["--resume"], ["--overwrite"])]
     for other in others:
@@ -40,9 +49,6 @@ def test_a_second_job_on_the_same_output_is_refused_naming_the_first(pipeline, t
         assert f"process {first.pid}" in err and "another posefast job" in err
         assert "Traceback" not in err
     assert first.poll() is None, "the first job ended too soon for the test to mean anything"
-    assert first.wait(timeout=120) == 0, first.stderr.read()
-    assert [rec["source"] for rec in records(out)] == lst.read_text().split()
-    assert not Path(f"{out}.lock").exists()  # removed at the end
 
 
 def test_an_existing_output_is_kept_unless_resume_or_overwrite(pipeline, tmp_path):

@@ -19,7 +19,8 @@ import pytest
 from pipeline_ready import pipeline  # noqa: F401  (a fixture)
 from conftest import IMAGES
 from places import fill, small_disk, unprivileged
-from test_cli import FAST, _list_of, posefast, records, wait_for_lines
+from test_cli import FAST, _list_of, records, wait_for_lines
+from test_cli_output import others_are_refused
 
 from posefast.job.settings_file import settings_path
 from posefast.job.whole_file import SUFFIX
@@ -81,17 +82,7 @@ def test_two_jobs_on_one_file_reached_by_two_names_do_not_both_write_it(pipeline
                                   "--output", str(first_name), "--workers", "1", *slow],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         wait_for_lines(real, 2, first)
-        others = [subprocess.Popen([sys.executable, "-m", "posefast", "run", f"@{lst}",
-                                    "--output", str(second_name), "--workers", "1", *slow,
-                                    *extra],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-                  for extra in ([], ["--resume"], ["--overwrite"])]
-        for other in others:
-            err = other.stderr.read()
-            assert other.wait(timeout=60) == 2, err
-            assert f"process {first.pid}" in err and "another posefast job" in err
-            assert "Traceback" not in err
-        assert first.poll() is None, "the first job ended too soon for the test to mean anything"
+        others_are_refused(first, f"@{lst}", second_name, slow)
         assert first.wait(timeout=300) == 0, first.stderr.read()
         assert [rec["source"] for rec in records(real)] == lst.read_text().split()
     finally:
@@ -140,6 +131,16 @@ def test_parquet_output_never_replaces_a_fifo_or_a_device(pipeline, tmp_path):
     r = _run(IMAGES / "couple.jpg", "--format", "parquet", "--output", null, *FAST)
     assert r.returncode == 0, r.stderr
     assert stat.S_ISCHR(os.lstat(null).st_mode)
+    # a block device (a disk): refused before any work, in every format (the numbers
+    # of a device that does not exist: nothing could be written were it not refused)
+    disk = tmp_path / "disk"
+    os.mknod(disk, 0o666 | stat.S_IFBLK, os.makedev(240, 7))
+    numbered = tmp_path / "000000000001.jpg"
+    numbered.write_bytes((IMAGES / "couple.jpg").read_bytes())
+    for fmt in ("jsonl", "coco", "parquet"):
+        r = _run(numbered, "--format", fmt, "--output", disk, *FAST)
+        assert r.returncode == 2 and "is a block device" in r.stderr, r.stderr
+        assert "done" not in r.stderr
     assert _leftovers(tmp_path) == []
 
 

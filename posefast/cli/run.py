@@ -220,8 +220,8 @@ def _check_output_place(args: argparse.Namespace, sources) -> None:
         return
     if args.engine == "ray" and args.format == "parquet":
         parquet_folder_parts("--output", args.output, [s.path for s in sources])
-    elif args.format != "jsonl":
-        check_whole_file_output(args.output)
+    else:
+        check_whole_file_output(args.output)  # (no block device, for JSON Lines too)
     _refuse_records(args, locked=False)
 
 
@@ -242,6 +242,7 @@ def _lock(output: str, folder: bool = False):
     FIFOs and devices. Once locked, the temporary files a killed job left beside the
     output are removed."""
     from ..job.lock import OutputLock, lockable
+    from ..job.settings_file import settings_path
     from ..job.whole_file import remove_stale_temporaries
 
     if not lockable(output):
@@ -249,6 +250,7 @@ def _lock(output: str, folder: bool = False):
     lock = OutputLock(output, folder=folder)
     if not folder:
         remove_stale_temporaries(output)
+        remove_stale_temporaries(settings_path(output))
     return lock
 
 

@@ -54,7 +54,7 @@ def settings_path(output: str) -> str:
 def write_settings(output: str, header: Mapping[str, Any]) -> None:
     """Write ``header`` (see :func:`make_header`) as ``output``'s settings file, whole
     (staged, then renamed). OutputError when it cannot be written."""
-    staged = WholeFile(settings_path(output), option=f"the settings file of {output}:")
+    staged = WholeFile(settings_path(output), option="the settings file")
     try:
         staged.file.write((json.dumps(header, indent=1) + "\n").encode())
     except OSError as exc:
