@@ -233,6 +233,20 @@ def test_a_bad_render_dir_is_refused_before_any_output_is_touched(pipeline, tmp_
     assert (tmp_path / "drawn" / "000000000001.png").exists()
 
 
+def test_a_drawing_that_fails_while_the_job_runs_makes_it_exit_1(pipeline, tmp_path):
+    """The records are all written, the failure is said, and the exit status says it
+    (a job whose every drawing failed exited 0)."""
+    drawn = tmp_path / "drawn"
+    (drawn / "standing.png").mkdir(parents=True)  # where the drawing would go: a folder
+    out = tmp_path / "out.jsonl"
+    r = _run(IMAGES / "standing.png", IMAGES / "couple.jpg", "--output", out, "--render-dir",
+             drawn, *FAST)
+    assert r.returncode == 1, r.stderr
+    assert "1 drawing(s) into --render-dir failed" in r.stderr and "standing.png" in r.stderr
+    _no_traceback(r)
+    assert len(records(out)) == 2 and (drawn / "couple.png").is_file()
+
+
 # -- a full disk, a folder it may not write: messages, not tracebacks ---------------------
 
 def test_parquet_on_a_full_disk_is_a_message_and_leaves_nothing(pipeline, tmp_path):

@@ -46,8 +46,8 @@ soon as it is done (the settings that made them go in FILE.settings.json beside 
 --track), "error" (null unless that input failed)}. A bad input gets an error record
 and the job goes on. An existing non-empty --output is refused unless --resume or
 --overwrite; a job already writing it is named. Exit status: 0 if every input was
-posed, 1 if any failed or the output could not be written, 2 for usage errors and
-refused outputs, 130 if interrupted (rerun with --resume to finish).
+posed, 1 if any failed or an output (a drawing too) could not be written, 2 for usage
+errors and refused outputs, 130 if interrupted (rerun with --resume to finish).
 """
 
 
