@@ -90,6 +90,36 @@ def test_two_jobs_on_one_file_reached_by_two_names_do_not_both_write_it(pipeline
             subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
+def _locked_elsewhere(path) -> str:
+    """What a lock taken by another process on ``path`` says (an empty string when
+    it was taken)."""
+    code = ("import sys\nfrom posefast.job.lock import OutputLock\nfrom posefast.job.errors "
+            "import OutputError\ntry:\n    OutputLock(sys.argv[1]).release()\n"
+            "except OutputError as exc:\n    print(exc)\n")
+    return subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                          text=True, timeout=60).stdout
+
+
+def test_the_lock_follows_a_file_put_in_place_by_resume(tmp_path):
+    """--resume rewrites the output (its cut last line, its error records to redo) and
+    renames the new file over it: the lock, on the old file, must move to the new one,
+    or a second job would lock the new file and write it too."""
+    from posefast.job.lock import OutputLock
+
+    out = tmp_path / "out.jsonl"
+    out.write_text("{}\n")
+    lock = OutputLock(str(out))
+    assert f"process {os.getpid()}" in _locked_elsewhere(out)
+    new = tmp_path / "new"
+    new.write_text("{}\n")
+    os.replace(new, out)  # as resume's rewrite does
+    assert _locked_elsewhere(out) == ""  # the new file is not locked yet
+    lock.follow()
+    assert f"process {os.getpid()}" in _locked_elsewhere(out)
+    lock.release()
+    assert _locked_elsewhere(out) == "" and out.read_text() == "{}\n"  # kept: not made here
+
+
 def test_an_output_name_of_255_bytes_works(pipeline, tmp_path):
     """The lock file OUTPUT.lock made such names too long (refused); the settings file
     and the temporary files of COCO and Parquet take shorter names."""
