@@ -118,6 +118,15 @@ def test_the_lock_follows_a_file_put_in_place_by_resume(tmp_path):
     assert f"process {os.getpid()}" in _locked_elsewhere(out)
     lock.release()
     assert _locked_elsewhere(out) == "" and out.read_text() == "{}\n"  # kept: not made here
+    # a new output is made empty to be locked: removed at release if nothing came,
+    # unless the job took it as its own (a JSON Lines file with no record yet)
+    fresh = tmp_path / "fresh.parquet"
+    OutputLock(str(fresh)).release()
+    assert not fresh.exists()
+    lock = OutputLock(str(fresh))
+    lock.keep()
+    lock.release()
+    assert fresh.exists()
 
 
 def test_an_output_name_of_255_bytes_works(pipeline, tmp_path):
@@ -290,7 +299,10 @@ def test_parquet_on_a_full_disk_is_a_message_and_leaves_nothing(pipeline, tmp_pa
             assert r.returncode == 1, r.stderr
             assert "no space left" in r.stderr
             _no_traceback(r)
-            assert sorted(p.name for p in disk.iterdir()) == ["filler"], fmt
+            left = {p.name: p.stat().st_size for p in disk.iterdir()}
+            # (an empty JSON Lines file is what the job wrote: --resume finishes it)
+            assert left == ({"filler": left["filler"]} if fmt == "parquet" else
+                            {"filler": left["filler"], "out.jsonl": 0}), fmt
         # room for the lock and the settings, none for the records
         (disk / "filler").unlink()
         fill(disk)

@@ -312,8 +312,10 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
     except OutputError as exc:
         _stop_ray(ray_state)
         return fail(str(exc), 1)
-    if args.format == "jsonl" and lock is not None and state.header is None:
-        _save_settings(args.output, header)
+    if args.format == "jsonl" and lock is not None:
+        lock.keep()  # an empty JSON Lines file is a whole output (no record yet)
+        if state.header is None:
+            _save_settings(args.output, header)
     if args.engine == "ray":
         keep_ray_off_stdout(args.verbose)
     workers = plan.workers if args.engine == "local" else (args.workers or available_cores())

@@ -102,6 +102,11 @@ class OutputLock:
         finally:
             os.close(old)
 
+    def keep(self) -> None:
+        """The output is the job's now (a JSON Lines file opened to write): kept at
+        release even if empty."""
+        self._created = False
+
     def release(self) -> None:
         """Drop the lock (idempotent); an output made here and left empty (the job
         wrote nothing: it failed or was interrupted before) is removed."""
