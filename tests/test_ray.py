@@ -605,7 +605,9 @@ def test_a_coral_decoder_model_runs_on_ray_as_locally(local_ray, tmp_path):
     assert cli(["run", *images, "--output", str(local), "-q", "--model", str(model)]) == 0
     assert cli(["run", *images, "--engine", "ray", "--output", str(on_ray), "-q",
                 "--model", str(model)]) == 0
-    header = json.loads(Path(on_ray).read_text().splitlines()[0])["posefast"]["settings"]
+    from posefast.job.settings_file import read_settings
+
+    header = read_settings(str(on_ray))["posefast"]["settings"]
     assert (header["max_detections"], header["score_threshold"], header["nms_radius"]) == \
         (10, 0.2, 10.0)
     assert read(on_ray) == read(local) and any(r["poses"] for r in read(local))

@@ -489,20 +489,10 @@ def _tee(*sinks):
 def _refuse_taken_output(args: argparse.Namespace) -> None:
     """OutputError naming the job that writes ``--output`` now (its lock, taken and
     let go: the job takes it for good later); else :func:`_refuse_records`."""
-    probe = _lock(args.output)
+    probe = _lock(args.output, folder=args.engine == "ray" and args.format == "parquet")
     if probe is not None:
         probe.release()
-    _refuse_records(args)
-
-
-def _refuse_records(args: argparse.Namespace) -> None:
-    """UsageError where ``--output`` holds records and neither --resume nor --overwrite
-    says what to do with them."""
-    ray_parquet = args.engine == "ray" and args.format == "parquet"
-    if not (args.resume or args.overwrite) and _holds_data(args.output, ray_parquet):
-        raise UsageError(
-            f"--output {args.output} already holds records: add --resume to finish the "
-            f"job that wrote it, --overwrite to replace it, or write to another file")
+    _refuse_records(args)  # (locked: the probe above named any job writing it)
 
 
 def _holds_data(output: str, folder: bool = False) -> bool:
