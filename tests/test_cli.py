@@ -36,10 +36,14 @@ def start(*args, cwd=None):
 
 
 def records(path):
-    """The records of a JSON Lines output, after checking its header line."""
+    """The records of a JSON Lines output (every line is one), after checking the
+    settings file beside it."""
+    from posefast.job.settings_file import read_settings
+
     lines = [json.loads(line) for line in Path(path).read_text().splitlines()]
-    assert set(lines[0]) == {"posefast"} and "settings" in lines[0]["posefast"]
-    return lines[1:]
+    assert all("source" in line and "posefast" not in line for line in lines)
+    assert "settings" in read_settings(str(path))["posefast"]
+    return lines
 
 
 def wait_for_lines(path, n, proc, timeout=60):
@@ -148,7 +152,7 @@ def test_an_interrupted_job_resumes_with_every_record_exactly_once(pipeline, tmp
     lst, expected = _list_of(tmp_path, 30)
     out = tmp_path / "out.jsonl"
     job = start("run", f"@{lst}", "--output", out, "--workers", 2, *FAST)
-    wait_for_lines(out, 9, job)  # the header and 8 records
+    wait_for_lines(out, 8, job)
     job.send_signal({"kill": signal.SIGKILL, "interrupt": signal.SIGINT,
                      "terminate": signal.SIGTERM}[how])
     job.wait(timeout=30)
@@ -158,7 +162,7 @@ def test_an_interrupted_job_resumes_with_every_record_exactly_once(pipeline, tmp
         assert job.returncode == (130 if how == "interrupt" else 143), err
         assert "--resume" in err
         assert ("terminated;" if how == "terminate" else "interrupted;") in err
-    first = out.read_bytes().count(b"\n") - 1  # the header is no record
+    first = out.read_bytes().count(b"\n")
     assert 8 <= first < 30
     r = posefast("run", f"@{lst}", "--output", out, "--resume", "--workers", 2, *FAST)
     assert r.returncode == 0, r.stderr

@@ -30,8 +30,17 @@ def test_a_second_job_on_the_same_output_is_refused_naming_the_first(pipeline, t
                               str(out), "--workers", "1", *slow],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wait_for_lines(out, 3, first)
-    others = [subprocess.Popen([sys.executable, "-m", "posefast", "run", f"@{lst}", "--output",
-                                str(out), "--workers", "1", *slow, *extra],
+    others_are_refused(first, f"@{lst}", out, slow)
+    assert first.wait(timeout=120) == 0, first.stderr.read()
+    assert [rec["source"] for rec in records(out)] == lst.read_text().split()
+    assert not Path(f"{out}.lock").exists()  # removed at the end
+
+
+def others_are_refused(first, inputs, output, options):
+    """Jobs started while ``first`` writes ``output`` (plain, --resume, --overwrite)
+    are refused, naming it; ``first`` is still running after."""
+    others = [subprocess.Popen([sys.executable, "-m", "posefast", "run", inputs, "--output",
+                                str(output), "--workers", "1", *options, *extra],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
               for extra in ([], ["--resume"], ["--overwrite"])]
     for other in others:
@@ -41,9 +50,6 @@ def test_a_second_job_on_the_same_output_is_refused_naming_the_first(pipeline, t
         assert "Traceback" not in err
         assert "inference process" not in err  # refused before a plan for nothing
     assert first.poll() is None, "the first job ended too soon for the test to mean anything"
-    assert first.wait(timeout=120) == 0, first.stderr.read()
-    assert [rec["source"] for rec in records(out)] == lst.read_text().split()
-    assert not Path(f"{out}.lock").exists()  # removed at the end
 
 
 def test_an_existing_output_is_kept_unless_resume_or_overwrite(pipeline, tmp_path):
@@ -112,7 +118,7 @@ def test_a_foreign_line_is_an_error_naming_it(pipeline, tmp_path):
     with out.open("a") as f:
         f.write('{"source": ["x"]}\n')
     r = posefast("run", IMAGES / "standing.png", "--output", out, "--resume", *FAST)
-    assert r.returncode == 2 and f"{out} line 3 is not a posefast record" in r.stderr
+    assert r.returncode == 2 and f"{out} line 2 is not a posefast record" in r.stderr
     _no_traceback(r)
 
 
@@ -147,7 +153,7 @@ def test_a_closed_pipe_or_stdout_is_a_message_and_exit_1(pipeline, tmp_path):
     job = subprocess.Popen([sys.executable, "-m", "posefast", "run", f"@{lst}", *FAST,
                             "--workers", "1"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    job.stdout.readline()  # the header
+    job.stdout.readline()  # the first record
     job.stdout.close()     # the reader goes away (`| head -1`)
     assert job.wait(timeout=120) == 1
     err = job.stderr.read()

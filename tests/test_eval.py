@@ -13,7 +13,7 @@ import pytest
 
 from posefast.cli import main as posefast_main
 from posefast.evaluation import EvaluationError, evaluate, load_annotations
-from posefast.job.output import CocoWriter, JsonlWriter, make_header
+from posefast.job.output import CocoWriter, JsonlWriter
 from posefast.skeleton import KEYPOINT_NAMES
 
 # COCO's keypoint sigmas (cocoeval.py), for the NumPy reference of OKS below.
@@ -80,7 +80,7 @@ def record(image_id: int, poses: list[tuple[np.ndarray, float]]) -> dict:
 
 
 def write_jsonl(path, records) -> str:
-    writer = JsonlWriter(str(path), header=make_header({"mode": "multi"}))
+    writer = JsonlWriter(str(path))
     for r in records:
         writer.write(r)
     writer.close()

@@ -15,6 +15,7 @@ from posefast.job.output import (CocoWriter, JsonlWriter, OutputError, coco_imag
                                  is_header, make_header)
 from posefast.job.records import error_record, make_record
 from posefast.job.resume import ResumeError, input_key, read_done
+from posefast.job.settings_file import read_settings, settings_path, write_settings
 
 SETTINGS = {"model_sha256": "abc", "mode": "multi", "every": 1, "score_threshold": 0.5}
 
@@ -32,9 +33,15 @@ def _key(source, frame=None):
     return input_key(source, frame)
 
 
+def _writer(out, settings=SETTINGS):
+    """A new JSON Lines output and its settings file, as ``posefast run`` makes them."""
+    write_settings(str(out), make_header(settings))
+    return JsonlWriter(str(out))
+
+
 def test_read_done_counts_records_drops_a_cut_last_line_and_retries_errors(tmp_path):
     out = tmp_path / "out.jsonl"
-    w = JsonlWriter(str(out), header=make_header(SETTINGS))
+    w = _writer(out)
     w.write(make_record("a.jpg", None, 10, 10, [_pose()]))
     w.write(error_record("bad.jpg", None, "bad.jpg: empty file"))
     w.write(make_record("v.mp4", 3, 10, 10))
@@ -45,22 +52,22 @@ def test_read_done_counts_records_drops_a_cut_last_line_and_retries_errors(tmp_p
     assert state.done == {_key("a.jpg"): 1, _key("v.mp4", 3): 1}
     assert state.retried == ["bad.jpg"]
     # the cut line and the error record are gone: appending is safe and adds no duplicate
-    assert [r.get("source") for r in _lines(out)] == [None, "a.jpg", "v.mp4"]
-    assert is_header(_lines(out)[0]) and _lines(out)[0]["posefast"]["settings"] == SETTINGS
-    w = JsonlWriter(str(out), append=True, header=make_header(SETTINGS))
+    assert [r.get("source") for r in _lines(out)] == ["a.jpg", "v.mp4"]
+    assert read_settings(str(out))["posefast"]["settings"] == SETTINGS
+    w = JsonlWriter(str(out), append=True)
     w.write(make_record("c.jpg", None, 1, 1))
     w.close()
-    assert [r.get("source") for r in _lines(out)] == [None, "a.jpg", "v.mp4", "c.jpg"]
+    assert [r.get("source") for r in _lines(out)] == ["a.jpg", "v.mp4", "c.jpg"]
 
 
 def test_keep_failed_keeps_error_records(tmp_path):
     out = tmp_path / "out.jsonl"
-    w = JsonlWriter(str(out), header=make_header(SETTINGS))
+    w = _writer(out)
     w.write(error_record("bad.jpg", None, "bad.jpg: empty file"))
     w.close()
     state = read_done(out, SETTINGS, retry_failed=False)
     assert state.done == {_key("bad.jpg"): 1} and state.retried == []
-    assert len(_lines(out)) == 2
+    assert len(_lines(out)) == 1
 
 
 def test_only_the_errors_of_inputs_named_again_are_dropped_to_be_redone(tmp_path,
@@ -70,7 +77,7 @@ def test_only_the_errors_of_inputs_named_again_are_dropped_to_be_redone(tmp_path
     and the message counted them as posed again)."""
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "out.jsonl"
-    w = JsonlWriter(str(out), header=make_header(SETTINGS))
+    w = _writer(out)
     w.write(error_record("bad.jpg", None, "bad.jpg: empty file"))
     w.write(error_record("v.mp4", 4, "v.mp4 frame 4: corrupt"))
     w.write(error_record("other.jpg", None, "other.jpg: empty file"))
@@ -78,14 +85,14 @@ def test_only_the_errors_of_inputs_named_again_are_dropped_to_be_redone(tmp_path
     state = read_done(out, SETTINGS, inputs=[str(tmp_path / "bad.jpg"), "./v.mp4"])
     assert state.retried == ["bad.jpg", "v.mp4"]
     assert state.done == {_key("other.jpg"): 1}
-    assert [r.get("source") for r in _lines(out)] == [None, "other.jpg"]
+    assert [r.get("source") for r in _lines(out)] == ["other.jpg"]
 
 
 def test_relative_sources_are_matched_by_real_path_from_the_jobs_folder(tmp_path, monkeypatch):
     (tmp_path / "photos").mkdir()
     monkeypatch.chdir(tmp_path / "photos")
     out = tmp_path / "out.jsonl"
-    w = JsonlWriter(str(out), header=make_header(SETTINGS))
+    w = _writer(out)
     w.write(make_record("a.jpg", None, 1, 1))
     w.close()
     monkeypatch.chdir(tmp_path)  # resumed from elsewhere
@@ -94,6 +101,20 @@ def test_relative_sources_are_matched_by_real_path_from_the_jobs_folder(tmp_path
     (tmp_path / "photos" / "a.jpg").write_bytes(b"x")
     (tmp_path / "link.jpg").symlink_to(tmp_path / "photos" / "a.jpg")
     assert input_key("link.jpg", 3) == input_key("photos/a.jpg", 3)  # the same file
+
+
+def test_an_output_with_the_header_line_of_an_earlier_posefast_is_resumed(tmp_path):
+    """Outputs written before the settings moved beside them carry them as their first
+    line: still checked, and kept as the first line."""
+    out = tmp_path / "out.jsonl"
+    header = json.dumps(make_header(SETTINGS))
+    good = json.dumps(make_record("a.jpg", None, 1, 1))
+    out.write_text(f"{header}\n{good}\n{good[:9]}")
+    assert read_done(out, SETTINGS).done == {_key("a.jpg"): 1}
+    assert out.read_text() == f"{header}\n{good}\n"
+    with pytest.raises(ResumeError, match="every 1 there, 5 now"):
+        read_done(out, dict(SETTINGS, every=5))
+    assert not os.path.exists(settings_path(str(out)))
 
 
 @pytest.mark.parametrize("line, problem", [
@@ -118,7 +139,7 @@ def test_a_line_that_is_not_a_record_is_an_error_naming_it(tmp_path, line, probl
 
 def test_other_settings_are_refused_naming_each_difference(tmp_path):
     out = tmp_path / "out.jsonl"
-    w = JsonlWriter(str(out), header=make_header(SETTINGS))
+    w = _writer(out)
     w.write(make_record("a.jpg", None, 1, 1))
     w.close()
     other = dict(SETTINGS, mode="single", every=5, model="another spelling")
@@ -130,10 +151,14 @@ def test_other_settings_are_refused_naming_each_difference(tmp_path):
     assert read_done(out, dict(SETTINGS, model="another spelling")).done == {_key("a.jpg"): 1}
 
 
-def test_a_file_without_header_is_not_resumed(tmp_path):
+def test_a_file_without_settings_is_not_resumed(tmp_path):
     out = tmp_path / "out.jsonl"
     out.write_text(json.dumps(make_record("a.jpg", None, 1, 1)) + "\n")
-    with pytest.raises(ResumeError, match="no posefast header"):
+    with pytest.raises(ResumeError, match="no settings file .*out.jsonl.settings.json"):
+        read_done(out, SETTINGS)
+    with open(settings_path(str(out)), "w") as f:
+        f.write('{"other": 1}')
+    with pytest.raises(ResumeError, match="not a posefast settings file"):
         read_done(out, SETTINGS)
     assert read_done(tmp_path / "missing.jsonl", SETTINGS).done == {}
     (tmp_path / "empty.jsonl").write_text("")
@@ -169,6 +194,11 @@ def test_coco_image_ids_come_from_numbers_in_names_or_from_annotations(tmp_path)
         {"x/b.jpg": 9, "y/a.jpg": 7}
     with pytest.raises(OutputError, match="no image with file_name 'c.jpg'"):
         coco_image_ids([("c.jpg", "image")], str(ann))
+    # two inputs of one file name in two folders would share an id: refused, as
+    # without annotations
+    with pytest.raises(OutputError, match="x/a.jpg and y/a.jpg have the same file name.*"
+                                          "both image_id 7"):
+        coco_image_ids([("x/a.jpg", "image"), ("y/a.jpg", "image")], str(ann))
     ann.write_text("[]")
     with pytest.raises(OutputError, match="expected a COCO annotation file"):
         coco_image_ids([("a.jpg", "image")], str(ann))

@@ -83,6 +83,40 @@ def test_tracked_records_keep_their_track_ids():
     assert "track_id" not in str(records_to_table([_record("a.jpg", None, 1)]).schema)
 
 
+def test_tracked_records_after_records_without_people(tmp_path, monkeypatch):
+    """A video whose first frames have nobody: the first row group has no track id to
+    show that the poses are tracked; the later ones do. One schema for the whole file
+    (a second schema for the later groups was refused by the Parquet writer)."""
+    import posefast.job.parquet as parquet
+
+    recs = ([_record("v.mp4", i, 0, track=True) for i in range(3)]
+            + [_record("v.mp4", i, 2, track=True) for i in range(3, 7)])
+    assert table_to_records(records_to_table(recs)) == recs  # in one table
+    monkeypatch.setattr(parquet, "ROWS_PER_GROUP", 2)  # and over row groups
+    out = tmp_path / "v.parquet"
+    w = ParquetWriter(str(out), tracked=True)
+    for rec in recs:
+        w.write(rec)
+    w.close()
+    assert table_to_records(pa.parquet.read_table(out)) == recs
+
+
+def test_run_with_track_writes_track_ids_after_frames_without_people(pipeline, tmp_path):
+    from test_inputs import make_video
+
+    video = make_video(tmp_path / "clip.mp4",
+                       [IMAGES / "no_person.jpg", IMAGES / "standing.png"], repeat=2)
+    outs = {fmt: tmp_path / f"out.{fmt}" for fmt in ("jsonl", "parquet")}
+    for fmt, out in outs.items():
+        r = subprocess.run([sys.executable, "-m", "posefast", "run", str(video), "--track",
+                            "--output", str(out), "--format", fmt, "--workers", "1", *FAST],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+    expected = [json.loads(line) for line in outs["jsonl"].read_text().splitlines()]
+    assert not expected[0]["poses"] and expected[-1]["poses"][0]["track_id"] == 1
+    assert table_to_records(pa.parquet.read_table(outs["parquet"])) == expected
+
+
 def test_a_wrong_keypoint_count_is_refused_not_written():
     rec = _record("a.jpg", None, 1)
     del rec["poses"][0]["keypoints"][-1]
@@ -129,9 +163,13 @@ def test_run_writes_the_same_records_as_jsonl(pipeline, tmp_path):
                            capture_output=True, text=True, timeout=120)
         codes.append(r.returncode)
     assert codes == [1, 1]  # broken.jpg failed in both
-    header, *expected = [json.loads(line) for line in jsonl.read_text().splitlines()]
-    assert set(header) == {"posefast"}  # the JSON Lines header is no record: no row
+    expected = [json.loads(line) for line in jsonl.read_text().splitlines()]
     assert table_to_records(pa.parquet.read_table(parquet)) == expected
+    # the settings travel with each file: beside the JSON Lines, inside the Parquet
+    beside = json.loads(Path(f"{jsonl}.settings.json").read_text())["posefast"]
+    inside = json.loads(pa.parquet.read_schema(parquet).metadata[b"posefast"])
+    assert inside["settings"] == beside["settings"] and inside["settings"]["model_sha256"]
+    assert inside["version"] == beside["version"]
     df = pd.read_parquet(parquet)  # what a pandas user does
     assert list(df["source"]) == [r["source"] for r in expected]
     assert df["frame"].isna().all()

@@ -62,7 +62,8 @@ def inputs(pipeline, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def local_output(inputs, tmp_path_factory):
-    """The file the local engine writes for ``inputs`` (header line, then records)."""
+    """The file the local engine writes for ``inputs`` (its records; its settings
+    beside it)."""
     out = tmp_path_factory.mktemp("local") / "local.jsonl"
     assert cli(["run", *inputs, "--output", str(out), "--workers", "2", "-q", *FAST]) == 1
     return out
@@ -92,10 +93,10 @@ def distinct_names(folder, count):
 
 
 def read(path):
-    """The records of a JSON Lines output, without its header line."""
+    """The records of a JSON Lines output (every line is one)."""
     lines = [json.loads(line) for line in Path(path).read_text().splitlines()]
-    assert set(lines[0]) == {"posefast"}
-    return lines[1:]
+    assert all("source" in line for line in lines)
+    return lines
 
 
 def test_the_ray_engine_writes_the_local_engines_records(local_ray, inputs, local_records,
@@ -111,40 +112,43 @@ def test_the_ray_engine_writes_the_local_engines_records(local_ray, inputs, loca
 
 def test_resume_submits_only_what_is_missing(local_ray, inputs, local_output, local_records,
                                              tmp_path, capsys):
-    header, *lines = local_output.read_text().splitlines()
+    lines = local_output.read_text().splitlines()
+    settings = Path(f"{local_output}.settings.json").read_text()
     # killed while writing record 6; records 2 and 3 (cut.jpg, empty.png) are errors
-    cut = header + "\n" + "\n".join(lines[:5]) + "\n" + lines[5][:30]
+    cut = "\n".join(lines[:5]) + "\n" + lines[5][:30]
     assert [Path(r["source"]).name for r in local_records[:5] if r["error"]] == [
         "cut.jpg", "empty.png"]
     outs = {}
     for engine in ("local", "ray"):
         outs[engine] = tmp_path / f"{engine}.jsonl"
         outs[engine].write_text(cut)
+        Path(f"{outs[engine]}.settings.json").write_text(settings)
         assert cli(["run", *inputs, "--engine", engine, "--output", str(outs[engine]),
                     "--resume", *FAST]) == 1
         err = capsys.readouterr().err
         # the 3 good records are kept, the 2 errors posed again, then the rest
         assert "skipped 3 " in err and "posing again 2 input(s)" in err, err
-    assert outs["ray"].read_text().splitlines()[0] == header  # kept as it was
+    assert Path(f"{outs['ray']}.settings.json").read_text() == settings  # kept as it was
     assert read(outs["ray"]) == read(outs["local"])  # exactly what the local engine does
     key = lambda r: r["source"]  # noqa: E731
     assert sorted(read(outs["ray"]), key=key) == sorted(local_records, key=key)  # each once
 
 
-def test_resume_on_ray_checks_the_header_as_the_local_engine_does(local_ray, inputs,
-                                                                  local_output, tmp_path, capsys):
-    header, *lines = local_output.read_text().splitlines()
+def test_resume_on_ray_checks_the_settings_as_the_local_engine_does(local_ray, inputs,
+                                                                    local_output, tmp_path,
+                                                                    capsys):
     other = tmp_path / "other.jsonl"
     other.write_text(local_output.read_text())
+    Path(f"{other}.settings.json").write_text(Path(f"{local_output}.settings.json").read_text())
     before = other.read_text()
     args = ["run", *inputs, "--engine", "ray", "--output", str(other), "--resume"]
     assert cli(args + ["--model", str(MODEL_353), "--input-size", "193x257"]) == 2
     assert "input_size [177, 241] there, [193, 257] now" in capsys.readouterr().err
     headless = tmp_path / "headless.jsonl"
-    headless.write_text("\n".join(lines) + "\n")
+    headless.write_text(local_output.read_text())
     assert cli(["run", *inputs, "--engine", "ray", "--output", str(headless), "--resume",
                 *FAST]) == 2
-    assert "no posefast header line" in capsys.readouterr().err
+    assert "no settings file" in capsys.readouterr().err
     assert cli(["run", *inputs, "--engine", "ray", "--output", str(other), *FAST]) == 2
     assert "already holds records" in capsys.readouterr().err
     assert other.read_text() == before  # a refused job leaves the file as it was
@@ -166,7 +170,8 @@ def test_coco_results_are_the_local_engines(local_ray, inputs, local_records, tm
                                                 for r in local_records if r["poses"]}
 
 
-def test_parquet_on_ray_is_a_folder_of_the_same_rows(local_ray, inputs, local_records, tmp_path):
+def test_parquet_on_ray_is_a_folder_of_the_same_rows(local_ray, inputs, local_records, tmp_path,
+                                                     capsys):
     import pyarrow.parquet as pq
 
     out = tmp_path / "poses"
@@ -176,15 +181,36 @@ def test_parquet_on_ray_is_a_folder_of_the_same_rows(local_ray, inputs, local_re
     assert table.select(SCHEMA.names).schema == SCHEMA
     key = lambda r: (r["source"], r["frame"] if r["frame"] is not None else -1)  # noqa: E731
     assert sorted(table_to_records(table), key=key) == sorted(local_records, key=key)
-    # a folder that holds files is refused as a file is, and replaced with --overwrite
+    # the settings travel in each part, as in the local engine's file
+    part = next(out.iterdir())
+    assert json.loads(pq.read_schema(part).metadata[b"posefast"])["settings"]["model_sha256"]
+    # a folder that holds records is refused as a file is, and replaced with --overwrite:
+    # only posefast's own parts (Ray's overwrite mode emptied the folder)
     files = sorted(out.iterdir())
     again = ["run", *inputs, "--engine", "ray", "--format", "parquet", "--output", str(out),
              "-q", *FAST]
     assert cli(again) == 2
     assert sorted(out.iterdir()) == files
+    (out / "_notes.txt").write_text("the user's, skipped by readers")
     assert cli(again + ["--overwrite"]) == 1
     table = pq.read_table(out)
     assert sorted(table_to_records(table), key=key) == sorted(local_records, key=key)  # not twice
+    assert (out / "_notes.txt").read_text() == "the user's, skipped by readers"
+    assert not set(files) & set(out.iterdir())  # the old parts are gone
+    # anything else of the user's there: refused, even with --overwrite, and kept
+    (out / "mine.csv").write_text("a,b\n")
+    before = sorted(out.iterdir())
+    assert cli(again + ["--overwrite"]) == 2
+    assert "posefast did not write (first: mine.csv)" in capsys.readouterr().err
+    assert sorted(out.iterdir()) == before
+    # a folder that is, or holds, an input: refused (`--output .` among the photos)
+    folder = Path(inputs[0])
+    for where in (folder, folder.parent):
+        names = sorted(folder.iterdir())
+        assert cli(["run", *inputs, "--engine", "ray", "--format", "parquet", "--output",
+                    str(where), "--overwrite", "-q", *FAST]) == 2
+        assert "holds the input" in capsys.readouterr().err
+        assert sorted(folder.iterdir()) == names
 
 
 def test_the_binary_files_api_gives_the_same_records(local_ray, local_records):
@@ -312,8 +338,7 @@ def test_a_killed_actor_leaves_the_records_on_stdout_clean(local_ray, tmp_path):
         job = subprocess.Popen([sys.executable, "-m", "posefast", "run", f"@{lst}", "--engine",
                                 "ray", "--ray-address", local_ray, "--output", "-", *FAST],
                                stdout=subprocess.PIPE, stderr=err_out, text=True)
-    lines = [job.stdout.readline()]  # the header
-    lines.append(job.stdout.readline())  # the first record: the actors are at work
+    lines = [job.stdout.readline()]  # the first record: the actors are at work
     killed = None
     for proc in Path("/proc").iterdir():  # one of this job's actors, mid-job
         try:
@@ -339,15 +364,14 @@ def test_a_killed_actor_leaves_the_records_on_stdout_clean(local_ray, tmp_path):
         except ValueError:
             raise AssertionError(f"not a record on stdout: {line!r}") from None
 
-    header, *records = [parse(line) for line in lines if line.strip()]
-    assert "posefast" in header
+    records = [parse(line) for line in lines if line.strip()]
     assert sorted(r["source"] for r in records) == sorted(paths)
     assert "(raylet)" not in err and "Traceback" not in err, err
 
 
 def test_a_reader_that_closes_stdout_ends_the_job_with_a_message(local_ray, tmp_path):
     """`posefast run ... --engine ray --output - | head -1`: the reader goes away after
-    the header. The command said why in a traceback (the stand-in that keeps Ray's
+    the first record. The command said why in a traceback (the stand-in that keeps Ray's
     prints off stdout has no file descriptor to point at /dev/null)."""
     paths = [p for p, _ in distinct_names(tmp_path / "images", 40)]
     lst = tmp_path / "list.txt"
@@ -355,7 +379,7 @@ def test_a_reader_that_closes_stdout_ends_the_job_with_a_message(local_ray, tmp_
     job = subprocess.Popen([sys.executable, "-m", "posefast", "run", f"@{lst}", "--engine",
                             "ray", "--ray-address", local_ray, "--output", "-", *FAST],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert "posefast" in json.loads(job.stdout.readline())  # the header
+    assert "source" in json.loads(job.stdout.readline())  # the first record
     job.stdout.close()
     err = job.stderr.read()
     assert job.wait(timeout=300) == 1, err
@@ -581,7 +605,9 @@ def test_a_coral_decoder_model_runs_on_ray_as_locally(local_ray, tmp_path):
     assert cli(["run", *images, "--output", str(local), "-q", "--model", str(model)]) == 0
     assert cli(["run", *images, "--engine", "ray", "--output", str(on_ray), "-q",
                 "--model", str(model)]) == 0
-    header = json.loads(Path(on_ray).read_text().splitlines()[0])["posefast"]["settings"]
+    from posefast.job.settings_file import read_settings
+
+    header = read_settings(str(on_ray))["posefast"]["settings"]
     assert (header["max_detections"], header["score_threshold"], header["nms_radius"]) == \
         (10, 0.2, 10.0)
     assert read(on_ray) == read(local) and any(r["poses"] for r in read(local))

@@ -104,8 +104,8 @@ def test_a_started_cluster_is_reached_by_address_with_its_token(started_head, tm
     r = posefast_on(started_head, tmp_path / "out.jsonl", RAY_AUTH_MODE="token")
     assert r.returncode == 0, r.stderr
     records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
-    assert [rec["source"] for rec in records[1:]] == [str(IMAGES / "couple.jpg")]
-    assert len(records[1]["poses"]) == 2
+    assert [rec["source"] for rec in records] == [str(IMAGES / "couple.jpg")]
+    assert len(records[0]["poses"]) == 2
     # The command ends without Ray's disconnect (its process exits, closing the
     # connection): the cluster must still end the job and free its actor's CPU.
     assert cluster_cpus_free_again(started_head) == 1.0
@@ -149,7 +149,7 @@ def test_relative_paths_reach_actors_whose_working_folder_is_rays(started_head, 
     assert local.returncode == 1, local.stderr
 
     def records(name: str) -> list[dict]:
-        return [json.loads(line) for line in (tmp_path / name).read_text().splitlines()[1:]]
+        return [json.loads(line) for line in (tmp_path / name).read_text().splitlines()]
 
     assert [rec["source"] for rec in records("ray.jsonl")] == ["couple.jpg", "notes.jpg"]
     assert records("ray.jsonl") == records("local.jsonl")

@@ -59,3 +59,52 @@ def check_output(option: str, path: str, inputs: InputFiles, *,
         raise UsageError(f"{option} {path}: no folder {where}")
     if not os.access(where, os.W_OK | os.X_OK) and not os.access(path, os.W_OK):
         raise UsageError(f"{option} {path}: the folder {where} is not writable")
+
+
+def check_render_dir(option: str, folder: str) -> None:
+    """UsageError unless drawings can be written into ``folder``: it is a folder, or
+    can be made one, and a file can be created in it (tried: a read-only mount or
+    folder would otherwise fail every drawing, found only once the job runs)."""
+    import tempfile
+
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise UsageError(f"{option} {folder}: is not a folder")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{option} {folder}: cannot write there "
+                         f"({exc.strerror or exc})") from None
+
+
+def parquet_folder_parts(option: str, folder: str, inputs: Iterable[str]) -> list[str]:
+    """The Parquet parts an earlier job wrote into ``folder`` (its files whose schema
+    metadata is posefast's, see ``posefast.job.parquet``): what ``--overwrite``
+    replaces. UsageError when the folder is one of the inputs' folders or holds an
+    input, or holds anything else posefast did not write (files and folders whose
+    names start with "." or "_" excepted, as Parquet readers skip them): nothing of
+    the user's is ever deleted, nor read back as rows."""
+    from ..job.parquet import is_posefast_part
+
+    real = os.path.realpath(folder)
+    for path in inputs:
+        where = os.path.realpath(path)
+        if where == real or where.startswith(real.rstrip(os.sep) + os.sep):
+            raise UsageError(f"{option} {folder}: holds the input {path}; the rows go into "
+                             f"a folder of their own: give a new or empty folder")
+    if not os.path.isdir(folder):
+        return []
+    parts, others = [], []
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        if entry.name.startswith((".", "_")):
+            continue
+        if entry.is_file(follow_symlinks=False) and is_posefast_part(entry.path):
+            parts.append(entry.path)
+        else:
+            others.append(entry.name)
+    if others:
+        raise UsageError(f"{option} {folder}: holds {len(others)} file(s) posefast did not "
+                         f"write (first: {others[0]}), which would be read as rows with "
+                         f"its own; give a new or empty folder")
+    return parts

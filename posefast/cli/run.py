@@ -14,7 +14,7 @@ from . import interrupted as ctrl_c_came
 from .options import (CONFIG_HELP, UsageError, add_config_options, check_usable, fail,
                       int_up_to, open_estimator, positive_int, resolve_from_args)
 from .live_options import LIVE_HELP, add_live_options
-from .paths import InputFiles, check_output
+from .paths import InputFiles, check_output, check_render_dir, parquet_folder_parts
 from .video_options import VIDEO_HELP, add_video_options, video_stage
 
 def positive_float(text: str) -> float:
@@ -43,16 +43,16 @@ examples:
 
 INPUT is an image, a video (every --every-th frame), a folder (searched recursively
 for images and videos, in sorted path order), a glob pattern, or @FILE listing INPUTs
-one per line. Writes a header line {"posefast": {"version", "cwd", "settings"}}, then
-one JSON line per image or frame, in input order, each written as soon as it is done:
+one per line. Writes one JSON line per image or frame, in input order, each written as
+soon as it is done (the settings that made them go in FILE.settings.json beside it):
 {"source", "frame" and "time" (seconds; both null for images), "width", "height",
 "poses" (each with "score", "bbox" [x, y, w, h], "keypoints", and "track_id" with
 --track), "error" (null unless that input failed)}. A bad input gets an error record
 and the job goes on. An existing non-empty --output is refused unless --resume or
 --overwrite; a job already writing it is named. Exit status: 0 if every input was
-posed, 1 if any failed or the output could not be written, 2 for usage errors and
-refused outputs, 130 if interrupted (Ctrl-C), 143 if terminated (SIGTERM); rerun
-an interrupted or terminated job with --resume to finish it.
+posed, 1 if any failed or an output (a drawing too) could not be written, 2 for usage
+errors and refused outputs, 130 if interrupted (Ctrl-C), 143 if terminated (SIGTERM);
+rerun an interrupted or terminated job with --resume to finish it.
 
 INPUT may also be a live source (given on the command line): its records come after
 the files', posed in this process side by side with the other live sources, newest
@@ -183,6 +183,7 @@ def main(args: argparse.Namespace) -> int:
                      if args.format == "coco" else None)
         truth = (annotations_for_job(args.eval, [(s.path, s.kind) for s in sources])
                  if args.eval else None)
+        _check_output_place(args, sources)
     except (InputError, UsageError, OutputError, ValueError, EvaluationError) as exc:
         if ctrl_c_came():  # the runtime turned Ctrl-C into a failure to load
             raise KeyboardInterrupt from None
@@ -200,12 +201,13 @@ def main(args: argparse.Namespace) -> int:
         print(f"posefast run: {len(duplicates)} input(s) named more than once, posed once "
               f"(the first repeat: {duplicates[0]})", file=sys.stderr)
     try:
-        lock = _lock(args.output)
+        lock = _lock(args.output, folder=args.engine == "ray" and args.format == "parquet")
     except OutputError as exc:
         return fail(str(exc))
     stdout = sys.stdout
     try:
-        status = _job(args, sources, config, plan, image_ids, inputs, spec, live, origins)
+        status = _job(args, sources, config, plan, image_ids, inputs, spec, lock, live,
+                      origins)
     finally:
         sys.stdout = stdout  # (--engine ray: see keep_ray_off_stdout)
         if lock is not None:
@@ -286,27 +288,55 @@ def _live_problem(args: argparse.Namespace, live: list[str]) -> str | None:
     return None
 
 
-def _lock(output: str):
-    """The lock on a regular (or new) output file; None for stdout, FIFOs and devices."""
-    import stat
+def _check_output_place(args: argparse.Namespace, sources) -> None:
+    """What can be checked of the outputs before any is touched (UsageError,
+    OutputError): the render folder can be written, a Parquet folder holds nothing of
+    the user's, a file written whole is no block device, and an output holding
+    records is not replaced without --overwrite (checked again once it is locked)."""
+    from ..job.whole_file import check_whole_file_output
 
-    from ..job.lock import OutputLock
+    if args.render_dir is not None:
+        check_render_dir("--render-dir", args.render_dir)
+    if args.output == "-":
+        return
+    if args.engine == "ray" and args.format == "parquet":
+        parquet_folder_parts("--output", args.output, [s.path for s in sources])
+    else:
+        check_whole_file_output(args.output)  # (no block device, for JSON Lines too)
+    _refuse_records(args, locked=False)
 
-    if output == "-":
+
+def _refuse_records(args: argparse.Namespace, locked: bool = True) -> None:
+    ray_parquet = args.engine == "ray" and args.format == "parquet"
+    if not (args.resume or args.overwrite) and _holds_data(args.output, ray_parquet):
+        if not locked:  # a job writing it is the better news
+            from ..job.lock import OutputLock
+
+            OutputLock(args.output, folder=ray_parquet).release()
+        raise UsageError(
+            f"--output {args.output} already holds records: add --resume to finish the "
+            f"job that wrote it, --overwrite to replace it, or write to another file")
+
+
+def _lock(output: str, folder: bool = False):
+    """The lock on a regular (or new) output file, or ``folder``; None for stdout,
+    FIFOs and devices. Once locked, the temporary files a killed job left beside the
+    output are removed."""
+    from ..job.lock import OutputLock, lockable
+    from ..job.settings_file import settings_path
+    from ..job.whole_file import remove_stale_temporaries
+
+    if not lockable(output):
         return None
-    try:
-        if not stat.S_ISREG(os.stat(output).st_mode):
-            return None
-    except FileNotFoundError:
-        if not os.path.isdir(os.path.dirname(os.path.realpath(output))):
-            return None  # the writer says so (exit 1, as any output that cannot be written)
-    except OSError:
-        return None
-    return OutputLock(output)
+    lock = OutputLock(output, folder=folder)
+    if not folder:
+        remove_stale_temporaries(output)
+        remove_stale_temporaries(settings_path(output))
+    return lock
 
 
 def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spec,
-         live: list[str], origins) -> int:
+         lock, live: list[str], origins) -> int:
     from ..models import resolve_model, sha256_of
     from ..reading.images import DEFAULT_MAX_PIXELS
     from ..job.output import OutputError, make_header, open_writer
@@ -317,12 +347,17 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
 
     settings = job_settings(config, every=args.every,
                             model_sha256=sha256_of(resolve_model(config.model)))
+    ray_parquet = args.engine == "ray" and args.format == "parquet"
+    old_parts: list[str] = []
     try:
-        ray_parquet = args.engine == "ray" and args.format == "parquet"
-        _refuse_records(args)  # (again: it may have been written since main looked)
+        _refuse_records(args)  # again, now that no other job can write it
+        if ray_parquet:
+            old_parts = parquet_folder_parts("--output", args.output, [s.path for s in sources])
         state = (read_done(args.output, settings, retry_failed=not args.keep_failed,
                            inputs=[s.path for s in sources])
                  if args.resume else ResumeState())
+        if lock is not None:
+            lock.follow()  # --resume may have put a rewritten file in place
     except (UsageError, OutputError) as exc:
         return fail(str(exc))
     if state.retried:
@@ -347,14 +382,21 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
                 ray_state = ""
         except RayEngineError as exc:
             return fail(str(exc))
+    render_failures: list[str] = []
+    annotator = _annotator(args.render_dir, inputs, render_failures)
+    header = make_header(settings)
     # Ray writes a Parquet folder itself, in parallel on the cluster.
     try:
         writer = None if ray_parquet else open_writer(
-            args.format, args.output, append=args.resume, header=make_header(settings),
-            image_ids=image_ids)
+            args.format, args.output, append=args.resume, header=header,
+            image_ids=image_ids, tracked=args.track or args.smooth)
     except OutputError as exc:
         _stop_ray(ray_state)
         return fail(str(exc), 1)
+    if args.format == "jsonl" and lock is not None:
+        lock.keep()  # an empty JSON Lines file is a whole output (no record yet)
+        if state.header is None:
+            _save_settings(args.output, header)
     if args.engine == "ray":
         keep_ray_off_stdout(args.verbose)
     workers = plan.workers if args.engine == "local" else (args.workers or available_cores())
@@ -368,11 +410,6 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
         if record["error"]:
             failures.append(record["error"])
 
-    try:
-        annotator = _annotator(args.render_dir, inputs)
-    except OSError as exc:
-        _stop_ray(ray_state)
-        return fail(f"--render-dir {args.render_dir}: {exc.strerror or exc}")
     sinks = ([writer.write] if writer else []) + [record_failures]
     live_sinks = list(sinks)  # tracked per source by the live path; drawn from the frames
     sinks += [annotator.write] if annotator else []
@@ -394,7 +431,7 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
             run_on_ray(sources, config, every=args.every, max_pixels=max_pixels,
                        skipper=skipper, writer=SimpleNamespace(write=emit), stats=stats,
                        parquet_folder=args.output if ray_parquet else None,
-                       replace=args.overwrite,
+                       parquet_header=header, replace=old_parts if args.overwrite else [],
                        workers=args.workers, on_progress=_heeding_ctrl_c(progress.update))
         else:
             stats = runner.run(_tasks(sources, args.every, skipper))
@@ -448,6 +485,9 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
             return fail(str(exc), 1)
     for error in failures:
         print(f"posefast run: failed: {error}", file=sys.stderr)
+    if render_failures:
+        print(f"posefast run: {len(render_failures)} drawing(s) into --render-dir failed "
+              f"(first: {render_failures[0]}); the records are complete", file=sys.stderr)
     if not args.quiet:
         print(f"posefast run: {summary(stats, skipper.skipped, workers)}; backend "
               f"{config.backend}, model {config.model}", file=sys.stderr)
@@ -461,19 +501,36 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
                   f"run the same command with --resume to finish", file=sys.stderr)
         # 128 + the signal's number, as a shell reports a process the signal ended
         return 128 + signal.SIGTERM if _terminated else 130
-    return 1 if stats.failed else 0
+    return 1 if stats.failed or render_failures else 0
 
 
-def _annotator(render_dir: str | None, inputs: InputFiles):
-    """The drawing of the records into ``render_dir``, or None; never over one of
-    the ``inputs``."""
+def _annotator(render_dir: str | None, inputs: InputFiles, failures: list[str]):
+    """The drawing of the records into ``render_dir`` (checked writable before, see
+    ``check_render_dir``), or None; never over one of the ``inputs``. What fails to be
+    drawn is said at once and added to ``failures`` (the job then exits 1)."""
     if render_dir is None:
         return None
     from ..video.annotate import Annotator, RenderDir
 
-    os.makedirs(render_dir, exist_ok=True)
-    return Annotator(RenderDir(render_dir, keep=inputs.holds),
-                     on_error=lambda msg: print(f"posefast run: {msg}", file=sys.stderr))
+    def failed(message: str) -> None:
+        failures.append(message)
+        print(f"posefast run: {message}", file=sys.stderr)
+
+    return Annotator(RenderDir(render_dir, keep=inputs.holds), on_error=failed)
+
+
+def _save_settings(output: str, header) -> None:
+    """Write the settings file beside a JSON Lines output (see
+    ``posefast.job.settings_file``); when it cannot be written the job goes on (its
+    records are what matter), saying that --resume will not be able to check it."""
+    from ..job.output import OutputError
+    from ..job.settings_file import write_settings
+
+    try:
+        write_settings(output, header)
+    except OutputError as exc:
+        print(f"posefast run: {exc}; the records are written, but --resume will refuse "
+              f"{output} (its settings cannot be checked)", file=sys.stderr)
 
 
 def _pose_live(args: argparse.Namespace, live: list[str], config, origins, plan, emit, stats,
@@ -530,20 +587,10 @@ def _tee(*sinks):
 def _refuse_taken_output(args: argparse.Namespace) -> None:
     """OutputError naming the job that writes ``--output`` now (its lock, taken and
     let go: the job takes it for good later); else :func:`_refuse_records`."""
-    probe = _lock(args.output)
+    probe = _lock(args.output, folder=args.engine == "ray" and args.format == "parquet")
     if probe is not None:
         probe.release()
-    _refuse_records(args)
-
-
-def _refuse_records(args: argparse.Namespace) -> None:
-    """UsageError where ``--output`` holds records and neither --resume nor --overwrite
-    says what to do with them."""
-    ray_parquet = args.engine == "ray" and args.format == "parquet"
-    if not (args.resume or args.overwrite) and _holds_data(args.output, ray_parquet):
-        raise UsageError(
-            f"--output {args.output} already holds records: add --resume to finish the "
-            f"job that wrote it, --overwrite to replace it, or write to another file")
+    _refuse_records(args)  # (locked: the probe above named any job writing it)
 
 
 def _holds_data(output: str, folder: bool = False) -> bool:
@@ -555,8 +602,8 @@ def _holds_data(output: str, folder: bool = False) -> bool:
         return False
     try:
         st = os.stat(output)
-        if folder and stat.S_ISDIR(st.st_mode):
-            return any(os.scandir(output))
+        if folder and stat.S_ISDIR(st.st_mode):  # (what readers skip aside)
+            return any(not e.name.startswith((".", "_")) for e in os.scandir(output))
     except OSError:
         return False
     return stat.S_ISREG(st.st_mode) and st.st_size > 0

@@ -1,7 +1,8 @@
 """The poses to score: a posefast output in any of its formats, as COCO keypoint
 results matched to the annotations' images.
 
-- JSON Lines (``posefast run``'s default): a header line, then one record per image;
+- JSON Lines (``posefast run``'s default): one record per image or frame (the header
+  line that older versions wrote first is skipped);
 - Parquet (``--format parquet``): one file, or a folder of files (``--engine ray``);
 - COCO results (``--format coco``): a JSON array of ``{"image_id", "keypoints",
   "score", ...}``.

@@ -1,8 +1,8 @@
-"""Where records go: JSON Lines written as they come (resumable), or COCO results.
+"""Where records go: JSON Lines written as they come (resumable), COCO results or
+Parquet (``posefast.job.parquet``).
 
-JSON Lines: a header line ``{"posefast": {"version", "cwd", "settings"}}`` first
-(the settings that make the records what they are, which ``--resume`` checks, see
-``posefast.job.resume``), then one record (see ``posefast.job.records``) per line,
+JSON Lines: one record (see ``posefast.job.records``) per line, nothing else (the
+settings that made them go in a file beside it, see ``posefast.job.settings_file``),
 each written with one system call as soon as it is in order, so that a job killed
 at any moment, or stopped by a full disk, leaves a file whose complete lines are all
 valid; a last line cut short is dropped when the job is resumed.
@@ -10,53 +10,24 @@ valid; a last line cut short is dropped when the job is resumed.
 COCO: the keypoint-results format of the COCO evaluation tools, a JSON array of
 ``{"image_id", "category_id": 1, "keypoints": [x, y, v] * 17, "score", "bbox"}``
 (``bbox``: ``[x, y, width, height]`` around the pose's keypoints), one entry per
-pose. It is streamed into a temporary file beside the output (so a full disk
-shows at once) and moved over the output at the end, so the output is never
-half-written; outputs that are not regular files (a FIFO, a device) are written in
-place, at the end.
+pose. It is written whole at the end (see ``posefast.job.whole_file``), so the
+output is never half-written.
 """
 from __future__ import annotations
 
-import errno
 import json
 import os
 import re
-import stat
 import sys
-import tempfile
 from pathlib import Path
 from typing import IO, Any, Iterable, Mapping
 
+from .errors import OutputError
+from .errors import reason as _reason
+from .settings_file import HEADER_KEY, is_header, make_header  # noqa: F401  (here before)
+from .whole_file import WholeFile
+
 FORMATS: tuple[str, ...] = ("jsonl", "coco", "parquet")
-#: The key of the header line (the only key of that line).
-HEADER_KEY = "posefast"
-
-
-class OutputError(Exception):
-    """The output cannot be used or written; the message says why and what to do."""
-
-
-def make_header(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The first line of a JSON Lines output: the posefast version, the working
-    folder relative sources are relative to, and the job's settings."""
-    from .. import __version__
-
-    return {HEADER_KEY: {"version": __version__, "cwd": os.getcwd(), "settings": dict(settings)}}
-
-
-def is_header(obj: Any) -> bool:
-    """Whether a parsed line is the header (not a record)."""
-    return isinstance(obj, dict) and HEADER_KEY in obj and "source" not in obj
-
-
-def _reason(exc: OSError) -> str:
-    if exc.errno == errno.ENOSPC:
-        return "no space left on the device"
-    if exc.errno == errno.EPIPE or isinstance(exc, BrokenPipeError):
-        return "its reader closed it (broken pipe)"
-    return exc.strerror or str(exc)
-
-
 def _stdout() -> IO[bytes]:
     if sys.stdout is None:  # started with stdout closed (`>&-`)
         raise OutputError("stdout is closed: give --output FILE")
@@ -65,33 +36,24 @@ def _stdout() -> IO[bytes]:
 
 class JsonlWriter:
     """Writes records to a JSON Lines file (or stdout for ``-``), one system call per
-    line. ``header``: the header line to write first, unless appending to a file that
-    already has lines. Write errors (a full disk, a broken pipe) raise OutputError."""
+    line. Write errors (a full disk, a broken pipe) raise OutputError."""
 
-    def __init__(self, path: str, *, append: bool = False,
-                 header: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, path: str, *, append: bool = False) -> None:
         self.path = path
         self._fd: int | None = None
         if path == "-":
             self._stream: IO[bytes] | None = _stdout()
-            has_lines = False
         else:
             self._stream = None
             flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
             flags |= os.O_APPEND if append else os.O_TRUNC
             try:
                 self._fd = os.open(path, flags, 0o666)
-                has_lines = append and os.fstat(self._fd).st_size > 0
             except OSError as exc:
                 raise OutputError(f"cannot write --output {path}: {_reason(exc)}") from None
-        if header is not None and not has_lines:
-            self._write_line(header)
 
     def write(self, record: dict[str, Any]) -> None:
-        self._write_line(record)
-
-    def _write_line(self, obj: Mapping[str, Any]) -> None:
-        data = (json.dumps(obj, separators=(",", ":")) + "\n").encode("utf-8")
+        data = (json.dumps(record, separators=(",", ":")) + "\n").encode("utf-8")
         try:
             if self._stream is not None:
                 self._stream.write(data)
@@ -136,11 +98,17 @@ def coco_image_ids(sources: Iterable[tuple[str, str]],
     if annotations is not None:
         by_name = _annotation_ids(annotations)
         ids = {}
+        named: dict[str, str] = {}
         for path in paths:
             name = os.path.basename(path)
             if name not in by_name:
                 raise OutputError(f"--coco-annotations {annotations}: no image with file_name "
                                   f"{name!r} (input {path}); pose the images that file lists")
+            if named.setdefault(name, path) != path:
+                raise OutputError(
+                    f"--format coco: {named[name]} and {path} have the same file name, so "
+                    f"--coco-annotations {annotations} gives both image_id {by_name[name]}; "
+                    f"pose the images of one annotation file, from one folder")
             ids[path] = by_name[name]
         return ids
     ids = {}
@@ -187,65 +155,22 @@ def _annotation_ids(path: str) -> dict[str, int]:
 
 
 class CocoWriter:
-    """Streams COCO keypoint results into a temporary file and puts it in place when
-    closed. ``image_ids`` maps each source to its image_id (see :func:`coco_image_ids`).
-    ``v`` of each keypoint is its score. Nothing is written until :meth:`close`;
-    :meth:`discard` drops what was collected (an interrupted job)."""
+    """Streams COCO keypoint results into a staged file and puts it in place when
+    closed (see ``posefast.job.whole_file``). ``image_ids`` maps each source to its
+    image_id (see :func:`coco_image_ids`). ``v`` of each keypoint is its score.
+    Nothing is written until :meth:`close`; :meth:`discard` drops what was collected
+    (an interrupted job)."""
 
     def __init__(self, path: str, image_ids: Mapping[str, int]) -> None:
         self.path = path
         self.image_ids = dict(image_ids)
         self._count = 0
-        self._tmp: str | None = None
-        self._fd: int | None = None
-        self._in_place: list[bytes] | None = None  # stdout, FIFOs, devices: at the end
-        if path == "-":
-            _stdout()
-            self._in_place = [b"["]
-            return
-        target = os.path.realpath(path)  # a symlink stays a symlink: its target is replaced
-        self._target = target
-        try:
-            st = os.stat(target)
-        except FileNotFoundError:
-            st = None
-        except OSError as exc:
-            raise OutputError(f"cannot write --output {path}: {_reason(exc)}") from None
-        if st is not None and stat.S_ISDIR(st.st_mode):
-            raise OutputError(f"--output {path} is a folder; give a file name, e.g. "
-                              f"{os.path.join(path, 'results.json')}")
-        if st is not None and not stat.S_ISREG(st.st_mode):
-            if not os.access(target, os.W_OK):
-                raise OutputError(f"cannot write --output {path}: permission denied")
-            self._in_place = [b"["]
-            return
-        folder = os.path.dirname(target)
-        try:
-            fd, self._tmp = tempfile.mkstemp(dir=folder, prefix=os.path.basename(target) + ".",
-                                             suffix=".tmp")
-        except FileNotFoundError:
-            raise OutputError(f"cannot write --output {path}: no folder {folder}") from None
-        except OSError as exc:
-            raise OutputError(f"cannot write --output {path}: cannot create a file in {folder} "
-                              f"({_reason(exc)})") from None
-        self._fd = fd
-        if st is not None:
-            mode = stat.S_IMODE(st.st_mode)
-        else:  # what open() would have given a new file
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.fchmod(fd, mode)
+        self._out = WholeFile(path)
         self._put(b"[")
 
     def _put(self, data: bytes) -> None:
-        if self._in_place is not None:
-            self._in_place.append(data)
-            return
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view):]
+            self._out.file.write(data)
         except OSError as exc:
             self.discard()
             raise OutputError(f"cannot write --output {self.path}: {_reason(exc)}") from None
@@ -266,59 +191,31 @@ class CocoWriter:
     def close(self) -> None:
         """Finish the array and put the file in place."""
         self._put(b"\n]\n")
-        if self._in_place is not None:
-            data = b"".join(self._in_place)
-            try:
-                if self.path == "-":
-                    out = _stdout()
-                    out.write(data)
-                    out.flush()
-                else:
-                    with open(self._target, "wb") as f:
-                        f.write(data)
-            except OSError as exc:
-                where = "stdout" if self.path == "-" else f"--output {self.path}"
-                raise OutputError(f"cannot write {where}: {_reason(exc)}") from None
-            return
-        try:
-            os.fsync(self._fd)
-            os.close(self._fd)
-            self._fd = None
-            os.replace(self._tmp, self._target)
-            self._tmp = None
-        except OSError as exc:
-            self.discard()
-            raise OutputError(f"cannot write --output {self.path}: {_reason(exc)}") from None
+        self._out.commit()
 
     def discard(self) -> None:
-        """Drop the temporary file (idempotent)."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-        if self._tmp is not None:
-            try:
-                os.unlink(self._tmp)
-            except OSError:
-                pass
-            self._tmp = None
+        """Drop the staged file (idempotent)."""
+        self._out.discard()
 
 
 def open_writer(fmt: str, path: str, *, append: bool = False,
-                header: Mapping[str, Any] | None = None,
-                image_ids: Mapping[str, int] | None = None):
+                image_ids: Mapping[str, int] | None = None,
+                header: Mapping[str, Any] | None = None, tracked: bool | None = None):
     """The writer of ``fmt`` (one of FORMATS) for ``path``: ``write(record)``, ``close()``,
     and ``discard()`` for the formats written whole at the end (COCO, Parquet).
 
-    ``append`` and ``header``: JSON Lines (see JsonlWriter); ``image_ids``: COCO (see
-    :func:`coco_image_ids`). Raises OutputError when the file cannot be written (or
-    pyarrow is missing for Parquet, see ``posefast.job.parquet``).
+    ``append``: JSON Lines (see JsonlWriter); ``image_ids``: COCO (see
+    :func:`coco_image_ids`); ``header`` (see ``make_header``, put in the schema
+    metadata) and ``tracked``: Parquet (see ``ParquetWriter``). Raises OutputError when
+    the file cannot be written (or pyarrow is missing for Parquet, see
+    ``posefast.job.parquet``).
     """
     if fmt == "jsonl":
-        return JsonlWriter(path, append=append, header=header)
+        return JsonlWriter(path, append=append)
     if fmt == "coco":
         return CocoWriter(path, image_ids or {})
     if fmt == "parquet":
         from .parquet import ParquetWriter
 
-        return ParquetWriter(path)
+        return ParquetWriter(path, tracked=tracked, metadata=header)
     raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")

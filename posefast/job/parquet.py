@@ -21,18 +21,21 @@ the JSON record, value for value. Keys a record has beyond these become columns
 too, their types inferred by pyarrow. pandas, DuckDB and Spark read the files as
 they are (``pd.read_parquet``, ``SELECT * FROM 'poses.parquet'``).
 
+The file's schema metadata holds, under the key ``posefast``, the JSON of
+``{"version", "cwd", "settings"}``: the settings that make the records what they are,
+as the settings file beside a JSON Lines output (``pq.read_schema(path).metadata``).
+
 pyarrow is optional (``pip install 'posefast[parquet]'``); importing this module
 without it raises ``OutputError`` saying so.
 """
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-from typing import Any
+import json
+from typing import Any, Mapping
 
 from ..skeleton import KEYPOINT_NAMES, NUM_KEYPOINTS
-from .output import OutputError
+from .errors import OutputError, reason
+from .whole_file import WholeFile
 
 try:
     import pyarrow as pa
@@ -92,13 +95,16 @@ def _text(value: Any) -> Any:
     return value.encode("utf-8", "backslashreplace").decode("utf-8")  # the same if UTF-8
 
 
-def records_to_table(records: list[dict[str, Any]]) -> "pa.Table":
-    """The records as a table of ``SCHEMA`` (plus any extra keys as inferred columns)."""
+def records_to_table(records: list[dict[str, Any]], *,
+                     tracked: bool | None = None) -> "pa.Table":
+    """The records as a table of ``SCHEMA`` (plus any extra keys as inferred columns).
+    ``tracked``: whether the poses carry a ``track_id`` (None: whether any does)."""
     columns = {name: [r[name] for r in records] for name in SCHEMA.names if name != "poses"}
     for name in ("source", "error"):
         columns[name] = [_text(v) for v in columns[name]]
     columns["poses"] = [[_pose_row(p) for p in r["poses"]] for r in records]
-    tracked = any("track_id" in p for r in records for p in r["poses"])
+    if tracked is None:
+        tracked = any("track_id" in p for r in records for p in r["poses"])
     fields = [pa.field("poses", pa.list_(TRACKED_POSE_TYPE)) if f.name == "poses" and tracked
               else f for f in SCHEMA]
     arrays = [pa.array(columns[f.name], type=f.type) for f in fields]
@@ -125,21 +131,25 @@ def table_to_records(table: "pa.Table") -> list[dict[str, Any]]:
 class ParquetWriter:
     """Writes records to one Parquet file, in row groups as they come.
 
-    The file appears at ``path`` only when the writer is closed (written to a
-    temporary file beside it, then renamed): a job that stops part-way leaves no
-    half-written file; :meth:`discard` removes the temporary one.
+    The file is staged and put in place only when the writer is closed (see
+    ``posefast.job.whole_file``: beside it, then renamed; FIFOs and character
+    devices written in place): a job that stops part-way leaves no half-written file,
+    and :meth:`discard` drops what was staged. ``tracked``: the poses have a
+    ``track_id`` (``--track``), whatever the first records hold; None: as the first
+    records say. ``metadata``: JSON-able values put in the file's schema metadata,
+    each under its key (posefast's: ``{"posefast": {"version", "cwd", "settings"}}``,
+    as the settings file of a JSON Lines output).
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, tracked: bool | None = None,
+                 metadata: Mapping[str, Any] | None = None) -> None:
         if path == "-":
             raise OutputError("--format parquet needs --output FILE (Parquet is not a stream)")
         self.path = path
-        parent = Path(path).resolve().parent
-        if not parent.is_dir():
-            raise OutputError(f"cannot write {path}: no folder {parent}")
-        fd, self._tmp = tempfile.mkstemp(dir=parent, prefix=Path(path).name + ".",
-                                         suffix=".tmp")
-        os.close(fd)
+        self.tracked = tracked
+        self._metadata = {key.encode(): json.dumps(value).encode()
+                          for key, value in (metadata or {}).items()}
+        self._out = WholeFile(path)
         self._writer: pq.ParquetWriter | None = None
         self._pending: list[dict[str, Any]] = []
 
@@ -151,29 +161,51 @@ class ParquetWriter:
     def write_table(self, table: "pa.Table") -> None:
         """Append rows already in ``SCHEMA`` form."""
         self._flush()
+        self._guard(self._write_table, table)
+
+    def _write_table(self, table: "pa.Table") -> None:
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self._tmp, table.schema)
+            schema = table.schema.with_metadata({**(table.schema.metadata or {}),
+                                                 **self._metadata})
+            self._writer = pq.ParquetWriter(self._out.file, schema)
         self._writer.write_table(table)
+
+    def _guard(self, step, *args) -> None:
+        try:
+            step(*args)
+        except OSError as exc:
+            self.discard()
+            raise OutputError(f"cannot write --output {self.path}: {reason(exc)}") from None
 
     def _flush(self) -> None:
         if self._pending:
-            table = records_to_table(self._pending)
+            table = records_to_table(self._pending, tracked=self.tracked)
             self._pending = []
             self.write_table(table)
 
     def close(self) -> None:
         self._flush()
         if self._writer is None:  # no records: an empty file with the schema
-            self._writer = pq.ParquetWriter(self._tmp, SCHEMA)
-        self._writer.close()
-        os.replace(self._tmp, self.path)
+            self._guard(self._write_table, records_to_table([], tracked=self.tracked))
+        self._guard(self._writer.close)
+        self._out.commit()
 
     def discard(self) -> None:
         """Drop what was written (an interrupted job)."""
         if self._writer is not None:
-            self._writer.close()
-        try:
-            os.unlink(self._tmp)
-        except FileNotFoundError:
-            pass
+            writer, self._writer = self._writer, None
+            try:
+                writer.close()
+            except OSError:
+                pass  # (a full disk): dropped anyway
+        self._out.discard()
 
+
+def is_posefast_part(path: str) -> bool:
+    """Whether ``path`` is a Parquet file posefast wrote (its schema metadata has the
+    key ``posefast``); False for any other file, readable or not."""
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+    except (OSError, pa.ArrowException):
+        return False
+    return b"posefast" in metadata

@@ -1,10 +1,11 @@
 """What ``--resume`` keeps: the records already in a JSON Lines output, checked.
 
-The output's header line records the settings its records were made with; a job
+The output's settings file (or the header line of one written by an earlier posefast, see
+``posefast.job.settings_file``) records the settings its records were made with; a job
 with other settings (another model, mode, ``--every``, thresholds...) would mix
 two kinds of records in one file, so it is refused, naming each difference.
 Inputs are matched by their real path (relative sources are relative to the
-folder named in the header), so ``a.jpg``, ``./a.jpg`` and ``/photos/a.jpg`` are
+folder named with the settings), so ``a.jpg``, ``./a.jpg`` and ``/photos/a.jpg`` are
 one input. Records that are errors are dropped and their inputs posed again,
 unless told to keep them. A line that is not a record is an error naming the line,
 never silently dropped: only a last line cut short (the job was killed while
@@ -20,7 +21,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Mapping
 
-from .output import HEADER_KEY, OutputError, is_header
+from .errors import OutputError, reason
+from .settings_file import HEADER_KEY, is_header, read_settings, settings_path
+from .whole_file import SUFFIX, temporary_prefix
 
 #: Settings that do not change the records (the model is compared by its sha256).
 _NOT_COMPARED = ("model",)
@@ -108,9 +111,8 @@ def read_done(path: str | os.PathLike, settings: Mapping[str, Any] | None = None
             raise ResumeError(f"--resume: {name} line {number} is not a posefast record "
                               f"({problem}): remove that line, or start again with --overwrite")
         if number == 1:
-            raise ResumeError(f"--resume: {name} has no posefast header line (written by an "
-                              f"older posefast?), so its settings cannot be checked: start "
-                              f"again with --overwrite, or write to another file")
+            state.header = _settings_beside(name)
+            base = _check_header(name, state.header, settings)
         key = input_key(obj["source"], obj["frame"], base)
         if obj["error"] is not None and retry_failed:
             if again is None and inputs is not None:
@@ -125,9 +127,26 @@ def read_done(path: str | os.PathLike, settings: Mapping[str, Any] | None = None
     return state
 
 
+def _settings_beside(name: str) -> Any:
+    """What made the records of ``name`` (one without a header line): its settings
+    file (see ``posefast.job.settings_file``)."""
+    try:
+        content = read_settings(name)
+    except OutputError as exc:
+        raise ResumeError(f"--resume: {exc}") from None
+    where = settings_path(name)
+    if content is None:
+        raise ResumeError(f"--resume: {name} has no settings file {where} (moved without it, "
+                          f"or written to stdout?), so its settings cannot be checked: start "
+                          f"again with --overwrite, or write to another file")
+    if not is_header(content):
+        raise ResumeError(f"--resume: {where} is not a posefast settings file")
+    return content[HEADER_KEY]
+
+
 def _check_header(name: str, header: Any, settings: Mapping[str, Any] | None) -> str | None:
     if not isinstance(header, dict) or not isinstance(header.get("settings"), dict):
-        raise ResumeError(f"--resume: {name} line 1: a header without settings")
+        raise ResumeError(f"--resume: the settings of {name} have no \"settings\"")
     cwd = header.get("cwd")
     if settings is not None:
         old = header["settings"]
@@ -157,9 +176,10 @@ def _record_problem(obj: Any) -> str | None:
 
 def _rewrite(name: str, content: bytes, st: os.stat_result) -> None:
     target = os.path.realpath(name)  # keep a symlink a symlink
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target),
-                               prefix=os.path.basename(target) + ".", suffix=".tmp")
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target),
+                                   prefix=temporary_prefix(target), suffix=SUFFIX)
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), stat.S_IMODE(st.st_mode))
             f.write(content)
@@ -167,8 +187,11 @@ def _rewrite(name: str, content: bytes, st: os.stat_result) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, target)
     except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise ResumeError(f"--resume: cannot rewrite {name}: {exc.strerror or exc}") from None
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        raise ResumeError(f"--resume: cannot rewrite {name} (to drop its last line, cut "
+                          f"short, and the error records to redo) in its folder: "
+                          f"{reason(exc)}") from None

@@ -215,21 +215,42 @@ def _check_reachable(address: str | None) -> None:
         raise RayEngineError(f"cannot connect to Ray at {address}: {error}")
 
 
+def _part_schema(header: dict[str, Any] | None):
+    """The schema of the parts: the records' (no --track on Ray), with ``header`` in
+    its metadata (and so the mark of a part posefast wrote, see
+    ``posefast.job.parquet.is_posefast_part``)."""
+    import json
+
+    from ..job.parquet import SCHEMA
+
+    header = header or {"posefast": {}}
+    return SCHEMA.with_metadata({k.encode(): json.dumps(v).encode() for k, v in header.items()})
+
+
 def run_on_ray(sources: Sequence[Source], config: Config, *, every: int, max_pixels: int,
                skipper: Skipper, writer: Any, parquet_folder: str | None = None,
-               replace: bool = False, workers: int | None = None, stats: RunStats | None = None,
+               parquet_header: dict[str, Any] | None = None, replace: Sequence[str] = (),
+               workers: int | None = None, stats: RunStats | None = None,
                on_progress: Callable[[RunStats], None] | None = None) -> RunStats:
     """Pose ``sources`` on the connected Ray cluster.
 
     Records go to ``writer.write`` in input order as they arrive; with
     ``parquet_folder`` they are written there instead by ``Dataset.write_parquet``,
-    in parallel on the cluster (one file per block), and ``writer`` is not used;
-    ``replace``: the folder's files are replaced (else the rows are added to them).
+    in parallel on the cluster (one file per block, named ``posefast-*.parquet``,
+    ``parquet_header`` in each one's schema metadata, as a Parquet file of the local
+    engine), and ``writer`` is not used; ``replace``: the files (an earlier job's
+    parts) removed once the new ones are written; nothing else in the folder is
+    touched (Ray's own overwrite mode would empty it).
     ``workers``: a fixed number of actors (default: one per cluster CPU, see ``pose_dataset``).
     ``stats`` (updated as records come, so that an interrupted caller has them).
     """
     import ray
     from ray.data import SaveMode
+    from ray.data.datasource import FilenameProvider
+
+    class _PartNames(FilenameProvider):
+        def get_filename_for_task(self, write_uuid: str, task_index: int) -> str:
+            return f"posefast-{write_uuid}_{task_index:06}.parquet"
 
     stats = stats if stats is not None else RunStats()
     start = time.perf_counter()
@@ -243,8 +264,14 @@ def run_on_ray(sources: Sequence[Source], config: Config, *, every: int, max_pix
                     # written by the cluster's workers, whose working folder is Ray's
                     parquet_folder = os.path.abspath(parquet_folder)
                 ds = ds.materialize()  # posed once, then written and counted
-                ds.write_parquet(parquet_folder, mode=SaveMode.OVERWRITE if replace
-                                 else SaveMode.APPEND)
+                ds.write_parquet(parquet_folder, mode=SaveMode.APPEND,
+                                 filename_provider=_PartNames(file_format="parquet"),
+                                 schema=_part_schema(parquet_header))
+                for part in replace:
+                    try:
+                        os.unlink(part)
+                    except FileNotFoundError:
+                        pass
                 for batch in ds.select_columns(["error"]).iter_batches(batch_format="pyarrow",
                                                                        batch_size=None):
                     failed = len(batch) - batch["error"].null_count
