@@ -24,6 +24,7 @@ from live_servers import wait_listening
 
 from posefast.job.records import make_record
 from posefast.render import CENTRE_COLOUR, LEFT_COLOUR, RIGHT_COLOUR, side
+from posefast.video.annotate import track_colour
 from posefast.video.view import LiveView, LiveViewError, SourceRates, parse_address
 
 PHOTOS = ("standing.png", "kneeling.png", "sitting.png")
@@ -164,8 +165,8 @@ def check_skeleton(pixels: np.ndarray, record: dict) -> None:
 def test_the_photographs_lack_the_colours(posed):
     """So a side's colour found in a picture of the view was drawn there."""
     for pixels, _ in posed:
-        assert len(colour_pixels(pixels, LEFT_COLOUR)) == 0
-        assert len(colour_pixels(pixels, RIGHT_COLOUR)) == 0
+        for colour in (LEFT_COLOUR, RIGHT_COLOUR, track_colour(1)):
+            assert len(colour_pixels(pixels, colour)) <= 1
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -381,14 +382,16 @@ def test_bad_view_values_are_refused(args, message):
 
 def test_stream_shows_its_frames(clip, posed):
     """PoseEstimator.stream(view=...): each record posed is published with the frame
-    it was posed on, its rates and latency."""
+    it was posed on, its rates and latency; tracked, each person in the track's
+    colour."""
     from posefast import PoseEstimator
+    from posefast.video.stream import TrackingOptions
 
     proc = pipe_of(clip, "-re")  # real time: a viewer joins while frames still come
     try:
         with PoseEstimator(model=str(MODEL_353)) as est, LiveView() as view, \
-                est.stream("-", every=5, keep_all=True, stdin=proc.stdout,
-                           view=view) as stream:
+                est.stream("-", every=5, keep_all=True, stdin=proc.stdout, view=view,
+                           tracking=TrackingOptions()) as stream:
             frames, records, client = [], [], None
             try:
                 for record in stream:
@@ -411,7 +414,12 @@ def test_stream_shows_its_frames(clip, posed):
     assert last["source"] == "-" and last["frame"] == records[-1]["frame"] == 70
     assert last["latency"] == pytest.approx(records[-1]["latency"])
     assert last["posed_fps"] > 0 and last["dropped_fps"] == 0
-    check_skeleton(np.asarray(Image.open(BytesIO(frames[0])).convert("RGB")), records[1])
+    tracks = sorted({p["track_id"] for p in records[-1]["poses"]})
+    assert last["tracks"] == tracks and tracks
+    frame = np.asarray(Image.open(BytesIO(frames[0])).convert("RGB"))
+    (person,) = records[1]["poses"]  # one person in the clip
+    assert len(colour_pixels(frame, track_colour(person["track_id"]))) > 100
+    assert len(colour_pixels(frame, LEFT_COLOUR)) < 10  # not drawn by side
 
 
 def predict(*args, stdin=None, timeout=120):
