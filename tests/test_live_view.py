@@ -4,7 +4,6 @@ the shared photographs posed by the real 353x481 model."""
 from __future__ import annotations
 
 import json
-import signal
 import socket
 import subprocess
 import sys
@@ -19,8 +18,8 @@ import pytest
 from PIL import Image
 
 from conftest import MODEL_353
-from live_servers import clip, free_port, http_server, http_url, need, pipe_of  # noqa: F401
-from live_servers import wait_listening
+from live_servers import (clip, free_port, http_server, http_url, interrupt,  # noqa: F401
+                          need, pipe_of, wait_listening)
 
 from posefast.job.records import make_record
 from posefast.render import CENTRE_COLOUR, LEFT_COLOUR, RIGHT_COLOUR, side
@@ -469,13 +468,7 @@ def test_chromium_shows_the_skeletons_of_a_posed_stream(clip, tmp_path, posed):
             assert shot.exists(), r.stderr[-2000:]
             dom = chromium("--dump-dom", url, tmp_path=tmp_path).stdout
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                _, err = proc.communicate(timeout=30)
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
+            _, err = interrupt(proc)
     finally:
         server.stop()
     assert proc.returncode == 130, err
