@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -13,8 +12,8 @@ import time
 import pytest
 
 from conftest import MODEL_353
-from live_servers import (CLIP_FPS, CLIP_FRAMES, clip, http_url, listening,  # noqa: F401
-                          pipe_of, serving, tcp_server, wait_listening)
+from live_servers import (CLIP_FPS, CLIP_FRAMES, clip, http_url, interrupt,  # noqa: F401
+                          listening, pipe_of, serving, tcp_server)
 
 av = pytest.importorskip("av")
 
@@ -50,12 +49,6 @@ def count_lines(path) -> int:
             return sum(1 for _ in f)
     except FileNotFoundError:
         return 0
-
-
-def ctrl_c(proc: subprocess.Popen) -> str:
-    """Send Ctrl-C (SIGINT) to the job and return its stderr once it has ended."""
-    proc.send_signal(signal.SIGINT)
-    return proc.communicate(timeout=30)[1]
 
 
 def stopped(proc: subprocess.Popen) -> None:
@@ -192,7 +185,7 @@ def test_ctrl_c_writes_every_record_parquet_and_videos(clip, tmp_path):
     try:
         wait_for(lambda: not listening(port), proc)  # the server has its client
         time.sleep(3)
-        err = ctrl_c(proc)
+        _, err = interrupt(proc)
     finally:
         stopped(proc)
         server.stop()
@@ -222,7 +215,7 @@ def test_a_server_killed_and_restarted_mid_job(clip, tmp_path):
         time.sleep(1.0)
         server, _ = serving(clip, tmp_path, port=port)
         wait_for(lambda: count_lines(out) >= before + 4, proc)
-        err = ctrl_c(proc)
+        _, err = interrupt(proc)
     finally:
         stopped(proc)
         server.stop()
@@ -244,6 +237,7 @@ def test_a_server_killed_and_restarted_mid_job(clip, tmp_path):
     (["-", "CLIP", "--format", "parquet", "--output", "x.parquet"],
      "--format parquet takes live sources or files, not both"),
     (["CLIP", "--duration", "3"], "--duration goes with live sources"),
+    (["CLIP", "--view"], "--view goes with live sources"),
     (["-", "--duration", "0"], "--duration"),
 ])
 def test_live_usage_errors(args, message, clip, tmp_path):
@@ -301,15 +295,55 @@ def test_the_progress_line_counts_dropped_frames_per_source(clip, tmp_path):
     assert f"live sources: dropped {dropped} (-: {dropped})" in text
 
 
-def test_source_rates_over_the_last_seconds():
-    from posefast.job.live import SourceRates
+def test_view_shows_the_live_sources_of_a_job(clip, tmp_path):
+    """`posefast run URL URL --view`: the page's stats list both sources as they are
+    posed, each source's MJPEG stream gives its frames at the stream's size, and
+    the view stops with the job (its port freed)."""
+    import io
+    import socket
+    import urllib.request
 
-    rates = SourceRates(window=2.0)
-    assert rates.stats("a") == {"posed_fps": 0.0, "dropped_fps": 0.0, "latency": 0.0}
-    for k in range(11):  # 5 posed and 20 dropped a second, for 10 s
-        got = rates.add("a", posed=5 * k, dropped=20 * k, latency=0.05, now=100.0 + k)
-    assert got == {"posed_fps": pytest.approx(5.0), "dropped_fps": pytest.approx(20.0),
-                   "latency": 0.05}
-    rates.add("a", posed=50, dropped=200, latency=0.07, now=113.0)  # 3 s with nothing new
-    assert rates.stats("a")["posed_fps"] == pytest.approx(0.0)
-    assert rates.stats("b")["posed_fps"] == 0.0
+    from PIL import Image
+
+    a, pa = serving(clip, tmp_path)
+    b, pb = serving(clip, tmp_path, make=tcp_server)
+    names = [http_url(pa, "pw"), f"tcp://127.0.0.1:{pb}"]
+    out = tmp_path / "viewed.jsonl"
+    proc = subprocess.Popen(command(*names, "--duration", 10, "--track", "--view",
+                                    "--output", out, *QUICK),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        assert line.startswith("posefast: live view at http://127.0.0.1:"), line
+        url = line.split(" at ")[1].strip()
+
+        def sources():
+            with urllib.request.urlopen(url + "stats.json", timeout=10) as response:
+                return json.loads(response.read())["sources"]
+        wait_for(lambda: len(sources()) == 2 and all(s["posed_fps"] for s in sources()),
+                 proc)
+        shown = sources()
+        assert {s["source"] for s in shown} == {mask(n) for n in names}
+        with urllib.request.urlopen(f"{url}stream/{shown[0]['id']}.mjpg",
+                                    timeout=10) as response:
+            data = b""
+            while b"\xff\xd9" not in data:  # a whole JPEG (its end marker)
+                data += response.read1(65536)
+        jpeg = data[data.index(b"\xff\xd8"):data.index(b"\xff\xd9") + 2]
+        assert Image.open(io.BytesIO(jpeg)).size == (640, 480)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        stopped(proc)
+        a.stop()
+        b.stop()
+    assert proc.returncode == 0, err
+    assert {r["source"] for r in records(out)} == {mask(n) for n in names}
+    port = int(url.rsplit(":", 1)[1].strip("/"))
+    with socket.socket() as s:  # the view stopped with the job
+        assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def mask(name: str) -> str:
+    from posefast.reading.live_names import mask_secrets
+
+    return mask_secrets(name)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -13,7 +14,7 @@ from ..runtime_logs import to_devnull
 from . import interrupted as ctrl_c_came
 from .options import (CONFIG_HELP, UsageError, add_config_options, check_usable, fail,
                       int_up_to, open_estimator, positive_int, resolve_from_args)
-from .live_options import LIVE_HELP, add_live_options
+from .live_options import LIVE_HELP, add_live_options, open_view
 from .paths import InputFiles, check_output, check_render_dir, parquet_folder_parts
 from .video_options import VIDEO_HELP, add_video_options, video_stage
 
@@ -40,6 +41,7 @@ examples:
   posefast run /data/photos --engine ray --ray-address auto --output /data/poses.jsonl
   posefast run rtsp://cam1/live rtsp://cam2/live --duration 3600 --output cams.jsonl
   ffmpeg -re -i clip.mp4 -c copy -f mpegts - | posefast run - --output -
+  posefast run rtsp://cam1/live --track --view --output cam1.jsonl   # watch it posed
 
 INPUT is an image, a video (every --every-th frame), a folder (searched recursively
 for images and videos, in sorted path order), a glob pattern, or @FILE listing INPUTs
@@ -132,6 +134,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    with contextlib.ExitStack() as cleanup:  # the --view server, however the job ends
+        return _main(args, cleanup)
+
+
+def _main(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> int:
     from ..reading.inputs import InputError, expand_inputs
     from ..reading.video import video_support
     from ..job.output import OutputError, coco_image_ids
@@ -184,6 +191,9 @@ def main(args: argparse.Namespace) -> int:
         truth = (annotations_for_job(args.eval, [(s.path, s.kind) for s in sources])
                  if args.eval else None)
         _check_output_place(args, sources)
+        view = open_view(args) if live else None  # (a port in use: a usage error)
+        if view is not None:
+            cleanup.callback(view.close)
     except (InputError, UsageError, OutputError, ValueError, EvaluationError) as exc:
         if ctrl_c_came():  # the runtime turned Ctrl-C into a failure to load
             raise KeyboardInterrupt from None
@@ -207,7 +217,7 @@ def main(args: argparse.Namespace) -> int:
     stdout = sys.stdout
     try:
         status = _job(args, sources, config, plan, image_ids, inputs, spec, lock, live,
-                      origins)
+                      origins, view)
     finally:
         sys.stdout = stdout  # (--engine ray: see keep_ray_off_stdout)
         if lock is not None:
@@ -259,7 +269,8 @@ def _live_problem(args: argparse.Namespace, live: list[str]) -> str | None:
     if not live:
         given = [flag for flag, value in (("--duration", args.duration),
                                           ("--max-frames", args.max_frames),
-                                          ("--all-frames", args.all_frames)) if value]
+                                          ("--all-frames", args.all_frames),
+                                          ("--view", args.view is not None)) if value]
         if given:
             return (f"{given[0]} goes with live sources (stream URLs, cameras, -); "
                     f"video files are posed whole")
@@ -336,7 +347,7 @@ def _lock(output: str, folder: bool = False):
 
 
 def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spec,
-         lock, live: list[str], origins) -> int:
+         lock, live: list[str], origins, view) -> int:
     from ..models import resolve_model, sha256_of
     from ..reading.images import DEFAULT_MAX_PIXELS
     from ..job.output import OutputError, make_header, open_writer
@@ -437,7 +448,7 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
             stats = runner.run(_tasks(sources, args.every, skipper))
             if live:
                 _pose_live(args, live, config, origins, plan, _tee(*live_sinks), stats,
-                           frame_sinks, _heeding_ctrl_c(progress.update))
+                           frame_sinks, view, _heeding_ctrl_c(progress.update))
     except KeyboardInterrupt:
         interrupted = True
     except WorkerStartError as exc:
@@ -534,9 +545,10 @@ def _save_settings(output: str, header) -> None:
 
 
 def _pose_live(args: argparse.Namespace, live: list[str], config, origins, plan, emit, stats,
-               frame_sinks, on_progress) -> None:
+               frame_sinks, view, on_progress) -> None:
     """Pose the live sources in this process (``posefast.job.live``), their records to
-    ``emit``, counted in ``stats``, with the backend's threads over every core."""
+    ``emit``, counted in ``stats``, with the backend's threads over every core; each
+    frame drawn into ``frame_sinks`` and shown on ``view`` (--view's page, or None)."""
     from ..job.live import pose_live
     from ..job.plan import with_backend_threads
     from .live_options import live_options
@@ -548,13 +560,13 @@ def _pose_live(args: argparse.Namespace, live: list[str], config, origins, plan,
         pose_live(estimator, live, emit=emit, stats=stats,
                   options=live_options(args, every=args.every), duration=args.duration,
                   max_frames=args.max_frames, tracking=tracking, smoothing=smoothing,
-                  frame_sinks=frame_sinks, on_progress=on_progress)
+                  frame_sinks=frame_sinks, view=view, on_progress=on_progress)
 
 
 def _frame_sinks(annotator, live: list[str]) -> list:
-    """What each posed live frame is shown to (``posefast.job.live.FrameSink``):
+    """What each posed live frame is drawn into (``posefast.job.live.FrameSink``):
     --render-dir's video per source, named as the files' drawings are (one folder,
-    no name twice). HOOK for --view: its page goes here too, see docs/live.md."""
+    no name twice). (--view's page is shown each frame by the stream itself.)"""
     sinks = []
     if live and annotator is not None:
         from ..video.live_render import LiveRenders

@@ -9,7 +9,8 @@ one loop here takes the newest frame of each source in turns
 (:class:`~posefast.video.live.LiveStream`: a reader thread per source decodes as
 frames come), poses it with the backend's threads over the cores, and hands the
 record to the job's sinks (the output, written at once) and the frame to the
-frame sinks (``--render-dir``'s MP4 per source, ``--view``).
+frame sinks (``--render-dir``'s MP4 per source); ``--view``'s page is shown each
+frame by the stream itself.
 """
 from __future__ import annotations
 
@@ -17,61 +18,24 @@ import contextlib
 import signal
 import threading
 import time
-from collections import deque
 from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 from .tasks import RunStats
 
 Record = dict[str, Any]
 
-#: Seconds of history the per-source rates are taken over.
-RATE_WINDOW = 2.0
-
 
 class FrameSink(Protocol):
-    """Something shown or drawn each posed live frame: ``--render-dir``'s videos,
-    ``--view``'s page. ``pixels``: the frame, (H, W, 3) uint8 RGB; ``stats``: the
-    source's ``{"posed_fps", "dropped_fps", "latency"}`` (frames per second over the
-    last seconds, latency in seconds)."""
+    """Something each posed live frame is drawn into (``--render-dir``'s videos):
+    ``pixels``, the frame, (H, W, 3) uint8 RGB, the record's keypoints in its pixels."""
 
-    def publish(self, source: str, pixels: Any, record: Record,
-                stats: dict[str, float]) -> None: ...
-
-
-class SourceRates:
-    """Frames posed and dropped per second, per source, over the last
-    ``RATE_WINDOW`` seconds, and the latest latency."""
-
-    def __init__(self, window: float = RATE_WINDOW) -> None:
-        self.window = window
-        self._seen: dict[str, deque] = {}  # source -> (monotonic, posed, dropped)
-        self._latency: dict[str, float] = {}
-
-    def add(self, source: str, posed: int, dropped: int, latency: float,
-            now: float | None = None) -> dict[str, float]:
-        """Note the source's counts after a record; return its stats."""
-        now = time.monotonic() if now is None else now
-        seen = self._seen.setdefault(source, deque())
-        seen.append((now, posed, dropped))
-        while len(seen) > 2 and seen[1][0] < now - self.window:
-            seen.popleft()
-        self._latency[source] = latency
-        return self.stats(source)
-
-    def stats(self, source: str) -> dict[str, float]:
-        seen = self._seen.get(source)
-        if not seen or len(seen) < 2 or seen[-1][0] <= seen[0][0]:
-            return {"posed_fps": 0.0, "dropped_fps": 0.0,
-                    "latency": self._latency.get(source, 0.0)}
-        (t0, p0, d0), (t1, p1, d1) = seen[0], seen[-1]
-        return {"posed_fps": (p1 - p0) / (t1 - t0), "dropped_fps": (d1 - d0) / (t1 - t0),
-                "latency": self._latency[source]}
+    def publish(self, source: str, pixels: Any, record: Record) -> None: ...
 
 
 def pose_live(estimator, names: Sequence[str], *, emit: Callable[[Record], None],
               stats: RunStats, options=None, duration: float | None = None,
               max_frames: int | None = None, tracking=None, smoothing=None,
-              frame_sinks: Iterable[FrameSink] = (),
+              frame_sinks: Iterable[FrameSink] = (), view=None,
               on_progress: Callable[[RunStats], None] | None = None, stdin=None) -> None:
     """Pose the live sources ``names`` until ``duration`` seconds have passed,
     ``max_frames`` records are made, or every source has ended; a KeyboardInterrupt
@@ -81,14 +45,15 @@ def pose_live(estimator, names: Sequence[str], *, emit: Callable[[Record], None]
     before (seconds from the frame's arrival); a source that fails gives an error
     record and the others go on. ``stats`` counts them (``done``, ``failed``) and
     the frames dropped per source (``dropped``); ``seconds`` grows by the time
-    spent here. ``tracking``/``smoothing`` track each source apart.
+    spent here. ``tracking``/``smoothing`` track each source apart. Each frame
+    posed is drawn into the ``frame_sinks`` after its record is written, and shown on
+    ``view`` (a :class:`~posefast.video.view.LiveView`, the page of ``--view``).
     """
     start = time.perf_counter()
     sinks = list(frame_sinks)
-    rates = SourceRates()
     stream = estimator.stream(list(names), duration=duration, max_frames=max_frames,
                               options=options, tracking=tracking, smoothing=smoothing,
-                              on_error="record", stdin=stdin)
+                              on_error="record", stdin=stdin, view=view)
     seconds = stats.seconds
     try:
         with stream:
@@ -104,12 +69,9 @@ def pose_live(estimator, names: Sequence[str], *, emit: Callable[[Record], None]
                         stats.failed += 1
                     stats.dropped = stream.dropped
                     stats.seconds = seconds + time.perf_counter() - start
-                    if frame is not None and sinks:
-                        source = record["source"]
-                        now = rates.add(source, stream.posed[source], stats.dropped[source],
-                                        record["latency"])
+                    if frame is not None:
                         for sink in sinks:
-                            sink.publish(source, frame.pixels, record, now)
+                            sink.publish(record["source"], frame.pixels, record)
                 if on_progress is not None:
                     on_progress(stats)
     finally:

@@ -32,16 +32,18 @@ def track_colour(track_id: int) -> tuple[int, int, int]:
     return TRACK_COLOURS[(track_id - 1) % len(TRACK_COLOURS)]
 
 
-def pose_drawing(record: Record, min_score: float = 0.3) -> Callable[[np.ndarray], np.ndarray]:
-    """A function drawing ``record``'s poses over an (H, W, 3) uint8 RGB frame (a new
-    array; the frame itself when there is no pose): each track in its colour with
-    its id, keypoints scoring below ``min_score`` left out."""
+def record_drawing(record: Record, *, min_score: float = 0.3
+                   ) -> Callable[[np.ndarray], np.ndarray]:
+    """A function drawing ``record``'s poses over a frame: (H, W, 3) uint8 RGB pixels
+    in, the same shape out (the frame itself when there is no pose). The poses'
+    keypoints are pixels of that frame. A pose with a ``track_id`` is drawn in its
+    track's colour with its id above the head; one without, by side of the body."""
     from PIL import Image
 
     from ..render import draw_poses
 
-    poses = [Pose.from_dict(p) for p in record.get("poses", [])]
-    ids = [p.get("track_id") for p in record.get("poses", [])]
+    poses = [Pose.from_dict(p) for p in record.get("poses") or []]
+    ids = [p.get("track_id") for p in record.get("poses") or []]
     colours = [track_colour(i) if i is not None else None for i in ids]
     labels = [str(i) if i is not None else None for i in ids]
 
@@ -115,7 +117,7 @@ class Annotator:
     # -- helpers --
 
     def _drawing(self, record: Record) -> Callable[[np.ndarray], np.ndarray]:
-        return pose_drawing(record, self.min_score)
+        return record_drawing(record, min_score=self.min_score)
 
     def _image(self, record: Record) -> None:
         from ..reading.images import load_image

@@ -13,14 +13,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .annotate import RenderDir, pose_drawing
+from .annotate import RenderDir, record_drawing
 
 #: The frame rate announced in the files' headers (the frames carry their own times).
 NOMINAL_FPS = 30.0
 
 
 class LiveRenders:
-    """``publish(source, pixels, record, stats)`` draws ``record``'s poses over
+    """``publish(source, pixels, record)`` draws ``record``'s poses over
     ``pixels`` ((H, W, 3) uint8 RGB) into the MP4 that ``path_for`` names for the
     source (standard input, ``-``, is named ``stdin``). A drawing that fails is said
     to ``on_error(message)`` once and that source is drawn no more: the records
@@ -36,8 +36,7 @@ class LiveRenders:
         self._paths: dict[str, str] = {}
         self.written: list[str] = []
 
-    def publish(self, source: str, pixels: np.ndarray, record: dict[str, Any],
-                stats: dict[str, float] | None = None) -> None:
+    def publish(self, source: str, pixels: np.ndarray, record: dict[str, Any]) -> None:
         if record.get("error") is not None or record.get("time") is None:
             return
         if source in self._writers and self._writers[source] is None:
@@ -46,7 +45,8 @@ class LiveRenders:
             writer = self._writers.get(source)
             if writer is None:
                 writer = self._open(source, pixels)
-            writer.write(pose_drawing(record, self.min_score)(pixels), record["time"])
+            writer.write(record_drawing(record, min_score=self.min_score)(pixels),
+                         record["time"])
         except Exception as exc:
             self._writers[source] = None
             self.on_error(f"{source}: could not draw the poses into "
