@@ -557,6 +557,8 @@ def _pose_live(args: argparse.Namespace, live: list[str], config, origins, plan,
     tracking, smoothing = tracking_options(args)
     # the file job's processes are gone by now: the cores are this process's
     with open_estimator(with_backend_threads(config, plan.cores), origins) as estimator:
+        if ctrl_c_came():  # the runtime swallowed Ctrl-C while loading the model
+            raise KeyboardInterrupt
         pose_live(estimator, live, emit=emit, stats=stats,
                   options=live_options(args, every=args.every), duration=args.duration,
                   max_frames=args.max_frames, tracking=tracking, smoothing=smoothing,
