@@ -106,7 +106,8 @@ def iter_frames(path: str, every: int = 1) -> Iterator[VideoFrame]:
     try:
         container = av.open(path)
     except Exception as exc:  # PyAV raises its own FFmpegError subclasses and OSError
-        raise VideoError(f"{path}: not a readable video ({exc})") from None
+        raise VideoError(f"{path}: not a readable video ({_reason(exc)}: not a video "
+                         f"format FFmpeg knows, or a damaged file)") from None
     with container:
         if not container.streams.video:
             raise VideoError(f"{path}: has no video stream")
@@ -120,7 +121,23 @@ def iter_frames(path: str, every: int = 1) -> Iterator[VideoFrame]:
                                      frame.to_ndarray(format="rgb24"))
                 index += 1
         except av.FFmpegError as exc:
-            raise VideoError(f"{path}: video data corrupt at frame {index} ({exc})") from None
+            raise VideoError(f"{path}: video data corrupt at frame {index} "
+                             f"({_reason(exc)})") from None
+        if index == 0:
+            # FFmpeg drops what it cannot decode without a word: a stream cut before its
+            # first keyframe (every frame refers to a picture that is not there) gives
+            # no frame at all, which would otherwise give no record at all
+            raise VideoError(f"{path}: no frame of its video stream could be decoded (the "
+                             f"stream is empty, or cut before its first keyframe)")
+
+
+def _reason(exc: BaseException) -> str:
+    """What FFmpeg (or the OS) said, in words: without PyAV's ``[Errno 1094995529]``,
+    FFmpeg's error codes being tags that mean nothing to a reader."""
+    words = getattr(exc, "strerror", None)
+    if isinstance(words, str) and words:
+        return words[0].lower() + words[1:]
+    return str(exc) or type(exc).__name__
 
 
 def frame_rate(path: str) -> float | None:
