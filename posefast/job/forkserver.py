@@ -4,6 +4,11 @@ NumPy, Pillow and the runtime again; it holds no runtime state and no threads
 (unlike the main process). Spawned processes where there is no fork server (Windows,
 macOS's defaults).
 
+The server imports the same posefast as the command, whatever the current folder
+holds (see ``_own_imports``): Python runs it as ``python -c``, which searches the
+current folder first and ignores the command's ``sys.path``, and a source checkout
+there whose extension is not built killed every process of the job.
+
 Its imports take about 0.2 s, and the job's first process cannot start before they
 are done. So the server starts as early as the command can tell it will be wanted
 (see ``posefast.cli``), and this module imports nothing heavy itself.
@@ -13,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
+import sys
 import threading
 from typing import Any, Iterator, Sequence
 
@@ -58,14 +64,15 @@ def start(backend_module: str | None = None) -> None:
     if _started or context(backend_module).get_start_method() != "forkserver":
         return
     if threading.current_thread() is not threading.main_thread():
-        forkserver.ensure_running()  # signal handlers belong to the main thread
+        with _own_imports():
+            forkserver.ensure_running()  # signal handlers belong to the main thread
         _started = True
         return
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
-            with one_blas_thread():
+            with one_blas_thread(), _own_imports():
                 forkserver.ensure_running()  # (fork and exec: the server imports on its own)
             _started = True
         finally:
@@ -110,6 +117,36 @@ def wanted_by(argv: Sequence[str]) -> bool:
         return False
     return not any(a == "--engine=ray" or (a == "--engine" and b == "ray")
                    for a, b in zip(args, args[1:] + [""]))
+
+
+@contextlib.contextmanager
+def _own_imports() -> Iterator[None]:
+    """The environment a fork server started meanwhile imports this posefast in.
+
+    Python starts the server as ``python -c ...``, which puts the current folder first
+    on ``sys.path``, and its ``main`` ignores the ``sys_path`` it is given (3.11): a
+    ``posefast/`` folder there (a clone whose extension is not built) was imported by
+    the server, and every process it forked inherited that one. ``PYTHONSAFEPATH``
+    (Python 3.11+) leaves the current folder out; where this posefast was itself
+    found only through the command's first ``sys.path`` entry (``python -m posefast``
+    in a clone) or an import hook, its folder goes first on ``PYTHONPATH``."""
+    import posefast
+
+    home = os.path.dirname(os.path.dirname(os.path.realpath(posefast.__file__)))
+    reachable = {os.path.realpath(p) for p in sys.path[1:] if p}
+    saved = {name: os.environ.get(name) for name in ("PYTHONSAFEPATH", "PYTHONPATH")}
+    os.environ["PYTHONSAFEPATH"] = "1"
+    if home not in reachable:
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            [home] + ([saved["PYTHONPATH"]] if saved["PYTHONPATH"] else []))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @contextlib.contextmanager
