@@ -251,6 +251,9 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
         print(f"posefast run: posing again {len(state.retried)} input(s) whose record in "
               f"{args.output} is an error (first: {state.retried[0]}); --keep-failed keeps them",
               file=sys.stderr)
+    if state.foreign:
+        print(f"posefast run: {state.foreign} record(s) in {args.output} are of inputs this "
+              f"job does not name; kept as they are", file=sys.stderr)
     skipper = Skipper(state.done)
     done_before = sum(skipper.done.values())
     max_pixels = args.max_pixels or DEFAULT_MAX_PIXELS

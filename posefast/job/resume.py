@@ -3,12 +3,16 @@
 The output's header line records the settings its records were made with; a job
 with other settings (another model, mode, ``--every``, thresholds...) would mix
 two kinds of records in one file, so it is refused, naming each difference.
-Inputs are matched by their real path (relative sources are relative to the
-folder named in the header), so ``a.jpg``, ``./a.jpg`` and ``/photos/a.jpg`` are
-one input. Records that are errors are dropped and their inputs posed again,
-unless told to keep them. A line that is not a record is an error naming the line,
-never silently dropped: only a last line cut short (the job was killed while
-writing it) is.
+Inputs are matched by their real path, so ``a.jpg``, ``./a.jpg`` and
+``/photos/a.jpg`` are one input: a relative source is looked for from the folder
+named in the header (where the job ran) and from the current folder (the job's
+folder moved, or reached through another mount path), and a source naming a file
+that one of the job's inputs names through another path (a bind mount, a hard
+link) is that input. An output none of whose records is of the job's inputs is
+refused rather than posed again whole. Records that are errors are dropped and
+their inputs posed again, unless told to keep them. A line that is not a record
+is an error naming the line, never silently dropped: only a last line cut short
+(the job was killed while writing it) is.
 """
 from __future__ import annotations
 
@@ -55,6 +59,8 @@ class ResumeState:
     done: Counter = field(default_factory=Counter)
     retried: list[str] = field(default_factory=list)
     header: dict[str, Any] | None = None
+    #: Records kept whose source is none of the job's inputs (0 when not told them).
+    foreign: int = 0
 
 
 def input_key(source: str, frame: int | None, base: str | None = None) -> tuple[str, int | None]:
@@ -75,7 +81,6 @@ def read_done(path: str | os.PathLike, settings: Mapping[str, Any] | None = None
     of this job's images and videos; None: every error record). An error record of a
     file the job does not name again is kept, as it would not be redone.
     """
-    again: set[str] | None = None  # the real paths of inputs, made at the first error record
     name = os.fspath(path)
     try:
         st = os.stat(name)
@@ -93,6 +98,7 @@ def read_done(path: str | os.PathLike, settings: Mapping[str, Any] | None = None
     state = ResumeState()
     keep: list[bytes] = []
     base = None
+    sources: _Sources | None = None  # made after the header, which names the base
     for number, line in enumerate(complete, 1):
         try:
             obj = json.loads(line)
@@ -111,18 +117,83 @@ def read_done(path: str | os.PathLike, settings: Mapping[str, Any] | None = None
             raise ResumeError(f"--resume: {name} has no posefast header line (written by an "
                               f"older posefast?), so its settings cannot be checked: start "
                               f"again with --overwrite, or write to another file")
-        key = input_key(obj["source"], obj["frame"], base)
-        if obj["error"] is not None and retry_failed:
-            if again is None and inputs is not None:
-                again = {input_key(p, None)[0] for p in inputs}
-            if again is None or key[0] in again:
-                state.retried.append(obj["source"])
-                continue
-        state.done[key] += 1
+        if sources is None:
+            sources = _Sources(base, inputs)
+        real, ours = sources.match(obj["source"])
+        if obj["error"] is not None and retry_failed and ours:
+            state.retried.append(obj["source"])
+            continue
+        state.done[(real, obj["frame"])] += 1
+        state.foreign += not ours
         keep.append(line)
+    if sources is not None and inputs is not None and sources.matched == 0:
+        example = sources.unmatched[0]
+        raise ResumeError(
+            f"--resume: none of the records in {name} is of this job's inputs: its "
+            f"sources (the first: {example}) name none of them, looked for from "
+            f"{base or 'the folder the job ran in'} (where the job ran) and from "
+            f"{os.getcwd()} (the current folder). Name the inputs the job was run on, "
+            f"from the folder it ran in, or start again with --overwrite")
     if tail or len(keep) != len(complete):
         _rewrite(name, b"".join(line + b"\n" for line in keep), st)
     return state
+
+
+class _Sources:
+    """Matches the sources of an output's records to the inputs of this job (their
+    real paths; None: not told them, each source taken from where it exists)."""
+
+    def __init__(self, base: str | None, inputs: Iterable[str] | None) -> None:
+        self.base = base
+        self.inputs = None if inputs is None else {input_key(p, None)[0] for p in inputs}
+        self._by_identity: dict[tuple[int, int], str] | None = None
+        self._seen: dict[str, tuple[str, bool]] = {}  # a video's frames share a source
+        self.matched = 0
+        self.unmatched: list[str] = []
+
+    def match(self, source: str) -> tuple[str, bool]:
+        """The real path that stands for ``source``, and whether it is one of the inputs."""
+        found = self._seen.get(source)
+        if found is None:
+            found = self._seen[source] = self._match(source)
+            if not found[1]:
+                self.unmatched.append(source)
+        self.matched += found[1]
+        return found
+
+    def _match(self, source: str) -> tuple[str, bool]:
+        places = [source]
+        if not os.path.isabs(source) and self.base is not None:
+            places.insert(0, os.path.join(self.base, source))  # where the job ran first
+        reals = list(dict.fromkeys(os.path.realpath(p) for p in places))
+        existing = [r for r in reals if os.path.exists(r)]
+        if self.inputs is None:
+            return (existing or reals)[0], True
+        for real in reals:
+            if real in self.inputs:
+                return real, True
+        for real in existing:  # the same file through another path (a mount, a link)
+            same = self._identities().get(_identity(real))
+            if same is not None:
+                return same, True
+        return reals[0], False
+
+    def _identities(self) -> dict[tuple[int, int], str]:
+        if self._by_identity is None:
+            self._by_identity = {}
+            for real in self.inputs or ():
+                ident = _identity(real)
+                if ident is not None:
+                    self._by_identity.setdefault(ident, real)
+        return self._by_identity
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _check_header(name: str, header: Any, settings: Mapping[str, Any] | None) -> str | None:
