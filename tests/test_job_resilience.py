@@ -13,7 +13,7 @@ import pytest
 
 import posefast
 from pipeline_ready import pipeline  # noqa: F401  (a fixture)
-from conftest import IMAGES
+from conftest import IMAGES, MODEL_721
 from test_job import (FAST, image_list, linux_only, records, running, stage_processes,
                       wait_until, lines)
 
@@ -42,3 +42,78 @@ def test_the_job_imports_its_own_posefast_whatever_the_current_folder_holds(pipe
     got = records(out)
     assert [rec["error"] for rec in got] == [None, None]
     assert len(got[1]["poses"]) == 2
+
+
+# -- issue 24 must-fix 8: a small /dev/shm ----------------------------------------------
+
+def _small_shm(size: str, *command) -> subprocess.CompletedProcess:
+    """``command`` run with a /dev/shm of ``size`` (a tmpfs mounted in a mount namespace
+    of its own, as root): Docker's default is 64 MB."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("a private /dev/shm needs root and unshare")
+    probe = subprocess.run(["unshare", "-m", "sh", "-c",
+                            "mount -t tmpfs -o size=1m tmpfs /dev/shm"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs in a mount namespace here: {probe.stderr!r}")
+    script = f'mount -t tmpfs -o size={size} tmpfs /dev/shm && exec "$@"'
+    return subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", *map(str, command)],
+                          capture_output=True, text=True, timeout=180)
+
+
+LARGE = ["--model", str(MODEL_721)]  # 721x1281 inputs: 2.6 MB an image in flight
+
+
+@linux_only
+def test_a_small_dev_shm_fits_the_images_in_flight(pipeline, tmp_path):
+    out = tmp_path / "poses.jsonl"
+    r = _small_shm("12m", sys.executable, "-m", "posefast", "run", IMAGES, "--output", out,
+                   "--workers", 2, "--preparers", 2, *LARGE)
+    # before: preparation processes died on SIGBUS, "died ... times"
+    assert r.returncode == 0, r.stderr
+    assert "images in flight, not 10: /dev/shm holds no more" in r.stderr
+    got = records(out)
+    assert len(got) == len(list(IMAGES.iterdir())) and all(rec["error"] is None for rec in got)
+
+
+@linux_only
+def test_a_dev_shm_too_small_for_two_images_is_refused_before_the_output(pipeline, tmp_path):
+    out = tmp_path / "poses.jsonl"
+    r = _small_shm("5m", sys.executable, "-m", "posefast", "run", IMAGES, "--output", out,
+                   *LARGE)
+    assert r.returncode == 2, r.stderr
+    assert "/dev/shm has 5.0 MB free" in r.stderr and "--input-size" in r.stderr
+    assert "Traceback" not in r.stderr and not out.exists()
+
+
+@linux_only
+def test_the_slot_pool_takes_its_memory_up_front(pipeline):
+    r = _small_shm("4m", sys.executable, "-c", (
+        "import errno\n"
+        "from posefast.job.slots import SlotPool\n"
+        "try:\n"
+        "    pool = SlotPool.create(4, (721, 1281, 3), 'uint8')\n"
+        "except OSError as exc:\n"
+        "    print('refused', errno.errorcode[exc.errno])\n"
+        "else:\n"
+        "    pool.view(3)[...] = 1  # SIGBUS: the page is not there\n"
+        "    print('written')\n"))
+    assert r.stdout.strip() == "refused ENOSPC", (r.returncode, r.stdout, r.stderr)
+
+
+def test_the_plan_fits_the_images_in_flight_to_the_shared_memory():
+    from posefast.backend import InputSpec
+    from posefast.config import load_config
+    from posefast.job.runner import SharedMemoryTooSmall, plan_job
+
+    config = load_config(api={"backend": "tflite"})
+    spec = InputSpec(height=721, width=1281, dtype="uint8")
+    one = 721 * 1281 * 3
+    roomy = plan_job(config, cores=4, spec=spec, shm_free=lambda: 10 ** 12)
+    assert roomy.slots == 4 * 2 + 4 * 2 * roomy.batch_size + 2
+    assert "in flight" not in roomy.describe()
+    tight = plan_job(config, cores=4, spec=spec, shm_free=lambda: 5 * one + (1 << 20))
+    assert tight.slots == 5 and "5 images in flight" in tight.describe()
+    unknown = plan_job(config, cores=4, spec=spec, shm_free=lambda: None)
+    assert unknown.slots == roomy.slots
+    with pytest.raises(SharedMemoryTooSmall, match="/dev/shm has .* --input-size"):
+        plan_job(config, cores=4, spec=spec, shm_free=lambda: one)

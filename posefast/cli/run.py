@@ -144,6 +144,7 @@ def main(args: argparse.Namespace) -> int:
             spec = probe.input_spec
         plan = plan_job(config, workers=args.workers, preparers=args.preparers,
                         batch_size=args.batch_size,
+                        spec=spec if args.engine == "local" else None,  # (its /dev/shm)
                         inputs=(len(sources) if all(s.kind == "image" for s in sources)
                                 else None))
         image_ids = (coco_image_ids([(s.path, s.kind) for s in sources], args.coco_annotations)
