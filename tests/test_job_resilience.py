@@ -2,6 +2,7 @@
 posefast, a fork server killed or stopped, a small /dev/shm."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -14,6 +15,7 @@ import pytest
 import posefast
 from pipeline_ready import pipeline  # noqa: F401  (a fixture)
 from conftest import IMAGES, MODEL_721
+from processes import descendants
 from test_job import (FAST, image_list, linux_only, records, running, stage_processes,
                       wait_until, lines)
 
@@ -117,3 +119,88 @@ def test_the_plan_fits_the_images_in_flight_to_the_shared_memory():
     assert unknown.slots == roomy.slots
     with pytest.raises(SharedMemoryTooSmall, match="/dev/shm has .* --input-size"):
         plan_job(config, cores=4, spec=spec, shm_free=lambda: one)
+
+
+# -- issue 24: the fork server killed or stopped -----------------------------------------
+
+def _fork_server(job_pid: int) -> int | None:
+    for task in Path(f"/proc/{job_pid}/task").glob("*/children"):
+        for child in task.read_text().split():
+            try:
+                if b"multiprocessing.forkserver" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    return int(child)
+            except OSError:
+                continue
+    return None
+
+
+def _finish(job, timeout=90):
+    """The job's exit code and stderr; a job still running after ``timeout`` s hung."""
+    try:
+        job.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        for pid in [*descendants(job.pid), job.pid]:  # (they hold its stderr open)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        job.wait()
+        pytest.fail(f"the job hung: {job.stderr.read()}")
+    return job.returncode, job.stderr.read()
+
+
+@linux_only
+def test_a_killed_fork_server_is_replaced_and_no_record_is_lost(pipeline, tmp_path):
+    lst, names = image_list(tmp_path, 40)
+    out = tmp_path / "out.jsonl"
+    with running("run", f"@{lst}", "--output", out, "--workers", 1, "--preparers", 1,
+                 *FAST) as job:
+        wait_until(lambda: lines(out) >= 4, job)
+        server = wait_until(lambda: _fork_server(job.pid), job, what="the fork server")
+        os.kill(server, signal.SIGKILL)
+        code, err = _finish(job)
+    assert code == 0, err  # before: an EOFError traceback (5 tries in 6)
+    assert "Traceback" not in err
+    got = records(out)
+    assert [r["source"] for r in got] == names and all(r["error"] is None for r in got)
+
+
+@linux_only
+def test_a_stopped_fork_server_and_a_dead_worker_do_not_hang_the_job(pipeline, tmp_path):
+    lst, names = image_list(tmp_path, 40)
+    out = tmp_path / "out.jsonl"
+    with running("run", f"@{lst}", "--output", out, "--workers", 1, "--preparers", 1,
+                 *FAST) as job:
+        wait_until(lambda: lines(out) >= 4, job)
+        server = wait_until(lambda: _fork_server(job.pid), job, what="the fork server")
+        os.kill(server, signal.SIGSTOP)
+        try:
+            os.kill(stage_processes(job.pid, "posefast-infer")[0], signal.SIGKILL)
+            code, err = _finish(job)  # before: hung for good
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # (the job killed it)
+                os.kill(server, signal.SIGCONT)
+    assert code == 0, err
+    assert "Traceback" not in err
+    got = records(out)
+    assert [r["source"] for r in got] == names and all(r["error"] is None for r in got)
+
+
+@linux_only
+def test_sigterm_ends_a_job_whose_fork_server_is_stopped(pipeline, tmp_path):
+    lst, names = image_list(tmp_path, 40)
+    out = tmp_path / "out.jsonl"
+    with running("run", f"@{lst}", "--output", out, "--workers", 1, "--preparers", 1,
+                 *FAST) as job:
+        wait_until(lambda: lines(out) >= 4, job)
+        server = wait_until(lambda: _fork_server(job.pid), job, what="the fork server")
+        os.kill(server, signal.SIGSTOP)
+        try:
+            os.kill(stage_processes(job.pid, "posefast-infer")[0], signal.SIGKILL)
+            job.send_signal(signal.SIGTERM)
+            code, err = _finish(job, timeout=30)  # before: SIGTERM ignored, hung for good
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # (the job killed it)
+                os.kill(server, signal.SIGCONT)
+    assert code in (130, 143), err
+    assert "Traceback" not in err and "--resume" in err
+    got = records(out)  # every line whole: the job can be resumed
+    assert [r["source"] for r in got] == names[:len(got)]

@@ -58,15 +58,22 @@ def start(backend_module: str | None = None) -> None:
     Hence the server starts before NumPy is imported where it can, and a second call
     does nothing at all: the job's checks call this again, after the command did."""
     global _started
-    import signal
-    from multiprocessing import forkserver
 
     if _started or context(backend_module).get_start_method() != "forkserver":
         return
+    _launch()
+    _started = True
+
+
+def _launch() -> None:
+    """``ensure_running``, as ``start`` says: Ctrl-C ignored by the server, which
+    imports this posefast (``_own_imports``) on one BLAS thread."""
+    import signal
+    from multiprocessing import forkserver
+
     if threading.current_thread() is not threading.main_thread():
         with _own_imports():
             forkserver.ensure_running()  # signal handlers belong to the main thread
-        _started = True
         return
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
@@ -74,35 +81,110 @@ def start(backend_module: str | None = None) -> None:
         try:
             with one_blas_thread(), _own_imports():
                 forkserver.ensure_running()  # (fork and exec: the server imports on its own)
-            _started = True
         finally:
             signal.signal(signal.SIGINT, previous)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
-@contextlib.contextmanager
-def sigint_deferred() -> Iterator[None]:
-    """Ctrl-C (SIGINT) held back until the block ends, then handled as it would have
-    been. Around starting a process: interrupted after the fork server had forked it
-    but before it was sent what to run, the process died on an EOFError traceback
-    (about one Ctrl-C in 20 sent while a job's processes start). Python runs signal
-    handlers in the main thread only, so elsewhere nothing is held back."""
-    import signal
+#: Seconds the fork server has to answer a start: at first it is still importing
+#: its modules (0.2-0.5 s here, more on a loaded machine); a stopped one never does.
+ANSWER_LIMIT = 60.0
+#: Seconds to wait for a start after Ctrl-C (or SIGTERM) before giving it up.
+INTERRUPT_GRACE = 1.0
 
-    if threading.current_thread() is not threading.main_thread():
-        yield
+
+class ForkServerError(RuntimeError):
+    """The job's processes could not be started: the fork server, started again,
+    failed too; the message says how."""
+
+
+def start_process(process: Any) -> None:
+    """``process.start()`` (a Process of ``context()``), which never hangs nor dies
+    on the fork server's death.
+
+    A start asks the fork server for a process and waits for its answer: a server
+    that was killed gave an EOFError traceback, one that was stopped (SIGSTOP) hung
+    the job for good, deaf to Ctrl-C and SIGTERM. The start runs in a thread of its
+    own while this one waits, Ctrl-C and SIGTERM heard: a server that does not answer
+    within ``ANSWER_LIMIT`` seconds (``INTERRUPT_GRACE`` once interrupted) is killed,
+    which ends the wait, and a new one is started for a second try; a second failure
+    raises ForkServerError. Ctrl-C coming meanwhile is raised once the start is done
+    or given up: a start cut in the middle left a process dying on an EOFError
+    traceback, forked but never told what to run."""
+    if getattr(process, "_start_method", None) != "forkserver":
+        process.start()
         return
-    came: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: came.append(signum))
+    why = _start_within(process)
+    if why is None:
+        return
+    end_server()
+    _launch()
+    again = _start_within(process)
+    if again is not None:
+        raise ForkServerError(f"the fork server the job's processes come from failed to "
+                              f"start one twice ({why}; then {again})")
+
+
+def _start_within(process: Any) -> str | None:
+    """Start ``process`` (see ``start_process``); None, or why the server failed."""
+    import time
+
+    outcome: list[BaseException | None] = []
+
+    def start() -> None:
+        try:
+            process.start()
+            outcome.append(None)
+        except BaseException as exc:  # handed to the waiting thread
+            outcome.append(exc)
+
+    thread = threading.Thread(target=start, name="posefast-start", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + ANSWER_LIMIT
+    interrupt: BaseException | None = None
+    ended = False
+    while thread.is_alive():
+        try:
+            thread.join(max(0.0, min(0.5, deadline - time.monotonic())))
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as the command takes it
+            interrupt = exc
+            deadline = min(deadline, time.monotonic() + INTERRUPT_GRACE)
+        if thread.is_alive() and time.monotonic() >= deadline:
+            if ended:  # not even the server's end freed it: give it up
+                outcome.append(EOFError("the start did not end with the fork server"))
+                break
+            end_server()  # its answer cannot come now: the start sees EOF
+            ended = True
+            deadline = time.monotonic() + 10.0
+    if interrupt is not None:
+        raise interrupt
+    failure = outcome[0] if outcome else None
+    if failure is None:
+        return None
+    if isinstance(failure, (EOFError, OSError)):
+        if ended:
+            return "it did not answer in time"
+        return f"it failed: {type(failure).__name__}: {failure}"
+    raise failure
+
+
+def end_server() -> None:
+    """Kill the fork server (one that died, or was stopped, or does not answer) and
+    wait until it is dead, without reaping it: ``ensure_running`` reaps it and starts
+    a new one. Every process it had forked seems ended then (their sentinels are its
+    pipes); those still running are the caller's to end."""
+    import signal
+    from multiprocessing import forkserver
+
+    pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    if pid is None:
+        return
     try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if came and callable(previous):
-            previous(signal.SIGINT, None)  # (Python's own raises KeyboardInterrupt)
-        elif came and previous == signal.SIG_DFL:
-            signal.raise_signal(signal.SIGINT)
+        os.kill(pid, signal.SIGKILL)  # (a stopped process dies of it too)
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+    except (ProcessLookupError, ChildProcessError):
+        pass
 
 
 def wanted_by(argv: Sequence[str]) -> bool:

@@ -272,8 +272,10 @@ class Runner:
             target, args = inference_main, (child, pool.layout, self.config, self.max_pixels,
                                             loud)
         proc = self._ctx.Process(target=target, args=args, name=f"posefast-{kind}", daemon=True)
-        with forkserver.sigint_deferred():
-            proc.start()
+        try:
+            forkserver.start_process(proc)
+        except forkserver.ForkServerError as exc:
+            raise JobAborted(str(exc)) from None
         child.close()  # the process holds its end; EOF here means it is gone
         return proc, parent
 
