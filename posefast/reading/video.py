@@ -6,12 +6,13 @@ says whether it is installed; everything else raises ``VideoError`` without it.
 from __future__ import annotations
 
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+
+from .files import special_kind
 
 VIDEO_EXTENSIONS: frozenset[str] = frozenset(
     {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
@@ -64,11 +65,8 @@ def _regular_file_problem(path: str) -> str | None:
         st = os.stat(path)
     except OSError as exc:
         return f"cannot read ({exc.strerror or exc})"
-    if not stat.S_ISREG(st.st_mode):
-        kind = ("a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
-                else "a device or socket")
-        return f"is {kind}, not a video file"
-    return None
+    kind = special_kind(st.st_mode)
+    return None if kind is None else f"is {kind}, not a video file"
 
 
 def _header(path: str, attribute: str):
