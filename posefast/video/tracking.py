@@ -4,8 +4,9 @@ for as long as the person stays in view.
 The algorithm follows tfjs pose-detection's ``KeypointTracker`` (and its
 bounding-box variant). For each frame, at time ``t`` (seconds):
 
-1. Tracks last matched more than ``max_age`` seconds before ``t`` are dropped; their
-   ids are never given out again.
+1. Tracks last matched more than ``max_age`` seconds before ``t`` are dropped, unless
+   matched in the previous frame (so ``max_age=0`` ends a track at the first frame it
+   misses); their ids are never given out again.
 2. Each remaining track is moved to where it should be at ``t`` at its velocity
    (``predict_motion``, on by default; not in tfjs): its box centre's speed in
    pixels per second, averaged over its matches (each new measurement weighs 1/2).
@@ -142,14 +143,18 @@ class _Tracker:
         if self._last_time is not None and time < self._last_time:
             raise ValueError(f"time went backwards: {time} s after {self._last_time} s "
                              f"(call reset() between videos)")
-        self._last_time = time
+        previous, self._last_time = self._last_time, time
         kps, order_scores = _as_arrays(poses, scores)
         stacked = np.stack(kps) if kps else np.zeros((0, NUM_KEYPOINTS, 3))
         boxes = keypoint_boxes(stacked, BOX_MIN_SCORE).tolist()
         #: The box of each pose of the last update (pixels), for the caller's use.
         self.last_boxes = boxes
 
-        self._tracks = [t for t in self._tracks if time - t.last_time <= self.max_age]
+        # max_age bounds the time a track goes unmatched, not the frame interval: a
+        # track matched in the previous frame always meets this one (max_age 0: a
+        # track ends at the first frame it misses, rather than at every frame)
+        self._tracks = [t for t in self._tracks
+                        if time - t.last_time <= self.max_age or t.last_time == previous]
         ids = [0] * len(kps)
         if len(kps) == 0:
             return ids
