@@ -261,6 +261,6 @@ def test_max_age_0_ends_a_track_at_the_first_frame_it_misses():
         assert t.update([a + [2, 0, 0], b], 0.04) == [1, 2]
         assert t.update([b], 0.08) == [2]            # a missed a frame: its track ends
         assert t.update([a, b], 0.12) == [3, 2]
-        # a frame interval longer than max_age is no gap either
+        # a frame interval longer than max_age is no gap either; a frame missed is
         slow = cls(max_age=0.01)
-        assert [slow.update([a], i * 0.5) for i in range(3)] == [[1], [1], [1]]
+        assert [slow.update([a], i * 0.5) for i in (0, 1, 2, 4)] == [[1], [1], [1], [2]]
