@@ -232,7 +232,7 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
     from ..job.output import OutputError, make_header, open_writer
     from ..job.plan import Skipper, count_inputs
     from ..job.progress import Progress, summary
-    from ..job.resume import ResumeState, job_settings, read_done
+    from ..job.resume import ResumeState, job_settings, model_defaults, read_done
     from ..job.runner import DEFAULT_TIME_LIMIT, JobAborted, Runner, RunStats, WorkerStartError
 
     settings = job_settings(config, every=args.every,
@@ -244,7 +244,8 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
                 f"--output {args.output} already holds records: add --resume to finish the "
                 f"job that wrote it, --overwrite to replace it, or write to another file")
         state = (read_done(args.output, settings, retry_failed=not args.keep_failed,
-                           inputs=[s.path for s in sources])
+                           inputs=[s.path for s in sources],
+                           defaults=model_defaults(config, spec))
                  if args.resume else ResumeState())
     except (UsageError, OutputError) as exc:
         return fail(str(exc))

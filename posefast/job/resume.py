@@ -70,7 +70,8 @@ def input_key(source: str, frame: int | None, base: str | None = None) -> tuple[
 
 
 def read_done(path: str | os.PathLike, settings: Mapping[str, Any] | None = None, *,
-              retry_failed: bool = True, inputs: Iterable[str] | None = None) -> ResumeState:
+              retry_failed: bool = True, inputs: Iterable[str] | None = None,
+              defaults: Mapping[str, Any] | None = None) -> ResumeState:
     """The records an output holds, after checking it can be completed by this job.
 
     Raises ResumeError (naming the file, and the line or the setting) for a file that
@@ -79,7 +80,9 @@ def read_done(path: str | os.PathLike, settings: Mapping[str, Any] | None = None
     The file is rewritten (atomically) without its cut last line and without the error
     records to retry: with ``retry_failed``, those of the files ``inputs`` names (paths
     of this job's images and videos; None: every error record). An error record of a
-    file the job does not name again is kept, as it would not be redone.
+    file the job does not name again is kept, as it would not be redone. ``defaults``:
+    what a setting of None (left to the model) stands for, on either side
+    (``model_defaults``).
     """
     name = os.fspath(path)
     try:
@@ -106,7 +109,7 @@ def read_done(path: str | os.PathLike, settings: Mapping[str, Any] | None = None
             obj = None
         if number == 1 and is_header(obj):
             state.header = obj[HEADER_KEY]
-            base = _check_header(name, state.header, settings)
+            base = _check_header(name, state.header, settings, defaults or {})
             keep.append(line)
             continue
         problem = _record_problem(obj)
@@ -196,12 +199,14 @@ def _identity(path: str) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def _check_header(name: str, header: Any, settings: Mapping[str, Any] | None) -> str | None:
+def _check_header(name: str, header: Any, settings: Mapping[str, Any] | None,
+                  defaults: Mapping[str, Any]) -> str | None:
     if not isinstance(header, dict) or not isinstance(header.get("settings"), dict):
         raise ResumeError(f"--resume: {name} line 1: a header without settings")
     cwd = header.get("cwd")
     if settings is not None:
-        old = header["settings"]
+        old = _effective(header["settings"], defaults)
+        settings = _effective(settings, defaults)
         diffs = [f"{key} {old.get(key)!r} there, {settings.get(key)!r} now"
                  for key in sorted(set(old) | set(settings))
                  if key not in _NOT_COMPARED and old.get(key) != settings.get(key)]
@@ -211,6 +216,11 @@ def _check_header(name: str, header: Any, settings: Mapping[str, Any] | None) ->
                 f"the settings it was made with, or start again with --overwrite, or write to "
                 f"another file")
     return cwd if isinstance(cwd, str) else None
+
+
+def _effective(settings: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    return {**settings, **{k: v for k, v in defaults.items()
+                           if settings.get(k) is None and v is not None}}
 
 
 def _record_problem(obj: Any) -> str | None:
@@ -243,3 +253,34 @@ def _rewrite(name: str, content: bytes, st: os.stat_result) -> None:
         except OSError:
             pass
         raise ResumeError(f"--resume: cannot rewrite {name}: {exc.strerror or exc}") from None
+
+
+def model_defaults(config: Any, spec: Any) -> dict[str, Any]:
+    """What ``input_size`` and ``output_stride`` left to the model (None) stand for:
+    the model's own, for ``read_done``'s ``defaults``. An option left to the model and
+    the same value given explicitly make the same records (``--output-stride 16`` on
+    a stride-16 model, ``--input-size 481x641`` on a 481x641 one), and a resume
+    compares them so. ``spec`` is the backend's InputSpec for ``config``. The stride
+    is read from the model's layers (about 0.2 s with the imports, so only for a
+    resume); the model's own size, where ``config`` gives another, from the model
+    loaded without it. None where either cannot be found."""
+    from dataclasses import replace
+
+    try:
+        from ..models import resolve_model
+        from ..rewrite import model_stride
+
+        stride: int | None = model_stride(resolve_model(config.model))
+    except Exception:  # not a model the stride rewrite knows
+        stride = None
+    size: list[int] | None = [int(spec.height), int(spec.width)]
+    if config.input_size is not None:
+        try:
+            from ..estimator import PoseEstimator
+
+            own = replace(config, input_size=None, output_stride=None)
+            with PoseEstimator(config=own) as probe:
+                size = [int(probe.input_spec.height), int(probe.input_spec.width)]
+        except Exception:
+            size = None
+    return {"input_size": size, "output_stride": stride}

@@ -1,6 +1,7 @@
-"""``--resume`` where the job's files are reached by other paths than when it ran: its
-folder moved, or another mount path (a hard link stands for it: the same file under
-another name), and where no record is of the job's inputs at all."""
+"""``--resume`` where the job's files are reached by other paths than when it ran (its
+folder moved, or another mount path: a hard link stands for it, the same file under
+another name), where no record is of the job's inputs at all, and where options are
+spelled out that the first run left to the model."""
 from __future__ import annotations
 
 import os
@@ -66,3 +67,26 @@ def test_resume_with_none_of_the_records_inputs_says_so(pipeline, tmp_path):
     assert "none of the records" in r.stderr and "photos/standing.png" in r.stderr
     assert str(elsewhere) in r.stderr and "Traceback" not in r.stderr
     assert (job / "poses.jsonl").read_bytes() == before
+
+
+MODEL_481 = FAST[1].replace("353_481", "481_641")
+
+
+@pytest.mark.parametrize("first, then", [
+    ([], ["--output-stride", "16", "--input-size", "481x641"]),
+    (["--output-stride", "16", "--input-size", "481x641"], []),
+])
+def test_resume_compares_the_model_defaults_by_their_values(pipeline, tmp_path, first, then):
+    out = tmp_path / "poses.jsonl"
+    r = posefast("run", IMAGES / "standing.png", "--output", out, "--model", MODEL_481, *first)
+    assert r.returncode == 0, r.stderr
+    r = posefast("run", IMAGES / "standing.png", IMAGES / "sitting.png", "--output", out,
+                 "--resume", "--model", MODEL_481, *then)
+    assert r.returncode == 0, r.stderr  # before: refused, "output_stride None there, 16 now"
+    assert "skipped 1" in r.stderr
+    assert len(records(out)) == 2
+    for other, named in ((["--output-stride", "8"], "output_stride 16 there, 8 now"),
+                         (["--input-size", "353x481"], "input_size [481, 641] there")):
+        r = posefast("run", IMAGES / "couple.jpg", "--output", out, "--resume",
+                     "--model", MODEL_481, *other)
+        assert r.returncode == 2 and named in r.stderr, r.stderr
