@@ -69,7 +69,7 @@ LARGE = ["--model", str(MODEL_721)]  # 721x1281 inputs: 2.6 MB an image in fligh
 def test_a_small_dev_shm_fits_the_images_in_flight(pipeline, tmp_path):
     out = tmp_path / "poses.jsonl"
     r = _small_shm("12m", sys.executable, "-m", "posefast", "run", IMAGES, "--output", out,
-                   "--workers", 2, "--preparers", 2, *LARGE)
+                   "--workers", 2, "--preparers", 2, "--batch-size", 1, *LARGE)
     # before: preparation processes died on SIGBUS, "died ... times"
     assert r.returncode == 0, r.stderr
     assert "images in flight, not 10: /dev/shm holds no more" in r.stderr
