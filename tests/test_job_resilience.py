@@ -191,3 +191,45 @@ def test_a_stopped_fork_server_and_a_dead_worker_do_not_hang_the_job(pipeline, t
     else:
         assert code == 0, err
         assert [r["source"] for r in got] == names and all(r["error"] is None for r in got)
+
+
+def _noop():
+    pass
+
+
+@linux_only
+def test_a_fork_server_that_does_not_answer_is_replaced_and_ctrl_c_is_heard(monkeypatch):
+    """The start of a process waits for the fork server's answer: a stopped server gave
+    none and the wait never ended, deaf to Ctrl-C. Here, in this process."""
+    import threading
+    import time
+    from multiprocessing import forkserver as mp_forkserver
+
+    from posefast.job import forkserver
+
+    ctx = forkserver.context(None)
+    if ctx.get_start_method() != "forkserver":
+        pytest.skip("processes come from no fork server here")
+    forkserver.start()
+    first = ctx.Process(target=_noop, daemon=True)
+    forkserver.start_process(first)
+    first.join(10)
+    monkeypatch.setattr(forkserver, "ANSWER_LIMIT", 1.0)
+    server = mp_forkserver._forkserver._forkserver_pid
+    os.kill(server, signal.SIGSTOP)
+    with pytest.raises(forkserver.ForkServerError, match="did not answer in time"):
+        forkserver.start_process(ctx.Process(target=_noop, daemon=True))
+    assert mp_forkserver._forkserver._forkserver_pid != server  # a new one
+    again = ctx.Process(target=_noop, daemon=True)
+    forkserver.start_process(again)
+    again.join(10)
+    assert again.exitcode == 0
+    # Ctrl-C while the server does not answer: heard within the grace period
+    monkeypatch.setattr(forkserver, "ANSWER_LIMIT", 60.0)
+    os.kill(mp_forkserver._forkserver._forkserver_pid, signal.SIGSTOP)
+    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        forkserver.start_process(ctx.Process(target=_noop, daemon=True))
+    assert time.monotonic() - t0 < 10
+    forkserver.end_server()  # (stopped: the next start in this process gets a new one)

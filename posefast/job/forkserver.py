@@ -95,8 +95,8 @@ INTERRUPT_GRACE = 1.0
 
 
 class ForkServerError(RuntimeError):
-    """The job's processes could not be started: the fork server, started again,
-    failed too; the message says how."""
+    """A process could not be started: the fork server died or did not answer (it
+    was started again for the next try); the message says how."""
 
 
 def start_process(process: Any) -> None:
@@ -108,10 +108,11 @@ def start_process(process: Any) -> None:
     the job for good, deaf to Ctrl-C and SIGTERM. The start runs in a thread of its
     own while this one waits, Ctrl-C and SIGTERM heard: a server that does not answer
     within ``ANSWER_LIMIT`` seconds (``INTERRUPT_GRACE`` once interrupted) is killed,
-    which ends the wait, and a new one is started for a second try; a second failure
-    raises ForkServerError. Ctrl-C coming meanwhile is raised once the start is done
-    or given up: a start cut in the middle left a process dying on an EOFError
-    traceback, forked but never told what to run."""
+    which ends the wait. A server that failed is replaced by a new one, and
+    ForkServerError raised: try again with a new process (and new pipes: the old
+    server may have forked one that holds them). Ctrl-C coming meanwhile is raised
+    once the start is done or given up: a start cut in the middle left a process
+    dying on an EOFError traceback, forked but never told what to run."""
     if getattr(process, "_start_method", None) != "forkserver":
         process.start()
         return
@@ -120,10 +121,7 @@ def start_process(process: Any) -> None:
         return
     end_server()
     _launch()
-    again = _start_within(process)
-    if again is not None:
-        raise ForkServerError(f"the fork server the job's processes come from failed to "
-                              f"start one twice ({why}; then {again})")
+    raise ForkServerError(f"the fork server they come from {why}")
 
 
 def _start_within(process: Any) -> str | None:

@@ -261,7 +261,24 @@ class Runner:
         return self.stats
 
     def _spawn(self, kind: str, pool: SlotPool) -> tuple[Any, Any]:
-        parent, child = self._ctx.Pipe(duplex=True)
+        # A second try (the fork server failed and was started again) gets a pipe of
+        # its own: a process the failed server forked may hold the first one.
+        for tries in (1, 2):
+            parent, child = self._ctx.Pipe(duplex=True)
+            proc = self._process(kind, pool, child)
+            try:
+                forkserver.start_process(proc)
+            except forkserver.ForkServerError as exc:
+                parent.close()
+                child.close()
+                if tries == 2:
+                    raise JobAborted(f"the job's processes cannot be started: {exc}") from None
+                continue
+            child.close()  # the process holds its end; EOF here means it is gone
+            return proc, parent
+        raise AssertionError("unreachable")
+
+    def _process(self, kind: str, pool: SlotPool, child: Any) -> Any:
         # said in so many words: a fork server started before --verbose was read
         # does not pass it on in its environment
         loud = verbose()
@@ -271,13 +288,7 @@ class Runner:
         else:
             target, args = inference_main, (child, pool.layout, self.config, self.max_pixels,
                                             loud)
-        proc = self._ctx.Process(target=target, args=args, name=f"posefast-{kind}", daemon=True)
-        try:
-            forkserver.start_process(proc)
-        except forkserver.ForkServerError as exc:
-            raise JobAborted(str(exc)) from None
-        child.close()  # the process holds its end; EOF here means it is gone
-        return proc, parent
+        return self._ctx.Process(target=target, args=args, name=f"posefast-{kind}", daemon=True)
 
 
 def start_fork_server_early(config: Config) -> None:
