@@ -21,9 +21,11 @@ def _folder(root, names=("standing.png", "sitting.png")):
     return root
 
 
-def test_resume_after_the_jobs_folder_moved_poses_each_input_once(pipeline, tmp_path):
+@pytest.mark.parametrize("spelled", ["relative", "absolute"])
+def test_resume_after_the_jobs_folder_moved_poses_each_input_once(pipeline, tmp_path, spelled):
     old = _folder(tmp_path / "old")
-    r = posefast("run", "photos/standing.png", "--output", "poses.jsonl", *FAST, cwd=old)
+    first = "photos/standing.png" if spelled == "relative" else old / "photos/standing.png"
+    r = posefast("run", first, "--output", "poses.jsonl", *FAST, cwd=old)
     assert r.returncode == 0, r.stderr
     new = tmp_path / "new"
     old.rename(new)
@@ -32,7 +34,7 @@ def test_resume_after_the_jobs_folder_moved_poses_each_input_once(pipeline, tmp_
     assert r.returncode == 0, r.stderr
     assert "skipped 1" in r.stderr, r.stderr  # before: skipped 0, standing.png posed twice
     got = records(new / "poses.jsonl")
-    assert [rec["source"] for rec in got] == ["photos/standing.png", "photos/sitting.png"]
+    assert [rec["source"] for rec in got] == [str(first), "photos/sitting.png"]
     assert all(rec["error"] is None for rec in got)
 
 

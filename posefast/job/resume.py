@@ -6,7 +6,8 @@ two kinds of records in one file, so it is refused, naming each difference.
 Inputs are matched by their real path, so ``a.jpg``, ``./a.jpg`` and
 ``/photos/a.jpg`` are one input: a relative source is looked for from the folder
 named in the header (where the job ran) and from the current folder (the job's
-folder moved, or reached through another mount path), and a source naming a file
+folder moved, or reached through another mount path), as is an absolute one
+inside the folder where the job ran, and a source naming a file
 that one of the job's inputs names through another path (a bind mount, a hard
 link) is that input. An output none of whose records is of the job's inputs is
 refused rather than posed again whole. Records that are errors are dropped and
@@ -166,8 +167,11 @@ class _Sources:
 
     def _match(self, source: str) -> tuple[str, bool]:
         places = [source]
-        if not os.path.isabs(source) and self.base is not None:
-            places.insert(0, os.path.join(self.base, source))  # where the job ran first
+        if self.base is not None:
+            if not os.path.isabs(source):
+                places.insert(0, os.path.join(self.base, source))  # where the job ran first
+            elif _inside(source, self.base):  # the folder moved: its files with it
+                places.append(os.path.relpath(source, self.base))
         reals = list(dict.fromkeys(os.path.realpath(p) for p in places))
         existing = [r for r in reals if os.path.exists(r)]
         if self.inputs is None:
@@ -189,6 +193,10 @@ class _Sources:
                 if ident is not None:
                     self._by_identity.setdefault(ident, real)
         return self._by_identity
+
+
+def _inside(path: str, folder: str) -> bool:
+    return os.path.normpath(path).startswith(os.path.join(os.path.normpath(folder), ""))
 
 
 def _identity(path: str) -> tuple[int, int] | None:
