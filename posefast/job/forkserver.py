@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
+import queue
 import sys
 import threading
 from typing import Any, Iterator, Sequence
@@ -105,8 +106,8 @@ def start_process(process: Any) -> None:
 
     A start asks the fork server for a process and waits for its answer: a server
     that was killed gave an EOFError traceback, one that was stopped (SIGSTOP) hung
-    the job for good, deaf to Ctrl-C and SIGTERM. The start runs in a thread of its
-    own while this one waits, Ctrl-C and SIGTERM heard: a server that does not answer
+    the job for good, deaf to Ctrl-C and SIGTERM. The start runs in a helper thread
+    (``_Starter``) while this one waits, Ctrl-C and SIGTERM heard: a server that does not answer
     within ``ANSWER_LIMIT`` seconds (``INTERRUPT_GRACE`` once interrupted) is killed,
     which ends the wait. A server that failed is replaced by a new one, and
     ForkServerError raised: try again with a new process (and new pipes: the old
@@ -124,32 +125,51 @@ def start_process(process: Any) -> None:
     raise ForkServerError(f"the fork server they come from {why}")
 
 
+class _Starter:
+    """A thread that starts processes, so that the caller can wait for each start
+    with signals heard. One for the life of this process: a thread of its own for
+    each start cost 1 ms more a start (benchmarks/bench_process_start.py)."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()  # (a forked child would wait on a thread it lacks)
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="posefast-start", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            process, done, outcome = self.jobs.get()
+            try:
+                process.start()
+                outcome.append(None)
+            except BaseException as exc:  # handed to the waiting thread
+                outcome.append(exc)
+            done.set()
+
+
+_starter: _Starter | None = None
+
+
 def _start_within(process: Any) -> str | None:
     """Start ``process`` (see ``start_process``); None, or why the server failed."""
     import time
 
-    outcome: list[BaseException | None] = []
-
-    def start() -> None:
-        try:
-            process.start()
-            outcome.append(None)
-        except BaseException as exc:  # handed to the waiting thread
-            outcome.append(exc)
-
-    thread = threading.Thread(target=start, name="posefast-start", daemon=True)
-    thread.start()
+    global _starter
+    if _starter is None or _starter.pid != os.getpid():
+        _starter = _Starter()
+    done, outcome = threading.Event(), []
+    _starter.jobs.put((process, done, outcome))
     deadline = time.monotonic() + ANSWER_LIMIT
     interrupt: BaseException | None = None
     ended = False
-    while thread.is_alive():
+    while not done.is_set():
         try:
-            thread.join(max(0.0, min(0.5, deadline - time.monotonic())))
+            done.wait(max(0.0, min(0.5, deadline - time.monotonic())))
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as the command takes it
             interrupt = exc
             deadline = min(deadline, time.monotonic() + INTERRUPT_GRACE)
-        if thread.is_alive() and time.monotonic() >= deadline:
-            if ended:  # not even the server's end freed it: give it up
+        if not done.is_set() and time.monotonic() >= deadline:
+            if ended:  # not even the server's end freed it: give the thread up
+                _starter = None
                 outcome.append(EOFError("the start did not end with the fork server"))
                 break
             end_server()  # its answer cannot come now: the start sees EOF
@@ -162,8 +182,8 @@ def _start_within(process: Any) -> str | None:
         return None
     if isinstance(failure, (EOFError, OSError)):
         if ended:
-            return "it did not answer in time"
-        return f"it failed: {type(failure).__name__}: {failure}"
+            return "did not answer in time"
+        return f"failed: {type(failure).__name__}: {failure}"
     raise failure
 
 
