@@ -364,7 +364,7 @@ def _run(*args, timeout=300):
 
 
 def _records(out: Path) -> list[dict]:
-    lines = [json.loads(line) for line in out.read_text().splitlines()[1:]]
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == len(IMAGE_FILES) and not any(r.get("error") for r in lines)
     return lines
 

@@ -247,3 +247,20 @@ def test_one_pose_box_is_the_many_pose_box():
         assert keypoint_box(kp, 0.9) == keypoint_boxes(kp[None], 0.9)[0].tolist()
     nothing = np.full((17, 3), np.nan)
     assert keypoint_box(nothing) == [0.0, 0.0, 0.0, 0.0] == keypoint_boxes(nothing[None])[0].tolist()
+
+
+def test_max_age_0_ends_a_track_at_the_first_frame_it_misses():
+    """Issue 24: ``--max-age 0`` gave every frame new ids (no track is matched at the
+    very time of the next frame). A track matched in the previous frame always meets
+    this one; max_age bounds only the time it goes unmatched."""
+    rng = np.random.default_rng(2)
+    a, b = _person(rng, x0=100), _person(rng, x0=600)
+    for cls in (PoseTracker, BoxTracker):
+        t = cls(max_age=0.0)
+        assert t.update([a, b], 0.0) == [1, 2]
+        assert t.update([a + [2, 0, 0], b], 0.04) == [1, 2]
+        assert t.update([b], 0.08) == [2]            # a missed a frame: its track ends
+        assert t.update([a, b], 0.12) == [3, 2]
+        # a frame interval longer than max_age is no gap either; a frame missed is
+        slow = cls(max_age=0.01)
+        assert [slow.update([a], i * 0.5) for i in (0, 1, 2, 4)] == [[1], [1], [1], [2]]

@@ -150,3 +150,20 @@ def crossing(images: Path, path: Path, people, n: int = 50, fps: float = 25.0,
         clip.centres.append(cs)
     write_video(path, frames, clip.times, fps)
     return clip
+
+
+def without_keyframes(source: Path, path: Path) -> Path:
+    """``source``'s packets copied to ``path`` without its keyframes: what a clip cut
+    after its first keyframe looks like, every frame referring to a picture that is
+    not there. Written with PyAV (remuxed, not encoded again)."""
+    import av
+
+    with av.open(str(source)) as inp, av.open(str(path), "w") as out:
+        ist = inp.streams.video[0]
+        ost = out.add_stream_from_template(ist)
+        for packet in inp.demux(ist):
+            if packet.dts is None or packet.is_keyframe:
+                continue
+            packet.stream = ost
+            out.mux(packet)
+    return path

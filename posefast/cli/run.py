@@ -183,6 +183,7 @@ def _main(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> int:
             spec = probe.input_spec
         plan = plan_job(config, workers=args.workers, preparers=args.preparers,
                         batch_size=args.batch_size,
+                        spec=spec if args.engine == "local" else None,  # (its /dev/shm)
                         inputs=(len(sources) if all(s.kind == "image" for s in sources)
                                 else None))
         image_ids = (coco_image_ids([(s.path, s.kind) for s in sources],
@@ -353,7 +354,7 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
     from ..job.output import OutputError, make_header, open_writer
     from ..job.plan import Skipper, count_inputs
     from ..job.progress import Progress, summary
-    from ..job.resume import ResumeState, job_settings, read_done
+    from ..job.resume import ResumeState, job_settings, model_defaults, read_done
     from ..job.runner import DEFAULT_TIME_LIMIT, JobAborted, Runner, RunStats, WorkerStartError
 
     settings = job_settings(config, every=args.every,
@@ -365,7 +366,8 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
         if ray_parquet:
             old_parts = parquet_folder_parts("--output", args.output, [s.path for s in sources])
         state = (read_done(args.output, settings, retry_failed=not args.keep_failed,
-                           inputs=[s.path for s in sources])
+                           inputs=[s.path for s in sources],
+                           defaults=model_defaults(config, spec))
                  if args.resume else ResumeState())
         if lock is not None:
             lock.follow()  # --resume may have put a rewritten file in place
@@ -375,6 +377,9 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
         print(f"posefast run: posing again {len(state.retried)} input(s) whose record in "
               f"{args.output} is an error (first: {state.retried[0]}); --keep-failed keeps them",
               file=sys.stderr)
+    if state.foreign:
+        print(f"posefast run: {state.foreign} record(s) in {args.output} are of inputs this "
+              f"job does not name; kept as they are", file=sys.stderr)
     skipper = Skipper(state.done)
     done_before = sum(skipper.done.values())
     max_pixels = args.max_pixels or DEFAULT_MAX_PIXELS

@@ -47,8 +47,8 @@ def add_video_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--tracker", choices=("oks", "iou"), default=d.tracker,
                    help="oks: keypoint similarity (default); iou: overlap of the boxes")
     g.add_argument("--max-age", type=_number(0.0), default=d.max_age, metavar="SECONDS",
-                   help=f"a track unmatched for longer ends; its id is not reused "
-                        f"(default {d.max_age})")
+                   help=f"a track unmatched for longer ends (0: at the first frame it "
+                        f"misses); its id is not reused (default {d.max_age})")
     g.add_argument("--min-similarity", type=_fraction, default=d.min_similarity,
                    metavar="S", help=f"least OKS/IoU that continues a track "
                                      f"(default {d.min_similarity})")

@@ -4,6 +4,11 @@ NumPy, Pillow and the runtime again; it holds no runtime state and no threads
 (unlike the main process). Spawned processes where there is no fork server (Windows,
 macOS's defaults).
 
+The server imports the same posefast as the command, whatever the current folder
+holds (see ``_own_imports``): Python runs it as ``python -c``, which searches the
+current folder first and ignores the command's ``sys.path``, and a source checkout
+there whose extension is not built killed every process of the job.
+
 Its imports take about 0.2 s, and the job's first process cannot start before they
 are done. So the server starts as early as the command can tell it will be wanted
 (see ``posefast.cli``), and this module imports nothing heavy itself.
@@ -13,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
+import queue
+import sys
 import threading
 from typing import Any, Iterator, Sequence
 
@@ -52,50 +59,150 @@ def start(backend_module: str | None = None) -> None:
     Hence the server starts before NumPy is imported where it can, and a second call
     does nothing at all: the job's checks call this again, after the command did."""
     global _started
-    import signal
-    from multiprocessing import forkserver
 
     if _started or context(backend_module).get_start_method() != "forkserver":
         return
+    _launch()
+    _started = True
+
+
+def _launch() -> None:
+    """``ensure_running``, as ``start`` says: Ctrl-C ignored by the server, which
+    imports this posefast (``_own_imports``) on one BLAS thread."""
+    import signal
+    from multiprocessing import forkserver
+
     if threading.current_thread() is not threading.main_thread():
-        forkserver.ensure_running()  # signal handlers belong to the main thread
-        _started = True
+        with _own_imports():
+            forkserver.ensure_running()  # signal handlers belong to the main thread
         return
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
-            with one_blas_thread():
+            with one_blas_thread(), _own_imports():
                 forkserver.ensure_running()  # (fork and exec: the server imports on its own)
-            _started = True
         finally:
             signal.signal(signal.SIGINT, previous)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
-@contextlib.contextmanager
-def sigint_deferred() -> Iterator[None]:
-    """Ctrl-C (SIGINT) held back until the block ends, then handled as it would have
-    been. Around starting a process: interrupted after the fork server had forked it
-    but before it was sent what to run, the process died on an EOFError traceback
-    (about one Ctrl-C in 20 sent while a job's processes start). Python runs signal
-    handlers in the main thread only, so elsewhere nothing is held back."""
-    import signal
+#: Seconds the fork server has to answer a start: at first it is still importing
+#: its modules (0.2-0.5 s here, more on a loaded machine); a stopped one never does.
+ANSWER_LIMIT = 60.0
+#: Seconds to wait for a start after Ctrl-C (or SIGTERM) before giving it up.
+INTERRUPT_GRACE = 1.0
 
-    if threading.current_thread() is not threading.main_thread():
-        yield
+
+class ForkServerError(RuntimeError):
+    """A process could not be started: the fork server died or did not answer (it
+    was started again for the next try); the message says how."""
+
+
+def start_process(process: Any) -> None:
+    """``process.start()`` (a Process of ``context()``), which never hangs nor dies
+    on the fork server's death.
+
+    A start asks the fork server for a process and waits for its answer: a server
+    that was killed gave an EOFError traceback, one that was stopped (SIGSTOP) hung
+    the job for good, deaf to Ctrl-C and SIGTERM. The start runs in a helper thread
+    (``_Starter``) while this one waits, Ctrl-C and SIGTERM heard: a server that does not answer
+    within ``ANSWER_LIMIT`` seconds (``INTERRUPT_GRACE`` once interrupted) is killed,
+    which ends the wait. A server that failed is replaced by a new one, and
+    ForkServerError raised: try again with a new process (and new pipes: the old
+    server may have forked one that holds them). Ctrl-C coming meanwhile is raised
+    once the start is done or given up: a start cut in the middle left a process
+    dying on an EOFError traceback, forked but never told what to run."""
+    if getattr(process, "_start_method", None) != "forkserver":
+        process.start()
         return
-    came: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: came.append(signum))
+    why = _start_within(process)
+    if why is None:
+        return
+    end_server()
+    _launch()
+    raise ForkServerError(f"the fork server they come from {why}")
+
+
+class _Starter:
+    """A thread that starts processes, so that the caller can wait for each start
+    with signals heard. One for the life of this process: a thread of its own for
+    each start cost 1 ms more a start (benchmarks/bench_process_start.py)."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()  # (a forked child would wait on a thread it lacks)
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="posefast-start", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            process, done, outcome = self.jobs.get()
+            try:
+                process.start()
+                outcome.append(None)
+            except BaseException as exc:  # handed to the waiting thread
+                outcome.append(exc)
+            done.set()
+
+
+_starter: _Starter | None = None
+
+
+def _start_within(process: Any) -> str | None:
+    """Start ``process`` (see ``start_process``); None, or why the server failed."""
+    import time
+
+    global _starter
+    if _starter is None or _starter.pid != os.getpid():
+        _starter = _Starter()
+    done, outcome = threading.Event(), []
+    _starter.jobs.put((process, done, outcome))
+    deadline = time.monotonic() + ANSWER_LIMIT
+    interrupt: BaseException | None = None
+    ended = False
+    while not done.is_set():
+        try:
+            done.wait(max(0.0, min(0.5, deadline - time.monotonic())))
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as the command takes it
+            interrupt = exc
+            deadline = min(deadline, time.monotonic() + INTERRUPT_GRACE)
+        if not done.is_set() and time.monotonic() >= deadline:
+            if ended:  # not even the server's end freed it: give the thread up
+                _starter = None
+                outcome.append(EOFError("the start did not end with the fork server"))
+                break
+            end_server()  # its answer cannot come now: the start sees EOF
+            ended = True
+            deadline = time.monotonic() + 10.0
+    if interrupt is not None:
+        raise interrupt
+    failure = outcome[0] if outcome else None
+    if failure is None:
+        return None
+    if isinstance(failure, (EOFError, OSError)):
+        if ended:
+            return "did not answer in time"
+        return f"failed: {type(failure).__name__}: {failure}"
+    raise failure
+
+
+def end_server() -> None:
+    """Kill the fork server (one that died, or was stopped, or does not answer) and
+    wait until it is dead, without reaping it: ``ensure_running`` reaps it and starts
+    a new one. Every process it had forked seems ended then (their sentinels are its
+    pipes); those still running are the caller's to end."""
+    import signal
+    from multiprocessing import forkserver
+
+    pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    if pid is None:
+        return
     try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if came and callable(previous):
-            previous(signal.SIGINT, None)  # (Python's own raises KeyboardInterrupt)
-        elif came and previous == signal.SIG_DFL:
-            signal.raise_signal(signal.SIGINT)
+        os.kill(pid, signal.SIGKILL)  # (a stopped process dies of it too)
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+    except (ProcessLookupError, ChildProcessError):
+        pass
 
 
 def wanted_by(argv: Sequence[str]) -> bool:
@@ -110,6 +217,36 @@ def wanted_by(argv: Sequence[str]) -> bool:
         return False
     return not any(a == "--engine=ray" or (a == "--engine" and b == "ray")
                    for a, b in zip(args, args[1:] + [""]))
+
+
+@contextlib.contextmanager
+def _own_imports() -> Iterator[None]:
+    """The environment a fork server started meanwhile imports this posefast in.
+
+    Python starts the server as ``python -c ...``, which puts the current folder first
+    on ``sys.path``, and its ``main`` ignores the ``sys_path`` it is given (3.11): a
+    ``posefast/`` folder there (a clone whose extension is not built) was imported by
+    the server, and every process it forked inherited that one. ``PYTHONSAFEPATH``
+    (Python 3.11+) leaves the current folder out; where this posefast was itself
+    found only through the command's first ``sys.path`` entry (``python -m posefast``
+    in a clone) or an import hook, its folder goes first on ``PYTHONPATH``."""
+    import posefast
+
+    home = os.path.dirname(os.path.dirname(os.path.realpath(posefast.__file__)))
+    reachable = {os.path.realpath(p) for p in sys.path[1:] if p}
+    saved = {name: os.environ.get(name) for name in ("PYTHONSAFEPATH", "PYTHONPATH")}
+    os.environ["PYTHONSAFEPATH"] = "1"
+    if home not in reachable:
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            [home] + ([saved["PYTHONPATH"]] if saved["PYTHONPATH"] else []))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @contextlib.contextmanager

@@ -24,7 +24,7 @@ from .inference import inference_main
 from .plan import MAX_BATCH, MAX_PROCESSES, available_cores, with_backend_threads
 from .preparation import preparation_main
 from .scheduler import PER_INFER, PER_PREP, VIDEO_CREDITS, Scheduler
-from .slots import SlotPool
+from .slots import SHM_FOLDER, SlotPool, shm_free_bytes
 from .tasks import JobAborted, RunStats, Task, WorkerStartError
 
 #: Seconds one input (or one frame, or one image of a batch) may take in a process
@@ -35,7 +35,7 @@ DEATHS_PER_PROCESS = 2
 DEATH_WINDOW = 60.0
 
 __all__ = ["Runner", "Plan", "plan_job", "Task", "RunStats", "WorkerStartError", "JobAborted",
-           "available_cores", "DEFAULT_TIME_LIMIT"]
+           "SharedMemoryTooSmall", "available_cores", "DEFAULT_TIME_LIMIT"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,9 @@ class Plan:
     cores: int
     exclusive: bool  # the inference processes share one device (a GPU)
     chosen: tuple[str, ...] = ()
+    #: Images in flight (shared-memory slots): None, as many as the processes can use
+    #: (``slots_wanted``); fewer where /dev/shm holds no more (``plan_job``'s ``spec``).
+    slots: int | None = None
 
     def describe(self) -> str:
         threads = f" x {self.threads} thread{'s' if self.threads != 1 else ''}" \
@@ -63,15 +66,64 @@ class Plan:
                 f"{'es' if self.preparers != 1 else ''}, batches of {self.batch_size}")
         if self.chosen:
             line += f" ({', '.join(self.chosen)} chosen for {self.cores} cores)"
+        wanted = slots_wanted(self.preparers, self.workers, self.batch_size)
+        if self.slots is not None and self.slots < wanted:
+            line += (f"; {self.slots} images in flight, not {wanted}: {SHM_FOLDER} holds "
+                     f"no more")
         return line
+
+
+#: Fewest images in flight a job runs with: one being prepared while one is posed.
+MIN_SLOTS = 2
+#: Bytes of /dev/shm left to others (the semaphores of the job's pipes, other programs).
+SHM_MARGIN = 1 << 20
+
+
+def slots_wanted(preparers: int, workers: int, batch_size: int) -> int:
+    """The images in flight that keep every process busy: each preparation process's
+    tasks (or a video's credits), each inference process's batches, and a spare pair."""
+    return preparers * max(PER_PREP, VIDEO_CREDITS) + workers * PER_INFER * batch_size + 2
+
+
+class SharedMemoryTooSmall(ValueError):
+    """/dev/shm cannot hold even the fewest images a job runs with; says what to do."""
+
+
+def fit_slots(wanted: int, spec: InputSpec, free: int | None) -> int:
+    """The images in flight, at most ``wanted``, that ``free`` bytes of shared memory
+    hold (None: not known, ``wanted``), each a network input of ``spec``. Raises
+    SharedMemoryTooSmall naming /dev/shm and the options that need less."""
+    import numpy as np
+
+    one = spec.height * spec.width * 3 * np.dtype(spec.dtype).itemsize
+    if free is None or wanted * one <= free - SHM_MARGIN:
+        return wanted
+    fit = max(0, free - SHM_MARGIN) // one
+    if fit >= MIN_SLOTS:
+        return min(wanted, fit)
+    raise SharedMemoryTooSmall(
+        f"{SHM_FOLDER} has {_mb(free)} free: too little for the job's shared memory, where "
+        f"each image in flight takes {_mb(one)} (the {spec.height}x{spec.width} network "
+        f"input) and the job needs room for at least {MIN_SLOTS} ({wanted} with this plan). "
+        f"Give {SHM_FOLDER} more room (Docker: --shm-size=1g), or choose a smaller "
+        f"--input-size; fewer --workers, --preparers and a smaller --batch-size need "
+        f"fewer images in flight")
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2 ** 20:.1f} MB"
 
 
 def plan_job(config: Config, *, workers: int | None = None, preparers: int | None = None,
              batch_size: int | None = None, cores: int | None = None,
-             inputs: int | None = None) -> Plan:
+             inputs: int | None = None, spec: InputSpec | None = None,
+             shm_free: Callable[[], int | None] = shm_free_bytes) -> Plan:
     """The plan for ``config`` on ``cores`` cores (default: those this process may use)
     and ``inputs`` images (None: not known, videos among them), each kind of
-    process at most one per input.
+    process at most one per input. Given the network input ``spec``, the images in
+    flight are fitted to the shared memory ``shm_free()`` says is free (bytes; None:
+    not known): fewer, or SharedMemoryTooSmall (a ValueError) where not even
+    ``MIN_SLOTS`` fit.
 
     A backend on a device (``Backend.job_defaults``: a GPU) gets the few inference
     processes it asks for, at most one per 4 cores; CPU backends one per core with
@@ -110,7 +162,11 @@ def plan_job(config: Config, *, workers: int | None = None, preparers: int | Non
                               ("batch_size", batch_size, MAX_BATCH)):
         if not 1 <= value <= most:
             raise ValueError(f"{name} must be between 1 and {most}, got {value}")
-    return Plan(workers, threads, preparers, batch_size, cores, exclusive, tuple(chosen))
+    slots = None
+    if spec is not None:
+        slots = fit_slots(slots_wanted(preparers, workers, batch_size), spec, shm_free())
+    return Plan(workers, threads, preparers, batch_size, cores, exclusive, tuple(chosen),
+                slots)
 
 
 class Runner:
@@ -172,15 +228,22 @@ class Runner:
             if first is not None:  # no processes to start when there is nothing to do
                 spec = self.check()
                 plan = self.plan
-                count = (plan.preparers * max(PER_PREP, VIDEO_CREDITS)
-                         + plan.workers * PER_INFER * plan.batch_size + 2)
+                count = plan.slots
+                if count is None:
+                    try:
+                        count = fit_slots(slots_wanted(plan.preparers, plan.workers,
+                                                       plan.batch_size),
+                                          spec, shm_free_bytes())
+                    except SharedMemoryTooSmall as exc:
+                        raise JobAborted(str(exc)) from None
                 try:
                     pool = SlotPool.create(count, (spec.height, spec.width, 3), spec.dtype)
                 except (OSError, OverflowError) as exc:
                     raise JobAborted(
-                        f"cannot set aside shared memory for {count} images of "
-                        f"{spec.height}x{spec.width} (what --workers, --batch-size and "
-                        f"--preparers ask for): {exc}") from None
+                        f"cannot set aside shared memory ({SHM_FOLDER}) for {count} images "
+                        f"of {spec.height}x{spec.width} (what --workers, --batch-size and "
+                        f"--preparers ask for): "
+                        f"{getattr(exc, 'strerror', None) or exc}") from None
                 scheduler = Scheduler(
                     pool=pool, spawn=lambda kind: self._spawn(kind, pool), preparers=plan.preparers,
                     workers=plan.workers, batch_size=plan.batch_size, time_limit=self.time_limit,
@@ -198,7 +261,24 @@ class Runner:
         return self.stats
 
     def _spawn(self, kind: str, pool: SlotPool) -> tuple[Any, Any]:
-        parent, child = self._ctx.Pipe(duplex=True)
+        # A second try (the fork server failed and was started again) gets a pipe of
+        # its own: a process the failed server forked may hold the first one.
+        for tries in (1, 2):
+            parent, child = self._ctx.Pipe(duplex=True)
+            proc = self._process(kind, pool, child)
+            try:
+                forkserver.start_process(proc)
+            except forkserver.ForkServerError as exc:
+                parent.close()
+                child.close()
+                if tries == 2:
+                    raise JobAborted(f"the job's processes cannot be started: {exc}") from None
+                continue
+            child.close()  # the process holds its end; EOF here means it is gone
+            return proc, parent
+        raise AssertionError("unreachable")
+
+    def _process(self, kind: str, pool: SlotPool, child: Any) -> Any:
         # said in so many words: a fork server started before --verbose was read
         # does not pass it on in its environment
         loud = verbose()
@@ -208,11 +288,7 @@ class Runner:
         else:
             target, args = inference_main, (child, pool.layout, self.config, self.max_pixels,
                                             loud)
-        proc = self._ctx.Process(target=target, args=args, name=f"posefast-{kind}", daemon=True)
-        with forkserver.sigint_deferred():
-            proc.start()
-        child.close()  # the process holds its end; EOF here means it is gone
-        return proc, parent
+        return self._ctx.Process(target=target, args=args, name=f"posefast-{kind}", daemon=True)
 
 
 def start_fork_server_early(config: Config) -> None:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import os
+import signal
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Callable, Iterator
 
 from ..pose import Pose
+from . import forkserver
 from .events import Events
 from .records import error_record, failed_record, make_record
 from .slots import SlotPool
@@ -43,6 +46,8 @@ MAX_ATTEMPTS = 2
 START_FAILURES = 4
 #: Seconds a process may take to start (load the model, open the GPU) at least.
 START_LIMIT = 120.0
+#: Seconds to wait for the fork server to report a killed process's end.
+JOIN_LIMIT = 5.0
 
 
 @dataclass
@@ -258,7 +263,9 @@ class Scheduler:
         for msg in messages:  # outside the reading: a failing sink is not a dead process
             self._handle(p, msg)
         if gone or (ended and not p.process.is_alive()):
-            self._replace(p, None)
+            # a sentinel that spoke while the pipe is open: the process runs on, and
+            # its fork server (whose pipe the sentinel is) died
+            self._replace(p, None, orphan=not gone)
 
     def _handle(self, p: _Proc, msg: tuple) -> None:
         kind = msg[0]
@@ -379,27 +386,34 @@ class Scheduler:
                 self._replace(p, f"gave no result within the time limit of "
                                  f"{self.time_limit:g} s")
 
-    def _replace(self, p: _Proc, overran: str | None) -> None:
-        if p.process.is_alive():
-            p.process.kill()  # also ends a stopped (SIGSTOP) process
-        p.process.join()
+    def _replace(self, p: _Proc, overran: str | None, orphan: bool = False) -> None:
+        """Kill ``p``'s process (an ``orphan`` runs on though its fork server died: it
+        is not blamed, nor are the inputs it held) and start another in its place."""
+        self._kill(p, orphan)
+        p.process.join(JOIN_LIMIT)
+        if p.process.exitcode is None:
+            # killed, yet unreported: the fork server, which reaps the processes and
+            # says how they ended, is stopped or hung; a new one takes its place
+            forkserver.end_server()
         self.events.remove(p)
         p.conn.close()
-        why = overran or f"died (exit code {p.process.exitcode})"
+        why = overran or (f"died (exit code {p.process.exitcode})" if not orphan
+                          else "was lost with the fork server it came from")
         self.stats.restarts += 1
-        self._count_death(p, why)
+        if not orphan:
+            self._count_death(p, why)
         if p.kind == "preparation":
-            self._requeue_preparation(p, why)
+            self._requeue_preparation(p, why, blame=not orphan)
         else:
-            self._requeue_inference(p, why)
+            self._requeue_inference(p, why, blame=not orphan)
         self.free.extend(p.credits)
         p.credits.clear()
         self.procs[self.procs.index(p)] = self._spawn(p.kind)
         self._emit_ready()
 
-    def _requeue_preparation(self, p: _Proc, why: str) -> None:
+    def _requeue_preparation(self, p: _Proc, why: str, blame: bool = True) -> None:
         for position, work in enumerate(p.in_flight):
-            started = position == 0 and p.ready
+            started = position == 0 and p.ready and blame
             if isinstance(work, int):  # a video: start again after its last frame handed over
                 item = self.items[work]
                 tries = item.tries[item.last_frame] = item.tries.get(item.last_frame, 0) + started
@@ -421,9 +435,9 @@ class Scheduler:
             else:
                 self.retry.append(work)
 
-    def _requeue_inference(self, p: _Proc, why: str) -> None:
+    def _requeue_inference(self, p: _Proc, why: str, blame: bool = True) -> None:
         for position, (_, units) in enumerate(p.in_flight):
-            started = position == 0 and p.ready
+            started = position == 0 and p.ready and blame
             for unit in units:
                 unit.attempts += started
                 unit.single = unit.single or started
@@ -462,14 +476,61 @@ class Scheduler:
     # -- the end --
 
     def shutdown(self, graceful: bool) -> None:
+        """Tell every process to finish, and kill those that do not in time; never
+        waits long, even on a fork server that is stopped (SIGSTOP) or dead."""
         for p in self.procs:
             self._send(p, None)  # "no more": it finishes what it holds and exits
         deadline = time.monotonic() + (5.0 if graceful else 0.5)
         for p in self.procs:
             p.process.join(timeout=max(0.0, deadline - time.monotonic()))
-            if p.process.is_alive():
-                p.process.kill()
-                p.process.join()
+        for p in self.procs:
+            if p.process.is_alive() or self._running(p):
+                self._kill(p, orphan=not p.process.is_alive())
+        deadline = time.monotonic() + JOIN_LIMIT
+        unreported = False
+        for p in self.procs:
+            p.process.join(timeout=max(0.0, deadline - time.monotonic()))
+            unreported |= p.process.exitcode is None
             self.events.remove(p)
             p.conn.close()
         self.procs = []
+        if unreported:  # its fork server is stopped or hung: it would stay so for good
+            forkserver.end_server()
+
+    @staticmethod
+    def _running(p: _Proc) -> bool:
+        """Whether p's process still holds its end of the pipe: it runs then, whatever
+        its sentinel (its fork server's pipe) says."""
+        try:
+            while p.conn.poll(0):
+                p.conn.recv()
+        except (EOFError, OSError):
+            return False
+        return True
+
+    @staticmethod
+    def _kill(p: _Proc, orphan: bool) -> None:
+        """SIGKILL p's process; also a stopped (SIGSTOP) one, and an ``orphan``, which
+        multiprocessing takes for ended (its fork server died) while its pipe is open:
+        while it is, the pid is surely still its own."""
+        if orphan:
+            try:
+                os.kill(p.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, TypeError):
+                pass
+            Scheduler._wait_gone(p)
+        elif p.process.is_alive():
+            p.process.kill()
+
+    @staticmethod
+    def _wait_gone(p: _Proc) -> None:
+        """Until p's pipe closes (its process has died), at most ``JOIN_LIMIT`` s:
+        nothing it held is handed on before it can no longer write there."""
+        deadline = time.monotonic() + JOIN_LIMIT
+        try:
+            while p.conn.poll(max(0.0, deadline - time.monotonic())):
+                p.conn.recv()
+                if time.monotonic() > deadline:
+                    return
+        except (EOFError, OSError):
+            return

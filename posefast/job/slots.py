@@ -15,6 +15,7 @@ to the pool.
 """
 from __future__ import annotations
 
+import errno
 import signal
 from dataclasses import dataclass
 from multiprocessing import shared_memory
@@ -61,6 +62,12 @@ class SlotPool:
             raise ValueError(f"a slot pool needs at least one slot, got {count}")
         size = count * int(np.prod(shape)) * np.dtype(dtype).itemsize
         memory = shared_memory.SharedMemory(create=True, size=max(1, size))
+        try:
+            _reserve(memory, max(1, size))
+        except OSError:
+            memory.close()
+            memory.unlink()
+            raise
         layout = SlotLayout(memory.name, count, tuple(int(v) for v in shape), np.dtype(dtype).str)
         return cls(layout, memory, owner=True)
 
@@ -86,6 +93,38 @@ class SlotPool:
                 self._memory.unlink()
             except FileNotFoundError:
                 pass
+
+
+#: Where POSIX shared memory lives (Linux): a tmpfs, 64 MB in a Docker container.
+SHM_FOLDER = "/dev/shm"
+
+
+def shm_free_bytes(folder: str = SHM_FOLDER) -> int | None:
+    """Bytes free for shared memory in ``folder`` (None where there is no such folder:
+    not Linux, where the system gives shared memory its own way)."""
+    import os
+
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):
+        return None
+    return st.f_bavail * st.f_frsize
+
+
+def _reserve(memory: shared_memory.SharedMemory, size: int) -> None:
+    """Take the block's pages from the file system now. A tmpfs gives them only when
+    first written: a pool larger than what is free there was created all the same,
+    and the process writing into a page that did not fit died on SIGBUS, part-way
+    through the job. Now the creation fails instead (OSError ENOSPC)."""
+    import os
+
+    fd = getattr(memory, "_fd", -1)  # (POSIX only; Windows commits at creation)
+    if fd >= 0 and hasattr(os, "posix_fallocate"):
+        try:
+            os.posix_fallocate(fd, 0, size)
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                raise
 
 
 def begin_process(name: str, verbose: bool) -> None:

@@ -20,6 +20,8 @@ from typing import IO, Callable, Literal, Union
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from .files import special_kind
+
 #: File extensions treated as images when a folder is expanded (lower case).
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
@@ -149,8 +151,9 @@ def _from_file(path: Path, target_size: TargetSize,
         raise ImageLoadError(source, "no such file") from None
     except OSError as exc:
         raise ImageLoadError(source, f"cannot read ({exc.strerror or exc})") from None
-    if path.is_dir():
-        raise ImageLoadError(source, "is a folder, not an image file")
+    kind = special_kind(st.st_mode)
+    if kind is not None:  # (never opened: a FIFO would block, /dev/zero never end)
+        raise ImageLoadError(source, f"is {kind}, not an image file")
     if st.st_size == 0:
         raise ImageLoadError(source, "empty file")
     return _decode(path, source, target_size, max_pixels)

@@ -75,7 +75,9 @@ def _all_sources(inputs: Sequence[str]) -> list[Source]:
 
 def _expand_list(list_path: str) -> list[Source]:
     try:
-        text = Path(list_path).read_text(encoding="utf-8")
+        # utf-8-sig: a byte order mark (Windows editors write one) is not part of the
+        # first name
+        text = Path(list_path).read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise InputError(f"input list {list_path!r}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
@@ -88,6 +90,10 @@ def _expand_list(list_path: str) -> list[Source]:
         entry = line[:-1] if line.endswith("\r") else line
         if not entry.strip() or entry.startswith("#"):
             continue
+        if "\0" in entry:  # no file name holds one; the system would refuse it unnamed
+            raise InputError(f"input list {list_path!r}, line {number}: a NUL character "
+                             f"in {entry[:60]!r}; a list names one file or folder a line "
+                             f"(find -print0 output? use find -print)")
         if entry.startswith("@") and not os.path.lexists(os.path.join(folder, entry)):
             raise InputError(f"input list {list_path!r}, line {number}: {entry!r} names a list; "
                              f"a list names files and folders only (give the lists "

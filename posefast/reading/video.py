@@ -6,12 +6,13 @@ says whether it is installed; everything else raises ``VideoError`` without it.
 from __future__ import annotations
 
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+
+from .files import special_kind
 
 VIDEO_EXTENSIONS: frozenset[str] = frozenset(
     {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
@@ -64,11 +65,8 @@ def _regular_file_problem(path: str) -> str | None:
         st = os.stat(path)
     except OSError as exc:
         return f"cannot read ({exc.strerror or exc})"
-    if not stat.S_ISREG(st.st_mode):
-        kind = ("a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
-                else "a device or socket")
-        return f"is {kind}, not a video file"
-    return None
+    kind = special_kind(st.st_mode)
+    return None if kind is None else f"is {kind}, not a video file"
 
 
 def _header(path: str, attribute: str):
@@ -106,7 +104,8 @@ def iter_frames(path: str, every: int = 1) -> Iterator[VideoFrame]:
     try:
         container = av.open(path)
     except Exception as exc:  # PyAV raises its own FFmpegError subclasses and OSError
-        raise VideoError(f"{path}: not a readable video ({exc})") from None
+        raise VideoError(f"{path}: not a readable video ({_reason(exc)}: not a video "
+                         f"format FFmpeg knows, or a damaged file)") from None
     with container:
         if not container.streams.video:
             raise VideoError(f"{path}: has no video stream")
@@ -120,7 +119,23 @@ def iter_frames(path: str, every: int = 1) -> Iterator[VideoFrame]:
                                      frame.to_ndarray(format="rgb24"))
                 index += 1
         except av.FFmpegError as exc:
-            raise VideoError(f"{path}: video data corrupt at frame {index} ({exc})") from None
+            raise VideoError(f"{path}: video data corrupt at frame {index} "
+                             f"({_reason(exc)})") from None
+        if index == 0:
+            # FFmpeg drops what it cannot decode without a word: a stream cut before its
+            # first keyframe (every frame refers to a picture that is not there) gives
+            # no frame at all, which would otherwise give no record at all
+            raise VideoError(f"{path}: no frame of its video stream could be decoded (the "
+                             f"stream is empty, or cut before its first keyframe)")
+
+
+def _reason(exc: BaseException) -> str:
+    """What FFmpeg (or the OS) said, in words: without PyAV's ``[Errno 1094995529]``,
+    FFmpeg's error codes being tags that mean nothing to a reader."""
+    words = getattr(exc, "strerror", None)
+    if isinstance(words, str) and words:
+        return words[0].lower() + words[1:]
+    return str(exc) or type(exc).__name__
 
 
 def frame_rate(path: str) -> float | None:

@@ -4,11 +4,12 @@ drawing the annotated result.
 Modules: ``boxes`` (boxes around keypoints, IoU), ``tracking`` (``PoseTracker``,
 ``BoxTracker``), ``smoothing`` (``OneEuroFilter``, ``PoseSmoother``), ``stream``
 (tracking and smoothing over a record stream), ``annotate`` (PNG / MP4 output of the
-records), ``writing`` (MP4 encoding through PyAV), ``clip`` (one video posed in
+records), ``writing`` (MP4 encoding through PyAV), ``timeline`` (a clock that only
+moves forward over time stamps that restart or leap), ``clip`` (one video posed in
 this process, for ``posefast predict``), ``live`` (live sources posed in this
-process, newest frame first: ``PoseEstimator.stream``) and ``view`` (the live view:
-a local web page showing live sources as they are posed). Importing this package
-loads NumPy only.
+process, newest frame first: ``PoseEstimator.stream``), ``live_render`` (an MP4 per
+live source, drawn as it is posed) and ``view`` (the live view: a local web page
+showing live sources as they are posed). Importing this package loads NumPy only.
 """
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ..pose import Pose
+from .timeline import Timeline
 
 Record = dict[str, Any]
 
@@ -165,6 +166,7 @@ class _VideoOut:
         self.broken = False
         self._frames: Iterator = iter_frames(source)
         self._fps = frame_rate(source) or 30.0
+        self._timeline = Timeline(1 / self._fps)
         self._writer = None
         self._hold: Callable[[np.ndarray], np.ndarray] = lambda px: px
         self._t0: float | None = None
@@ -205,4 +207,4 @@ class _VideoOut:
             Path(self.out_path).parent.mkdir(parents=True, exist_ok=True)
             self._writer = VideoWriter(self.out_path, w, h, self._fps)
         t = frame.time if frame.time is not None else frame.index / self._fps
-        self._writer.write(pixels, t)
+        self._writer.write(pixels, self._timeline(t)[0])  # every frame, time going forward

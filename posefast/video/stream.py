@@ -16,6 +16,7 @@ import numpy as np
 from ..skeleton import KEYPOINT_NAMES
 from .boxes import keypoint_boxes
 from .smoothing import (DEFAULT_BETA, DEFAULT_D_CUTOFF, DEFAULT_MIN_CUTOFF, PoseSmoother)
+from .timeline import Timeline
 from .tracking import BoxTracker, PoseTracker
 
 Record = dict[str, Any]
@@ -70,7 +71,7 @@ class TrackingStage:
                           if smoothing else None)
         self._source: str | None = None
         self._frame = -1
-        self._time = float("-inf")
+        self._timeline = Timeline(1 / FALLBACK_FPS)
 
     def __call__(self, record: Record) -> None:
         self.sink(self.apply(record))
@@ -88,14 +89,16 @@ class TrackingStage:
             self._tracker = self.tracking.make()
             if self._smoother is not None:
                 self._smoother.reset()
-            self._time = float("-inf")
+            self._timeline = Timeline(1 / FALLBACK_FPS)
         self._source, self._frame = record["source"], frame
         t = record.get("time")
         if t is None:
             t = frame / FALLBACK_FPS
-        # Frame order is the truth: a timestamp going back (a damaged file) is taken as
-        # no time passed, rather than stopping the job.
-        t = self._time = max(float(t), self._time)
+        # Time stamps that go back or leap (joined segments, a damaged file) start a
+        # new segment: the tracks go on over one frame interval, the filters afresh.
+        t, new_segment = self._timeline(t)
+        if new_segment and self._smoother is not None:
+            self._smoother.reset()
         poses = record["poses"]
         kps = poses_array(poses)
         ids = self._tracker.update(kps, t, scores=[p["score"] for p in poses])

@@ -4,8 +4,10 @@ for as long as the person stays in view.
 The algorithm follows tfjs pose-detection's ``KeypointTracker`` (and its
 bounding-box variant). For each frame, at time ``t`` (seconds):
 
-1. Tracks last matched more than ``max_age`` seconds before ``t`` are dropped; their
-   ids are never given out again.
+1. Tracks last matched more than ``max_age`` seconds before ``t`` are dropped, unless
+   matched in the previous frame with none missed since (a gap of at most 1.5 of the
+   shortest seen): ``max_age=0`` ends a track at the first frame it misses. Their ids
+   are never given out again.
 2. Each remaining track is moved to where it should be at ``t`` at its velocity
    (``predict_motion``, on by default; not in tfjs): its box centre's speed in
    pixels per second, averaged over its matches (each new measurement weighs 1/2).
@@ -111,6 +113,7 @@ class _Tracker:
         self._tracks: list[Track] = []
         self._next_id = 1
         self._last_time: float | None = None
+        self._interval: float | None = None  # the shortest time between two updates
         self.last_boxes: list[list[float]] = []
 
     @property
@@ -126,6 +129,7 @@ class _Tracker:
         """Forget every track (a new video); ids go on from where they were."""
         self._tracks = []
         self._last_time = None
+        self._interval = None
 
     def update(self, poses: Sequence[Detection], time: float,
                scores: Sequence[float] | None = None) -> list[int]:
@@ -142,14 +146,23 @@ class _Tracker:
         if self._last_time is not None and time < self._last_time:
             raise ValueError(f"time went backwards: {time} s after {self._last_time} s "
                              f"(call reset() between videos)")
-        self._last_time = time
+        previous, self._last_time = self._last_time, time
+        gap = None if previous is None else time - previous
+        next_frame = gap is not None and (self._interval is None or gap <= 1.5 * self._interval)
+        if gap is not None and gap > 0:
+            self._interval = gap if self._interval is None else min(self._interval, gap)
         kps, order_scores = _as_arrays(poses, scores)
         stacked = np.stack(kps) if kps else np.zeros((0, NUM_KEYPOINTS, 3))
         boxes = keypoint_boxes(stacked, BOX_MIN_SCORE).tolist()
         #: The box of each pose of the last update (pixels), for the caller's use.
         self.last_boxes = boxes
 
-        self._tracks = [t for t in self._tracks if time - t.last_time <= self.max_age]
+        # max_age bounds the time a track goes unmatched, not the frame interval: a
+        # track matched in the previous update always meets this one when no frame
+        # was missed in between (at most 1.5 of the shortest interval seen), so that
+        # max_age 0 ends a track at the first frame it misses, not at every frame
+        self._tracks = [t for t in self._tracks if time - t.last_time <= self.max_age
+                        or (next_frame and t.last_time == previous)]
         ids = [0] * len(kps)
         if len(kps) == 0:
             return ids
