@@ -256,6 +256,9 @@ def test_publish_checks_its_arguments(view, posed):
         view.publish("cam", pixels[..., 0], record, {})
     with pytest.raises(TypeError, match="source"):
         view.publish(None, pixels, record, {})
+    with pytest.raises(TypeError, match="record and stats must be dicts"):
+        view.publish("cam", pixels, record, None)
+    assert stats(view) == []  # nothing refused was shown
 
 
 def test_mjpeg_frames_change_and_show_the_skeleton(view, posed):

@@ -28,6 +28,7 @@ import math
 import re
 import select
 import socket
+import socketserver
 import threading
 import time
 from collections import deque
@@ -167,8 +168,11 @@ class LiveView:
         self._server = _bind(host, port)
         self._server.view = self
         bound_host, bound_port = self._server.server_address[:2]
-        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-        #: The page's address, e.g. ``http://127.0.0.1:41234/``.
+        # listening on every address: this machine reaches it on loopback
+        shown = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(bound_host, bound_host)
+        shown = f"[{shown}]" if ":" in shown else shown
+        #: The page's address, e.g. ``http://127.0.0.1:41234/`` (on loopback when
+        #: listening on every address, 0.0.0.0 or ::).
         self.url = f"http://{shown}:{bound_port}/"
         self.host, self.port = bound_host, bound_port
         self._hosts = _allowed_hosts(host, bound_host, bound_port)
@@ -197,6 +201,9 @@ class LiveView:
         """
         if not isinstance(source, str):
             raise TypeError(f"source must be a str, got {type(source).__name__}")
+        if not isinstance(record, Mapping) or not isinstance(stats, Mapping):
+            raise TypeError(f"record and stats must be dicts, got "
+                            f"{type(record).__name__} and {type(stats).__name__}")
         if frame_rgb is not None and not (isinstance(frame_rgb, np.ndarray)
                                           and frame_rgb.ndim == 3 and frame_rgb.shape[2] == 3
                                           and frame_rgb.dtype == np.uint8):
@@ -215,13 +222,14 @@ class LiveView:
             "latency": _number(stats.get("latency")),
             "error": record.get("error"),
         }
-        feed = self._by_name.get(source)
+        known = self._by_name.get(source)
         # a copy only for a watched source: the caller may write into its array next
-        pixels = (frame_rgb.copy() if frame_rgb is not None and feed is not None
-                  and feed.viewers else None)
+        pixels = (frame_rgb.copy() if frame_rgb is not None and known is not None
+                  and known.viewers else None)
         with self._cond:
             if self._closed:
                 return
+            feed = self._by_name.get(source)  # again: another thread may have added it
             if feed is None:
                 feed = self._by_name[source] = _Feed(len(self._feeds), source)
                 self._feeds.append(feed)
@@ -520,6 +528,12 @@ class _Server(ThreadingHTTPServer):
     # never keeps the process alive; server_close() still joins them (block_on_close)
     daemon_threads = True
     view: LiveView
+
+    def server_bind(self) -> None:
+        # HTTPServer's own asks socket.getfqdn(host): a DNS lookup, seconds without
+        # a network, for a name nothing here uses
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # a browser that went away or stalled: nothing the user must see
