@@ -233,7 +233,7 @@ def test_stats_update(view, posed):
     assert first == {"id": 0, "source": "cam", "frame": 0, "time": None, "width": 640,
                      "height": 480, "people": len(record["poses"]), "tracks": [],
                      "posed_fps": 12.5, "dropped_fps": 3.0, "latency": 0.08, "error": None,
-                     "age": first["age"], "viewers": 0}
+                     "age": first["age"], "stale": False, "picture": True, "viewers": 0}
     tracked = {**record2, "poses": [{**p, "track_id": 7 + i}
                                     for i, p in enumerate(record2["poses"])]}
     view.publish("cam", pixels2, tracked, {"posed_fps": np.float32(10),
@@ -246,6 +246,23 @@ def test_stats_update(view, posed):
     got = stats(view)
     assert [(s["id"], s["source"], s["error"]) for s in got] == [(0, "cam", None),
                                                                 (1, "other", "other: lost")]
+    # a source without a frame gets no picture: it would never load, and neither
+    # would the page
+    assert [s["picture"] for s in got] == [True, False]
+    page = get(view.url)[2].decode()
+    assert '<img src="stream/0.mjpg"' in page and "stream/1.mjpg" not in page
+
+
+def test_a_source_without_records_goes_stale(view, posed, monkeypatch):
+    from posefast.video import view as view_module
+
+    monkeypatch.setattr(view_module, "_STALE", 0.2)
+    pixels, record = posed[0]
+    view.publish("cam", pixels, record, {})
+    assert [(s["stale"], s["picture"]) for s in stats(view)] == [(False, True)]
+    time.sleep(0.3)
+    # nobody watched it, so nothing was drawn: no picture either
+    assert [(s["stale"], s["picture"]) for s in stats(view)] == [(True, False)]
 
 
 def test_publish_checks_its_arguments(view, posed):

@@ -50,6 +50,9 @@ _BOUNDARY = b"posefastframe"
 #: How long :meth:`LiveView.close` waits for each thread to end (seconds).
 _JOIN = 5.0
 
+#: Seconds without a record after which a source is shown as stale.
+_STALE = 2.0
+
 
 class LiveViewError(OSError):
     """The live view cannot listen where it was asked to (port in use, unknown host)."""
@@ -123,11 +126,17 @@ class _Feed:
         self.name = name
         self.info: dict[str, Any] = {}
         self.updated = time.monotonic()
+        self.framed = False  # whether the last record came with its frame
         self.pending: tuple[np.ndarray, list] | None = None  # newest frame not encoded
         self.jpeg: bytes | None = None                       # newest frame encoded
         self.seq = 0                                         # JPEGs encoded so far
         self.encoded_at = 0.0
         self.viewers = 0
+
+    def picture(self, now: float) -> bool:
+        """Whether the page gets a picture of it: one drawn already, or frames
+        coming. (A picture that never comes would keep the page loading.)"""
+        return self.jpeg is not None or (self.framed and now - self.updated < _STALE)
 
 
 class LiveView:
@@ -234,6 +243,7 @@ class LiveView:
                 feed = self._by_name[source] = _Feed(len(self._feeds), source)
                 self._feeds.append(feed)
             feed.info, feed.updated = info, time.monotonic()
+            feed.framed = frame_rgb is not None
             if pixels is not None:
                 feed.pending = (pixels, poses)
                 self._cond.notify_all()
@@ -323,14 +333,18 @@ class LiveView:
         now = time.monotonic()
         with self._cond:
             sources = [{"id": f.index, "source": f.name, **f.info,
-                        "age": round(now - f.updated, 3), "viewers": f.viewers}
+                        "age": round(now - f.updated, 3), "stale": now - f.updated >= _STALE,
+                        "picture": f.picture(now), "viewers": f.viewers}
                        for f in self._feeds]
         return json.dumps({"sources": sources}, allow_nan=False).encode()
 
     def _page(self) -> bytes:
+        now = time.monotonic()
         with self._cond:
-            feeds = [(f.index, f.name) for f in self._feeds]
-        cards = "".join(_CARD.format(id=i, name=html.escape(name)) for i, name in feeds)
+            feeds = [(f.index, f.name, f.picture(now)) for f in self._feeds]
+        cards = "".join(_CARD.format(id=i, name=html.escape(name),
+                                     img=_IMG.format(id=i) if picture else "")
+                        for i, name, picture in feeds)
         return _PAGE.replace("{cards}", cards).encode()
 
     def _joined(self, conn: socket.socket) -> bool:
@@ -358,7 +372,8 @@ class LiveView:
 
 # -- HTTP --
 
-_CARD = ('<figure id="source-{id}"><img src="stream/{id}.mjpg" alt="">'
+_IMG = '<img src="stream/{id}.mjpg" alt="">'
+_CARD = ('<figure id="source-{id}">{img}'
          '<figcaption><b class="name">{name}</b><span class="stats"></span>'
          '</figcaption></figure>')
 
@@ -366,10 +381,11 @@ _STYLE = """
 body { margin: 0; padding: 12px; background: #111; color: #ddd; font: 14px sans-serif; }
 h1 { font-size: 16px; margin: 0 0 8px; }
 #state { color: #f88; }
-#sources { display: flex; flex-wrap: wrap; gap: 12px; }
-figure { margin: 0; background: #222; padding: 6px; max-width: 100%; }
+#sources { display: grid; gap: 12px; align-items: start;
+           grid-template-columns: repeat(auto-fill, minmax(min(100%, 480px), 1fr)); }
+figure { margin: 0; background: #222; padding: 6px; min-width: 0; }
 figure.stale img { opacity: 0.5; }
-img { display: block; max-width: 100%; min-width: 160px; min-height: 120px; }
+img { display: block; max-width: 100%; max-height: 85vh; height: auto; margin: 0 auto; }
 figcaption { padding-top: 4px; }
 .name { margin-right: 8px; word-break: break-all; }
 .error { color: #f88; }
@@ -382,9 +398,6 @@ function num(v, digits, unit) { return v === null || v === undefined ? '-' : v.t
 function card(s) {
   const fig = document.createElement('figure');
   fig.id = 'source-' + s.id;
-  const img = document.createElement('img');
-  img.src = 'stream/' + s.id + '.mjpg';
-  img.alt = '';
   const cap = document.createElement('figcaption');
   const name = document.createElement('b');
   name.className = 'name';
@@ -392,8 +405,15 @@ function card(s) {
   const stats = document.createElement('span');
   stats.className = 'stats';
   cap.append(name, stats);
-  fig.append(img, cap);
+  fig.append(cap);
   return fig;
+}
+function picture(fig, s) {
+  if (!s.picture || fig.querySelector('img')) return;
+  const img = document.createElement('img');
+  img.src = 'stream/' + s.id + '.mjpg';
+  img.alt = '';
+  fig.prepend(img);
 }
 function line(s) {
   const parts = ['frame ' + (s.frame === null ? '-' : s.frame),
@@ -401,7 +421,7 @@ function line(s) {
   if (s.tracks.length) parts.push('tracks ' + s.tracks.join(', '));
   parts.push(num(s.posed_fps, 1, ' fps posed'), num(s.dropped_fps, 1, ' fps dropped'),
              'latency ' + num(s.latency === null ? null : s.latency * 1000, 0, ' ms'));
-  if (s.age > 2) parts.push('no frame for ' + s.age.toFixed(0) + ' s');
+  if (s.stale) parts.push('no frame for ' + s.age.toFixed(0) + ' s');
   return parts.join(' \\u00b7 ');
 }
 async function poll() {
@@ -413,10 +433,11 @@ async function poll() {
     for (const s of data.sources) {
       let fig = document.getElementById('source-' + s.id);
       if (!fig) { fig = card(s); grid.append(fig); }
+      picture(fig, s);
       const stats = fig.querySelector('.stats');
       stats.textContent = s.error ? s.error : line(s);
       stats.classList.toggle('error', !!s.error);
-      fig.classList.toggle('stale', s.age > 2);
+      fig.classList.toggle('stale', s.stale);
     }
   } catch (e) {
     state.textContent = 'the live view has stopped (the job has ended?)';
