@@ -7,8 +7,8 @@ Modules: ``boxes`` (boxes around keypoints, IoU), ``tracking`` (``PoseTracker``,
 records), ``writing`` (MP4 encoding through PyAV), ``clip`` (one video posed in
 this process, for ``posefast predict``), ``live`` (live sources posed in this
 process, newest frame first: ``PoseEstimator.stream``) and ``view`` (the live view:
-a local web page showing live sources as they are posed). Importing this package
-loads NumPy only.
+a local web page showing live sources as they are posed; its page in ``view_page``).
+Importing this package loads NumPy only.
 """
 from __future__ import annotations
 
