@@ -9,7 +9,8 @@ moves forward over time stamps that restart or leap), ``clip`` (one video posed 
 this process, for ``posefast predict``), ``live`` (live sources posed in this
 process, newest frame first: ``PoseEstimator.stream``), ``live_render`` (an MP4 per
 live source, drawn as it is posed) and ``view`` (the live view: a local web page
-showing live sources as they are posed). Importing this package loads NumPy only.
+showing live sources as they are posed; its page in ``view_page``). Importing this
+package loads NumPy only.
 """
 from __future__ import annotations
 

@@ -16,10 +16,7 @@ reading is dropped after :data:`CLIENT_TIMEOUT` seconds; neither holds anything 
 """
 from __future__ import annotations
 
-import base64
 import errno
-import hashlib
-import html
 import io
 import ipaddress
 import json
@@ -28,6 +25,7 @@ import math
 import re
 import select
 import socket
+import socketserver
 import threading
 import time
 from collections import deque
@@ -36,6 +34,8 @@ from typing import Any, Callable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 import numpy as np
+
+from .view_page import CSP, page
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,9 @@ _BOUNDARY = b"posefastframe"
 
 #: How long :meth:`LiveView.close` waits for each thread to end (seconds).
 _JOIN = 5.0
+
+#: Seconds without a record after which a source is shown as stale.
+_STALE = 2.0
 
 
 class LiveViewError(OSError):
@@ -122,11 +125,17 @@ class _Feed:
         self.name = name
         self.info: dict[str, Any] = {}
         self.updated = time.monotonic()
+        self.framed = False  # whether the last record came with its frame
         self.pending: tuple[np.ndarray, list] | None = None  # newest frame not encoded
         self.jpeg: bytes | None = None                       # newest frame encoded
         self.seq = 0                                         # JPEGs encoded so far
         self.encoded_at = 0.0
         self.viewers = 0
+
+    def picture(self, now: float) -> bool:
+        """Whether the page gets a picture of it: one drawn already, or frames
+        coming. (A picture that never comes would keep the page loading.)"""
+        return self.jpeg is not None or (self.framed and now - self.updated < _STALE)
 
 
 class LiveView:
@@ -167,8 +176,11 @@ class LiveView:
         self._server = _bind(host, port)
         self._server.view = self
         bound_host, bound_port = self._server.server_address[:2]
-        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-        #: The page's address, e.g. ``http://127.0.0.1:41234/``.
+        # listening on every address: this machine reaches it on loopback
+        shown = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(bound_host, bound_host)
+        shown = f"[{shown}]" if ":" in shown else shown
+        #: The page's address, e.g. ``http://127.0.0.1:41234/`` (on loopback when
+        #: listening on every address, 0.0.0.0 or ::).
         self.url = f"http://{shown}:{bound_port}/"
         self.host, self.port = bound_host, bound_port
         self._hosts = _allowed_hosts(host, bound_host, bound_port)
@@ -197,6 +209,9 @@ class LiveView:
         """
         if not isinstance(source, str):
             raise TypeError(f"source must be a str, got {type(source).__name__}")
+        if not isinstance(record, Mapping) or not isinstance(stats, Mapping):
+            raise TypeError(f"record and stats must be dicts, got "
+                            f"{type(record).__name__} and {type(stats).__name__}")
         if frame_rgb is not None and not (isinstance(frame_rgb, np.ndarray)
                                           and frame_rgb.ndim == 3 and frame_rgb.shape[2] == 3
                                           and frame_rgb.dtype == np.uint8):
@@ -215,17 +230,19 @@ class LiveView:
             "latency": _number(stats.get("latency")),
             "error": record.get("error"),
         }
-        feed = self._by_name.get(source)
+        known = self._by_name.get(source)
         # a copy only for a watched source: the caller may write into its array next
-        pixels = (frame_rgb.copy() if frame_rgb is not None and feed is not None
-                  and feed.viewers else None)
+        pixels = (frame_rgb.copy() if frame_rgb is not None and known is not None
+                  and known.viewers else None)
         with self._cond:
             if self._closed:
                 return
+            feed = self._by_name.get(source)  # again: another thread may have added it
             if feed is None:
                 feed = self._by_name[source] = _Feed(len(self._feeds), source)
                 self._feeds.append(feed)
             feed.info, feed.updated = info, time.monotonic()
+            feed.framed = frame_rgb is not None
             if pixels is not None:
                 feed.pending = (pixels, poses)
                 self._cond.notify_all()
@@ -315,15 +332,16 @@ class LiveView:
         now = time.monotonic()
         with self._cond:
             sources = [{"id": f.index, "source": f.name, **f.info,
-                        "age": round(now - f.updated, 3), "viewers": f.viewers}
+                        "age": round(now - f.updated, 3), "stale": now - f.updated >= _STALE,
+                        "picture": f.picture(now), "viewers": f.viewers}
                        for f in self._feeds]
         return json.dumps({"sources": sources}, allow_nan=False).encode()
 
     def _page(self) -> bytes:
+        now = time.monotonic()
         with self._cond:
-            feeds = [(f.index, f.name) for f in self._feeds]
-        cards = "".join(_CARD.format(id=i, name=html.escape(name)) for i, name in feeds)
-        return _PAGE.replace("{cards}", cards).encode()
+            feeds = [(f.index, f.name, f.picture(now)) for f in self._feeds]
+        return page(feeds)
 
     def _joined(self, conn: socket.socket) -> bool:
         with self._cond:
@@ -349,91 +367,6 @@ class LiveView:
 
 
 # -- HTTP --
-
-_CARD = ('<figure id="source-{id}"><img src="stream/{id}.mjpg" alt="">'
-         '<figcaption><b class="name">{name}</b><span class="stats"></span>'
-         '</figcaption></figure>')
-
-_STYLE = """
-body { margin: 0; padding: 12px; background: #111; color: #ddd; font: 14px sans-serif; }
-h1 { font-size: 16px; margin: 0 0 8px; }
-#state { color: #f88; }
-#sources { display: flex; flex-wrap: wrap; gap: 12px; }
-figure { margin: 0; background: #222; padding: 6px; max-width: 100%; }
-figure.stale img { opacity: 0.5; }
-img { display: block; max-width: 100%; min-width: 160px; min-height: 120px; }
-figcaption { padding-top: 4px; }
-.name { margin-right: 8px; word-break: break-all; }
-.error { color: #f88; }
-"""
-
-_SCRIPT = """
-const grid = document.getElementById('sources');
-const state = document.getElementById('state');
-function num(v, digits, unit) { return v === null || v === undefined ? '-' : v.toFixed(digits) + unit; }
-function card(s) {
-  const fig = document.createElement('figure');
-  fig.id = 'source-' + s.id;
-  const img = document.createElement('img');
-  img.src = 'stream/' + s.id + '.mjpg';
-  img.alt = '';
-  const cap = document.createElement('figcaption');
-  const name = document.createElement('b');
-  name.className = 'name';
-  name.textContent = s.source;
-  const stats = document.createElement('span');
-  stats.className = 'stats';
-  cap.append(name, stats);
-  fig.append(img, cap);
-  return fig;
-}
-function line(s) {
-  const parts = ['frame ' + (s.frame === null ? '-' : s.frame),
-                 s.people + (s.people === 1 ? ' person' : ' people')];
-  if (s.tracks.length) parts.push('tracks ' + s.tracks.join(', '));
-  parts.push(num(s.posed_fps, 1, ' fps posed'), num(s.dropped_fps, 1, ' fps dropped'),
-             'latency ' + num(s.latency === null ? null : s.latency * 1000, 0, ' ms'));
-  if (s.age > 2) parts.push('no frame for ' + s.age.toFixed(0) + ' s');
-  return parts.join(' \\u00b7 ');
-}
-async function poll() {
-  let wait = 500;
-  try {
-    const response = await fetch('stats.json', {cache: 'no-store'});
-    const data = await response.json();
-    state.textContent = '';
-    for (const s of data.sources) {
-      let fig = document.getElementById('source-' + s.id);
-      if (!fig) { fig = card(s); grid.append(fig); }
-      const stats = fig.querySelector('.stats');
-      stats.textContent = s.error ? s.error : line(s);
-      stats.classList.toggle('error', !!s.error);
-      fig.classList.toggle('stale', s.age > 2);
-    }
-  } catch (e) {
-    state.textContent = 'the live view has stopped (the job has ended?)';
-    wait = 2000;
-  }
-  setTimeout(poll, wait);
-}
-poll();
-"""
-
-
-def _csp_hash(text: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
-
-
-# Only the page's own script and style run: a source name that escaped escaping
-# still could not run anything.
-_CSP = (f"default-src 'none'; img-src 'self'; connect-src 'self'; "
-        f"script-src {_csp_hash(_SCRIPT)}; style-src {_csp_hash(_STYLE)}")
-
-_PAGE = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-         "<meta name=\"viewport\" content=\"width=device-width\">"
-         "<title>posefast live view</title><style>" + _STYLE + "</style></head>\n"
-         "<body><h1>posefast live view</h1><p id=\"state\"></p>"
-         "<div id=\"sources\">{cards}</div><script>" + _SCRIPT + "</script></body></html>\n")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -471,7 +404,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path in ("/", "/index.html"):
             self._send(200, "text/html; charset=utf-8", view._page(),
-                       {"Content-Security-Policy": _CSP})
+                       {"Content-Security-Policy": CSP})
         elif path == "/stats.json":
             self._send(200, "application/json", view._stats())
         else:
@@ -520,6 +453,12 @@ class _Server(ThreadingHTTPServer):
     # never keeps the process alive; server_close() still joins them (block_on_close)
     daemon_threads = True
     view: LiveView
+
+    def server_bind(self) -> None:
+        # HTTPServer's own asks socket.getfqdn(host): a DNS lookup, seconds without
+        # a network, for a name nothing here uses
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # a browser that went away or stalled: nothing the user must see
