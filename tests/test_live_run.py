@@ -13,8 +13,8 @@ import time
 import pytest
 
 from conftest import MODEL_353
-from live_servers import (CLIP_FPS, CLIP_FRAMES, clip, http_url, interrupt,  # noqa: F401
-                          listening, pipe_of, serving, tcp_server)
+from live_servers import (CLIP_FPS, CLIP_FRAMES, SilentServer, clip, http_url,  # noqa: F401
+                          interrupt, listening, pipe_of, serving, tcp_server)
 
 av = pytest.importorskip("av")
 
@@ -253,6 +253,29 @@ def test_live_usage_errors(args, message, clip, tmp_path):
     assert message in r.stderr
     assert "Traceback" not in r.stderr and "pw@" not in r.stderr
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_a_silent_server_fails_and_the_other_source_goes_on(clip, tmp_path):
+    """A server that accepts and never sends, beside a stream: after --open-timeout
+    its error record, naming it; the stream is posed to the end of --duration; exit 1."""
+    server, port = serving(clip, tmp_path)
+    out = tmp_path / "silent.jsonl"
+    try:
+        with SilentServer() as silent:
+            quiet = f"tcp://127.0.0.1:{silent.port}"
+            r = run(quiet, http_url(port), "--duration", 5, "--open-timeout", 1,
+                    "--read-timeout", 1, "--output", out)
+    finally:
+        server.stop()
+    assert r.returncode == 1, r.stderr
+    got = records(out)
+    failed = [g for g in got if g["error"]]
+    assert [g["source"] for g in failed] == [quiet]
+    assert failed[0]["error"].startswith(f"{quiet}: cannot open (no answer within ")
+    posed = [g for g in got if g["source"] == http_url(port)]
+    assert len(posed) >= 3 and failed[0]["latency"] is None
+    assert got.index(failed[0]) < got.index(posed[-1])  # the stream went on after it
+    assert f"failed: {quiet}: cannot open" in r.stderr
 
 
 def test_a_source_that_fails_gives_an_error_record_and_exit_1(tmp_path):
