@@ -10,7 +10,7 @@ As users run it, a subprocess each time, the 481x641 model, JSON Lines to a file
   records over the live part's seconds (the summary's), the median latency of the
   records (a frame's arrival to its record being written), the frames dropped, and
   the lag (wall clock since the first record less the stream time since it) in the
-  first and last fifth.
+  first and last fifth; the job's resident memory at its first record and its last.
 
 Rounds alternate file and live runs, so that a load that changes (other people's
 jobs) falls on both. The median over rounds is reported, and the ratio live / file.
@@ -64,10 +64,13 @@ def live_run(clip: Path, streams: int, seconds: float, tmp: Path) -> dict:
                                  "--output", "-", "--model", str(MODEL)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         seen: list[tuple[float, dict]] = []
+        rss: list[float] = []  # the job's resident size (MiB), once a second
         for line in proc.stdout:
             record = json.loads(line)
             if "source" in record:
                 seen.append((time.monotonic(), record))
+            if len(rss) < (seen[-1][0] - seen[0][0] if seen else 0) + 1:
+                rss.append(rss_mib(proc.pid))
         err = proc.stderr.read()
         if proc.wait() != 0:
             raise SystemExit(f"live run failed ({proc.returncode}):\n{err}")
@@ -88,7 +91,18 @@ def live_run(clip: Path, streams: int, seconds: float, tmp: Path) -> dict:
                      "latency": statistics.median(r[2] for r in rows),
                      "lag0": statistics.median(lag[:fifth]),
                      "lag1": statistics.median(lag[-fifth:])}
-    return {"fps": len(seen) / took, "per": per}
+    return {"fps": len(seen) / took, "per": per, "rss": (rss[0], rss[-1])}
+
+
+def rss_mib(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
 
 
 def main() -> None:
@@ -117,7 +131,8 @@ def main() -> None:
             for n in args.streams:
                 lives[n].append(live_run(clip, n, args.seconds, tmp))
                 got = lives[n][-1]
-                print(f"round {k}: {n} stream(s) {got['fps']:.2f} frames/s in all; "
+                print(f"round {k}: {n} stream(s) {got['fps']:.2f} frames/s in all, RSS "
+                      f"{got['rss'][0]:.0f} -> {got['rss'][1]:.0f} MiB; "
                       + "; ".join(f"{v['fps']:.2f}/s, dropped {v['dropped']}, latency "
                                   f"{v['latency'] * 1e3:.0f} ms, lag {v['lag0']:.3f} -> "
                                   f"{v['lag1']:.3f} s" for v in got["per"].values()),
