@@ -18,9 +18,15 @@ import contextlib
 import signal
 import threading
 import time
-from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Iterator, Protocol, Sequence
 
 from .tasks import RunStats
+
+if TYPE_CHECKING:
+    from ..estimator import PoseEstimator
+    from ..reading.live import LiveOptions
+    from ..video.stream import SmoothingOptions, TrackingOptions
+    from ..video.view import LiveView
 
 Record = dict[str, Any]
 
@@ -32,11 +38,14 @@ class FrameSink(Protocol):
     def publish(self, source: str, pixels: Any, record: Record) -> None: ...
 
 
-def pose_live(estimator, names: Sequence[str], *, emit: Callable[[Record], None],
-              stats: RunStats, options=None, duration: float | None = None,
-              max_frames: int | None = None, tracking=None, smoothing=None,
-              frame_sinks: Iterable[FrameSink] = (), view=None,
-              on_progress: Callable[[RunStats], None] | None = None, stdin=None) -> None:
+def pose_live(estimator: PoseEstimator, names: Sequence[str], *,
+              emit: Callable[[Record], None], stats: RunStats,
+              options: LiveOptions | None = None, duration: float | None = None,
+              max_frames: int | None = None, tracking: TrackingOptions | None = None,
+              smoothing: SmoothingOptions | None = None,
+              frame_sinks: Iterable[FrameSink] = (), view: LiveView | None = None,
+              on_progress: Callable[[RunStats], None] | None = None,
+              stdin: BinaryIO | int | None = None) -> None:
     """Pose the live sources ``names`` until ``duration`` seconds have passed,
     ``max_frames`` records are made, or every source has ended; a KeyboardInterrupt
     (Ctrl-C, raised by ``on_progress`` too) stops the readers and goes on up.
