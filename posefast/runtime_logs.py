@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -48,39 +49,70 @@ def _dup_stderr() -> int | None:
         return None
 
 
+#: The redirection of fd 2 that :func:`quiet_runtime_logs` shares between threads:
+#: (how many are inside, the saved fd 2, the capture file); guarded by the lock.
+_quiet_lock = threading.Lock()
+_quiet: list = [0, None, None]
+
+
 @contextmanager
 def quiet_runtime_logs() -> Iterator[None]:
     """While inside: the runtime's INFO/WARNING lines on fd 2 are dropped, other lines
-    (errors, Python warnings) are written out at the end. Does nothing when verbose."""
+    (errors, Python warnings) are written out at the end. Does nothing when verbose.
+
+    fd 2 is the process's, so threads inside at once (estimators of their own
+    running their first inference side by side) share one redirection: the first in
+    makes it, the last out undoes it. Each undoing its own left fd 2 pointing at the
+    other's deleted file, and every later line on stderr was lost."""
+    with _quiet_lock:
+        if _quiet[0] == 0:
+            _quiet[1:] = _redirect_stderr()
+        _quiet[0] += 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet[0] -= 1
+            if _quiet[0] == 0:
+                saved, capture = _quiet[1:]
+                _quiet[1:] = None, None
+                if saved is not None:
+                    _restore_stderr(saved, capture)
+
+
+def _redirect_stderr() -> tuple[int | None, object]:
+    """fd 2 pointed at a new temporary file: (a copy of the old fd 2, the file), or
+    (None, None) when nothing is to be redirected."""
     saved = _dup_stderr()
     if saved is None:
-        yield
-        return
+        return None, None
     try:
         capture = tempfile.TemporaryFile()
     except OSError:
         os.close(saved)
-        yield
-        return
+        return None, None
+    os.dup2(capture.fileno(), 2)
+    return saved, capture
+
+
+def _restore_stderr(saved: int, capture) -> None:
+    """fd 2 back to ``saved``, then what ``capture`` holds written there less the
+    runtime's INFO/WARNING lines."""
     with capture:
-        os.dup2(capture.fileno(), 2)
         try:
-            yield
-        finally:
+            sys.stderr.flush()
+        except (OSError, AttributeError, ValueError):
+            pass
+        os.dup2(saved, 2)
+        os.close(saved)
+        capture.seek(0)
+        kept = [line for line in capture.read().splitlines(keepends=True)
+                if not _NOISE.match(line)]
+        if kept:
             try:
-                sys.stderr.flush()
-            except (OSError, AttributeError, ValueError):
+                os.write(2, b"".join(kept))
+            except OSError:
                 pass
-            os.dup2(saved, 2)
-            os.close(saved)
-            capture.seek(0)
-            kept = [line for line in capture.read().splitlines(keepends=True)
-                    if not _NOISE.match(line)]
-            if kept:
-                try:
-                    os.write(2, b"".join(kept))
-                except OSError:
-                    pass
 
 
 def to_devnull(fd: int) -> None:
