@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .reading.live import LiveOptions
     from .video.live import LiveStream
     from .video.stream import SmoothingOptions, TrackingOptions
+    from .video.view import LiveView
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,8 @@ class PoseEstimator:
                tracking: "TrackingOptions | None" = None,
                smoothing: "SmoothingOptions | None" = None,
                on_error: Literal["raise", "record"] = "raise",
-               stdin: "BinaryIO | int | None" = None) -> "LiveStream":
+               stdin: "BinaryIO | int | None" = None,
+               view: "LiveView | None" = None) -> "LiveStream":
         """Pose live sources as their frames come, newest frame first: the records
         (``posefast run``'s, plus ``latency`` in seconds) of frames as they are posed.
 
@@ -202,12 +204,18 @@ class PoseEstimator:
         ``tracking``/``smoothing``: as for videos, per source. A source that fails
         raises ``LiveError`` naming it, or with ``on_error="record"`` gives an error
         record. ``stdin``: the pipe (binary file or descriptor) that ``-`` reads,
-        default this process's standard input. Example::
+        default this process's standard input. ``view``: a
+        :class:`posefast.video.view.LiveView` (a local web page) each posed frame is
+        shown on, drawn, with its rates and latency. Example::
 
             with est.stream("rtsp://cam.local/live", duration=60) as live:
                 for record in live:
                     print(record["frame"], record["latency"], len(record["poses"]))
                 print(live.dropped)
+
+            with LiveView() as view, est.stream(sources, view=view) as live:
+                print("watch", view.url)
+                for record in live: ...
         """
         from dataclasses import replace
 
@@ -219,7 +227,7 @@ class PoseEstimator:
             options = replace(options, every=every, keep_all=keep_all or options.keep_all)
         return LiveStream(self, sources, options=options, duration=duration,
                           max_frames=max_frames, tracking=tracking, smoothing=smoothing,
-                          on_error=on_error, stdin=stdin)
+                          on_error=on_error, stdin=stdin, view=view)
 
     def close(self) -> None:
         """Release the backend."""

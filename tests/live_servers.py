@@ -69,6 +69,18 @@ def pipe_of(clip: Path, *extra: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
 
 
+def interrupt(proc: subprocess.Popen, timeout: float = 30) -> tuple[str, str]:
+    """Ctrl-C (SIGINT) to a command a test started, and its output; killed and
+    waited for if it does not end within ``timeout`` seconds."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -3,7 +3,6 @@ servers on 127.0.0.1, with the real 353x481 model on the shared photographs."""
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import threading
@@ -14,7 +13,7 @@ import pytest
 
 from conftest import MODEL_353
 from live_servers import (CLIP_FPS, CLIP_FRAMES, RtspServer, clip, free_port,  # noqa: F401
-                          http_server, http_url, listening, pipe_of, tcp_server,
+                          http_server, http_url, interrupt, listening, pipe_of, tcp_server,
                           wait_listening)
 from video_clips import estimator  # noqa: F401  (a fixture: the 353x481 model)
 
@@ -235,12 +234,8 @@ def test_ctrl_c_ends_predict_on_a_stream(clip, tmp_path):
             while listening(port) and time.monotonic() < deadline and proc.poll() is None:
                 time.sleep(0.05)
             time.sleep(0.5)
-            proc.send_signal(signal.SIGINT)
-            out, err = proc.communicate(timeout=15)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            out, err = interrupt(proc, timeout=15)
     finally:
         server.stop()
     assert proc.returncode == 130, err

@@ -3,8 +3,9 @@ how long to pose them, and how they are read."""
 from __future__ import annotations
 
 import argparse
+import sys
 
-from .options import positive_int
+from .options import UsageError, positive_int
 from .video_options import _number
 
 LIVE_HELP = """\
@@ -13,6 +14,9 @@ live sources: rtsp://, rtmp://, http(s)://, tcp://, udp://, srt:// URLs, V4L2 ca
 are posed as their frames come, newest frame first: frames arriving while one is posed
 are dropped (--all-frames: none is). Records carry "latency", seconds from a frame's
 arrival to its record. A source that drops is reconnected for --reconnect-for seconds.
+--view serves a web page showing the sources as they are posed (its address is
+printed on stderr at the start): the poses drawn, track ids, frames per second posed
+and dropped, latency.
 """
 
 
@@ -41,6 +45,44 @@ def add_live_options(parser: argparse.ArgumentParser) -> None:
                    metavar="SECONDS",
                    help=f"a lost live source not back within this fails; 0: at once "
                         f"(default {DEFAULT_RECONNECT_FOR:g})")
+    g.add_argument("--view", nargs="?", const=("127.0.0.1", 0), type=view_address,
+                   metavar="HOST:PORT",
+                   help="show the live sources as they are posed on a local web page, "
+                        "served on HOST:PORT (default 127.0.0.1 and a free port; its "
+                        "address is printed on stderr). Put it after the sources, or "
+                        "write --view=HOST:PORT")
+
+
+def view_address(text: str) -> tuple[str, int]:
+    """argparse type of --view: ``(host, port)``."""
+    import os
+
+    from ..reading.live_names import is_live_source
+    from ..video.view import parse_address
+
+    try:
+        return parse_address(text)
+    except ValueError as exc:
+        hint = ""
+        if is_live_source(text) or os.path.exists(text):
+            hint = ("; it looks like a source: put --view after the sources, or write "
+                    "--view=HOST:PORT")
+        raise argparse.ArgumentTypeError(f"{exc}{hint}") from None
+
+
+def open_view(args: argparse.Namespace):
+    """The ``LiveView`` --view asks for (None without --view), its address printed on
+    stderr; UsageError when it cannot listen there."""
+    if args.view is None:
+        return None
+    from ..video.view import LiveView, LiveViewError
+
+    try:
+        view = LiveView(*args.view)
+    except LiveViewError as exc:
+        raise UsageError(f"--view: {exc.strerror}") from None
+    print(f"posefast: live view at {view.url}", file=sys.stderr, flush=True)
+    return view
 
 
 def live_options(args: argparse.Namespace, every: int = 1):

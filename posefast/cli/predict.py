@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from .options import (CONFIG_HELP, UsageError, add_config_options, check_usable,
                       open_estimator, resolve_from_args, unit_float)
 from . import interrupted as ctrl_c_came
 from .paths import InputFiles, check_output
-from .live_options import LIVE_HELP, add_live_options, live_options
+from .live_options import LIVE_HELP, add_live_options, live_options, open_view
 from .video_options import VIDEO_HELP, add_video_options, tracking_options, video_stage
 
 EXAMPLES = """\
@@ -22,6 +23,7 @@ examples:
   posefast predict clip.mp4 --smooth --render clip_poses.mp4
   posefast predict rtsp://cam.local/live --duration 10
   ffmpeg -i clip.mp4 -f mpegts - | posefast predict -
+  posefast predict rtsp://cam.local/live --duration 60 --view
 
 Prints a JSON array with one record per image, in the order given, in the record
 format of `posefast run`: {"source", "frame": null, "time": null, "width", "height",
@@ -59,6 +61,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    with contextlib.ExitStack() as cleanup:  # the --view server, however predict ends
+        return _predict(args, cleanup)
+
+
+def _predict(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> int:
     from ..reading.images import ImageLoadError
     from ..job.records import error_record, make_record
     from ..reading.live_names import is_live_source, live_kind
@@ -76,6 +83,8 @@ def main(args: argparse.Namespace) -> int:
                 _only_files(path)
         if live:
             _check_live(args, live, live_kind)
+        elif args.view is not None:
+            raise UsageError("--view shows live sources as they are posed; none is given")
         inputs = InputFiles(args.images)
         if args.render:
             for index, path in enumerate(args.images):
@@ -88,6 +97,9 @@ def main(args: argparse.Namespace) -> int:
         if (live or any(is_video_path(p) for p in args.images)) and not video_support():
             raise UsageError(f"reading {'live sources' if live else 'videos'} needs PyAV: "
                              f"pip install 'posefast[video]'")
+        view = open_view(args)  # before the model loads: a port in use fails at once
+        if view is not None:
+            cleanup.callback(view.close)
         estimator = open_estimator(config, origins)
     except UsageError as exc:
         if ctrl_c_came():  # the runtime turned Ctrl-C into a failure to load
@@ -103,7 +115,7 @@ def main(args: argparse.Namespace) -> int:
         for index, path in enumerate(args.images):
             if path in live:
                 if path == live[0]:  # all of them at once, side by side
-                    records.extend(_live(estimator, live, args))
+                    records.extend(_live(estimator, live, args, view))
                 continue
             if is_video_path(path):
                 records.extend(_video(estimator, path, args, index))
@@ -185,14 +197,14 @@ def _check_live(args: argparse.Namespace, live: list[str], live_kind) -> None:
                          f"give --duration SECONDS or --max-frames N")
     if args.render:
         raise UsageError("--render draws images and video files; live sources are not "
-                         "drawn yet")
+                         "drawn yet (--view shows them as they are posed)")
 
 
-def _live(estimator, names: list[str], args: argparse.Namespace) -> list:
+def _live(estimator, names: list[str], args: argparse.Namespace, view) -> list:
     tracking, smoothing = tracking_options(args)
     with estimator.stream(names, duration=args.duration, max_frames=args.max_frames,
                           options=live_options(args), tracking=tracking, smoothing=smoothing,
-                          on_error="record") as stream:
+                          on_error="record", view=view) as stream:
         records = list(stream)
         for name, dropped in stream.dropped.items():
             if dropped:

@@ -6,9 +6,10 @@ Modules: ``boxes`` (boxes around keypoints, IoU), ``tracking`` (``PoseTracker``,
 (tracking and smoothing over a record stream), ``annotate`` (PNG / MP4 output of the
 records), ``writing`` (MP4 encoding through PyAV), ``timeline`` (a clock that only
 moves forward over time stamps that restart or leap), ``clip`` (one video posed in
-this process, for ``posefast predict``) and ``live`` (live sources posed in this
-process, newest frame first: ``PoseEstimator.stream``). Importing this package loads
-NumPy only.
+this process, for ``posefast predict``), ``live`` (live sources posed in this
+process, newest frame first: ``PoseEstimator.stream``) and ``view`` (the live view:
+a local web page showing live sources as they are posed; its page in ``view_page``).
+Importing this package loads NumPy only.
 """
 from __future__ import annotations
 

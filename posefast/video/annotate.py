@@ -33,6 +33,30 @@ def track_colour(track_id: int) -> tuple[int, int, int]:
     return TRACK_COLOURS[(track_id - 1) % len(TRACK_COLOURS)]
 
 
+def record_drawing(record: Record, *, min_score: float = 0.3
+                   ) -> Callable[[np.ndarray], np.ndarray]:
+    """A function drawing ``record``'s poses over a frame: (H, W, 3) uint8 RGB pixels
+    in, the same shape out (the frame itself when there is no pose). The poses'
+    keypoints are pixels of that frame. A pose with a ``track_id`` is drawn in its
+    track's colour with its id above the head; one without, by side of the body."""
+    from PIL import Image
+
+    from ..render import draw_poses
+
+    poses = [Pose.from_dict(p) for p in record.get("poses") or []]
+    ids = [p.get("track_id") for p in record.get("poses") or []]
+    colours = [track_colour(i) if i is not None else None for i in ids]
+    labels = [str(i) if i is not None else None for i in ids]
+
+    def draw(pixels: np.ndarray) -> np.ndarray:
+        if not poses:
+            return pixels
+        out = draw_poses(Image.fromarray(pixels), poses, min_score=min_score,
+                         colours=colours, labels=labels)
+        return np.asarray(out)
+    return draw
+
+
 class RenderDir:
     """Names the outputs in one folder: ``<stem>.png`` / ``<stem>.mp4``, with
     ``-2``, ``-3``, ... added when two inputs share a name, or when the name is a file
@@ -94,22 +118,7 @@ class Annotator:
     # -- helpers --
 
     def _drawing(self, record: Record) -> Callable[[np.ndarray], np.ndarray]:
-        from PIL import Image
-
-        from ..render import draw_poses
-
-        poses = [Pose.from_dict(p) for p in record.get("poses", [])]
-        ids = [p.get("track_id") for p in record.get("poses", [])]
-        colours = [track_colour(i) if i is not None else None for i in ids]
-        labels = [str(i) if i is not None else None for i in ids]
-
-        def draw(pixels: np.ndarray) -> np.ndarray:
-            if not poses:
-                return pixels
-            out = draw_poses(Image.fromarray(pixels), poses, min_score=self.min_score,
-                             colours=colours, labels=labels)
-            return np.asarray(out)
-        return draw
+        return record_drawing(record, min_score=self.min_score)
 
     def _image(self, record: Record) -> None:
         from ..reading.images import load_image

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, BinaryIO, Iterator, Literal, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterator, Literal, Sequence
 
 from ..reading.live import LiveError, LiveOptions
 from ..reading.live_group import LiveGroup
 from ..reading.live_names import is_live_source
 from .stream import SmoothingOptions, TrackingOptions, TrackingStage
+
+if TYPE_CHECKING:
+    from .view import LiveView
 
 Record = dict[str, Any]
 
@@ -37,6 +40,9 @@ class LiveStream:
     ``latency`` null) and the others go on.
 
     ``dropped`` maps each source's name (masked) to its frames dropped so far.
+
+    ``view``: a :class:`~posefast.video.view.LiveView` each posed frame is shown on
+    (drawn and encoded in the view's own thread; the caller opens and closes it).
     """
 
     def __init__(self, estimator, sources: str | Sequence[str], *,
@@ -44,7 +50,7 @@ class LiveStream:
                  max_frames: int | None = None, tracking: TrackingOptions | None = None,
                  smoothing: SmoothingOptions | None = None,
                  on_error: Literal["raise", "record"] = "raise",
-                 stdin: BinaryIO | int | None = None) -> None:
+                 stdin: BinaryIO | int | None = None, view: "LiveView | None" = None) -> None:
         names = [sources] if isinstance(sources, str) else list(sources)
         for name in names:
             if not isinstance(name, str) or not is_live_source(name):
@@ -58,6 +64,9 @@ class LiveStream:
             raise ValueError(f"max_frames must be an integer >= 1, got {max_frames!r}")
         if on_error not in ("raise", "record"):
             raise ValueError(f"on_error must be 'raise' or 'record', got {on_error!r}")
+        if view is not None and not callable(getattr(view, "publish", None)):
+            raise TypeError(f"view must be a posefast.video.view.LiveView, got "
+                            f"{type(view).__name__}")
         self._estimator = estimator
         self._group = LiveGroup(names, options, stdin=stdin)
         self._duration = duration
@@ -71,6 +80,8 @@ class LiveStream:
                                                  smoothing)
                             for s in self._group.sources}
         self._started = False
+        self._view = view
+        self._rates: dict[int, Any] = {}
 
     @property
     def dropped(self) -> dict[str, int]:
@@ -132,6 +143,8 @@ class LiveStream:
                 if stage is not None:
                     record = stage.apply(record)
                 record["latency"] = time.monotonic() - frame.arrival
+                if self._view is not None:
+                    self._show(source, frame.pixels, record)
                 yield record
                 count += 1
                 if self._max_frames is not None and count >= self._max_frames:
@@ -146,9 +159,21 @@ class LiveStream:
         for source in self._group.sources:
             if id(source) not in reported and source.ended and source.error:
                 reported.add(id(source))
+                record = {**error_record(source.display, None, source.error), "latency": None}
+                if self._view is not None:
+                    self._show(source, None, record)
                 if self._on_error == "raise":
                     raise LiveError(source.error)
-                yield {**error_record(source.display, None, source.error), "latency": None}
+                yield record
+
+    def _show(self, source, pixels, record: Record) -> None:
+        from .view import SourceRates
+
+        rates = self._rates.get(id(source))
+        if rates is None:
+            rates = self._rates[id(source)] = SourceRates()
+        self._view.publish(source.display, pixels, record,
+                           rates.stats(source.taken, source.dropped, record["latency"]))
 
 
 def _discard(record: Record) -> None:
