@@ -533,7 +533,7 @@ def test_the_score_is_cocos_own_on_the_raw_files(tmp_path, capsys):
         ann["segmentation"] = ({"counts": [0, 10, 100], "size": [480, 640]} if ann["iscrowd"]
                                else [[x, y, x + w, y, x + w, y + h, x, y + h]])
     (tmp_path / "raw.json").write_text(json.dumps(data))
-    records = [json.loads(line) for line in open(results).read().splitlines()[1:]]
+    records = [json.loads(line) for line in open(results).read().splitlines()]
     for rec in records:  # boxes that are not the keypoints' extent, as posefast's are not
         for pose in rec["poses"]:
             x, y, w, h = pose["bbox"]

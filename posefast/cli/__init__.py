@@ -128,7 +128,9 @@ def main(argv: Sequence[str] | None = None, *, exits_after: bool = False) -> int
     ``exits_after``: the process ends right after (the ``posefast`` program), so that
     connections it would otherwise close, such as to a Ray cluster, may be left to
     the operating system."""
+    global _sigints
     command = "posefast"
+    _sigints = 0  # (a Ctrl-C before this command, in a process that runs several, is not its)
     if (threading.current_thread() is threading.main_thread()
             and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
         signal.signal(signal.SIGINT, _on_sigint)  # as Python's own, and counted
