@@ -34,3 +34,25 @@ def shared_data() -> Path:
     if not MODELS.is_dir() or not IMAGES.is_dir():
         pytest.skip(f"shared data not found at {DATA} (set POSEFAST_TEST_DATA)")
     return DATA
+
+
+def stderr_on_a_terminal(args, **popen) -> tuple[int, str]:
+    """Run ``args`` with its stderr on a pseudo-terminal (so that it draws its
+    progress line) until it closes it: (exit status, what it wrote there)."""
+    import pty
+    import subprocess
+
+    leader, follower = pty.openpty()
+    job = subprocess.Popen(list(map(str, args)), stderr=follower, **popen)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the job closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    return job.wait(timeout=60), seen.decode()

@@ -17,7 +17,7 @@ from PIL import Image
 from posefast.cli import build_parser
 
 from pipeline_ready import pipeline  # noqa: F401  (a fixture)
-from conftest import IMAGES, MODEL_353, MODEL_481
+from conftest import IMAGES, MODEL_353, MODEL_481, stderr_on_a_terminal
 from test_inputs import make_video
 
 FRAMES = ["kneeling.png", "sitting.png", "standing.png", "standing_doorway.png", "standing_far.png"]
@@ -265,23 +265,11 @@ def test_every_command_explains_itself_with_an_example():
 
 
 def test_a_progress_bar_on_a_terminal(pipeline, tmp_path):
-    pty = pytest.importorskip("pty")
-    leader, follower = pty.openpty()
-    job = subprocess.Popen([sys.executable, "-m", "posefast", "run", str(IMAGES / "standing.png"),
-                            str(IMAGES / "sitting.png"), "--output", str(tmp_path / "o.jsonl"), "--workers", "1",
-                            *FAST], stdout=subprocess.DEVNULL, stderr=follower)
-    os.close(follower)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(leader, 4096)
-        except OSError:  # the job closed the terminal
-            break
-        if not chunk:
-            break
-        seen += chunk
-    os.close(leader)
-    assert job.wait(timeout=60) == 0
-    text = seen.decode()
+    pytest.importorskip("pty")
+    status, text = stderr_on_a_terminal(
+        [sys.executable, "-m", "posefast", "run", IMAGES / "standing.png",
+         IMAGES / "sitting.png", "--output", tmp_path / "o.jsonl", "--workers", "1", *FAST],
+        stdout=subprocess.DEVNULL)
+    assert status == 0
     assert "\r2/2 [" in text and "images/s ETA" in text
     assert "done 2, failed 0, skipped 0" in text

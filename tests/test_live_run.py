@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import MODEL_353
+from conftest import MODEL_353, stderr_on_a_terminal
 from live_servers import (CLIP_FPS, CLIP_FRAMES, SilentServer, clip, http_url,  # noqa: F401
                           interrupt, listening, pipe_of, serving, tcp_server)
 
@@ -292,30 +292,16 @@ def test_a_source_that_fails_gives_an_error_record_and_exit_1(tmp_path):
 def test_the_progress_line_counts_dropped_frames_per_source(clip, tmp_path):
     """On a terminal the progress line says the frames dropped, per source: a pipe
     read faster than it is posed (not paced) drops most of its frames."""
-    pty = pytest.importorskip("pty")
-    import os
-
-    leader, follower = pty.openpty()
+    pytest.importorskip("pty")
     proc = pipe_of(clip)
     try:
-        job = subprocess.Popen(command("-", "--output", tmp_path / "o.jsonl"),
-                               stdin=proc.stdout, stdout=subprocess.DEVNULL, stderr=follower)
-        os.close(follower)
-        seen = b""
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:  # the job closed the terminal
-                break
-            if not chunk:
-                break
-            seen += chunk
-        os.close(leader)
-        assert job.wait(timeout=60) == 0
+        status, text = stderr_on_a_terminal(command("-", "--output", tmp_path / "o.jsonl"),
+                                            stdin=proc.stdout, stdout=subprocess.DEVNULL)
     finally:
         stopped(proc)
         proc.stdout.close()
-    text = seen.decode().replace("\r\n", "\n")  # (the terminal's line ends)
+    assert status == 0
+    text = text.replace("\r\n", "\n")  # (the terminal's line ends)
     line = re.findall(r"\r([^\r\n]*)", text)[-1]  # the last drawing of the line
     posed = len(records(tmp_path / "o.jsonl"))
     dropped = CLIP_FRAMES - posed
