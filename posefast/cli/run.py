@@ -303,8 +303,8 @@ def _live_problem(args: argparse.Namespace, live: list[str]) -> str | None:
 def _check_output_place(args: argparse.Namespace, sources) -> None:
     """What can be checked of the outputs before any is touched (UsageError,
     OutputError): the render folder can be written, a Parquet folder holds nothing of
-    the user's, a file written whole is no block device, and an output holding
-    records is not replaced without --overwrite (checked again once it is locked)."""
+    the user's, and a file written whole is no block device. (An output holding
+    records, or another job's, was refused before: ``_refuse_taken_output``.)"""
     from ..job.whole_file import check_whole_file_output
 
     if args.render_dir is not None:
@@ -315,16 +315,13 @@ def _check_output_place(args: argparse.Namespace, sources) -> None:
         parquet_folder_parts("--output", args.output, [s.path for s in sources])
     else:
         check_whole_file_output(args.output)  # (no block device, for JSON Lines too)
-    _refuse_records(args, locked=False)
 
 
-def _refuse_records(args: argparse.Namespace, locked: bool = True) -> None:
+def _refuse_records(args: argparse.Namespace) -> None:
+    """UsageError where ``--output`` holds records and neither --resume nor --overwrite
+    says what to do with them (after a job writing it has been named: the lock first)."""
     ray_parquet = args.engine == "ray" and args.format == "parquet"
     if not (args.resume or args.overwrite) and _holds_data(args.output, ray_parquet):
-        if not locked:  # a job writing it is the better news
-            from ..job.lock import OutputLock
-
-            OutputLock(args.output, folder=ray_parquet).release()
         raise UsageError(
             f"--output {args.output} already holds records: add --resume to finish the "
             f"job that wrote it, --overwrite to replace it, or write to another file")
@@ -609,7 +606,7 @@ def _refuse_taken_output(args: argparse.Namespace) -> None:
     probe = _lock(args.output, folder=args.engine == "ray" and args.format == "parquet")
     if probe is not None:
         probe.release()
-    _refuse_records(args)  # (locked: the probe above named any job writing it)
+    _refuse_records(args)
 
 
 def _holds_data(output: str, folder: bool = False) -> bool:
