@@ -101,6 +101,33 @@ def test_tracked_records_after_records_without_people(tmp_path, monkeypatch):
     assert table_to_records(pa.parquet.read_table(out)) == recs
 
 
+def test_live_latency_is_one_double_column_over_row_groups(tmp_path, monkeypatch):
+    """A job with live sources: files' records and error records have no latency,
+    live ones a float. Row groups of only the former came out with a null-typed
+    column that no later group fits; with ``live`` it is a double throughout."""
+    import posefast.job.parquet as parquet
+
+    recs = ([_record("a.jpg", None, 1), _record("-", None, 0, error="lost")]
+            + [{**_record("-", i, 1), "latency": 0.01 * (i + 1)} for i in range(3)])
+    monkeypatch.setattr(parquet, "ROWS_PER_GROUP", 2)
+    out = tmp_path / "live.parquet"
+    w = ParquetWriter(str(out), live=True)
+    for rec in recs:
+        w.write(rec)
+    w.close()
+    table = pa.parquet.read_table(out)
+    assert table.schema.field("latency").type == pa.float64()
+    assert table.column("latency").to_pylist() == [None, None, 0.01, 0.02, 0.03]
+    back = table_to_records(table)
+    assert back[2:] == recs[2:] and [r["latency"] for r in back[:2]] == [None, None]
+    # without it, the second schema is refused, as before
+    w = ParquetWriter(str(tmp_path / "inferred.parquet"))
+    with pytest.raises(ValueError, match="schema"):
+        for rec in recs:
+            w.write(rec)
+    w.discard()
+
+
 def test_run_with_track_writes_track_ids_after_frames_without_people(pipeline, tmp_path):
     from test_inputs import make_video
 

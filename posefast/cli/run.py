@@ -294,9 +294,6 @@ def _live_problem(args: argparse.Namespace, live: list[str]) -> str | None:
                 f"have none: use --format jsonl or parquet")
     if args.eval:
         return f"--eval scores images against COCO annotations; live sources ({name}) have none"
-    if args.format == "parquet" and len(live) < len(args.inputs):
-        return ("--format parquet takes live sources or files, not both in one job (their "
-                "rows differ: live records have a latency column): run them apart")
     return None
 
 
@@ -402,7 +399,7 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
     try:
         writer = None if ray_parquet else open_writer(
             args.format, args.output, append=args.resume, header=header,
-            image_ids=image_ids, tracked=args.track or args.smooth)
+            image_ids=image_ids, tracked=args.track or args.smooth, live=bool(live))
     except OutputError as exc:
         _stop_ray(ray_state)
         return fail(str(exc), 1)

@@ -200,13 +200,15 @@ class CocoWriter:
 
 def open_writer(fmt: str, path: str, *, append: bool = False,
                 image_ids: Mapping[str, int] | None = None,
-                header: Mapping[str, Any] | None = None, tracked: bool | None = None):
+                header: Mapping[str, Any] | None = None, tracked: bool | None = None,
+                live: bool = False):
     """The writer of ``fmt`` (one of FORMATS) for ``path``: ``write(record)``, ``close()``,
     and ``discard()`` for the formats written whole at the end (COCO, Parquet).
 
     ``append``: JSON Lines (see JsonlWriter); ``image_ids``: COCO (see
     :func:`coco_image_ids`); ``header`` (see ``make_header``, put in the schema
-    metadata) and ``tracked``: Parquet (see ``ParquetWriter``). Raises OutputError when
+    metadata), ``tracked`` and ``live`` (the job has live sources): Parquet (see
+    ``ParquetWriter``). Raises OutputError when
     the file cannot be written (or pyarrow is missing for Parquet, see
     ``posefast.job.parquet``).
     """
@@ -217,5 +219,5 @@ def open_writer(fmt: str, path: str, *, append: bool = False,
     if fmt == "parquet":
         from .parquet import ParquetWriter
 
-        return ParquetWriter(path, tracked=tracked, metadata=header)
+        return ParquetWriter(path, tracked=tracked, live=live, metadata=header)
     raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")

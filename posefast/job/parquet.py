@@ -61,6 +61,12 @@ SCHEMA = pa.schema([
     ("error", pa.string()),
 ])
 
+#: The column live records add (seconds from a frame's arrival to its record; see
+#: ``posefast.job.live``), typed so that every row group agrees: a group of files'
+#: records or of error records has it null, and Arrow would otherwise infer its type
+#: from each group's values (null, or double) and the groups would not fit one file.
+LIVE_COLUMNS = pa.schema([("latency", pa.float64())])
+
 #: Records per row group: large enough for fast scans, small enough to stream.
 ROWS_PER_GROUP = 4096
 
@@ -95,10 +101,12 @@ def _text(value: Any) -> Any:
     return value.encode("utf-8", "backslashreplace").decode("utf-8")  # the same if UTF-8
 
 
-def records_to_table(records: list[dict[str, Any]], *,
-                     tracked: bool | None = None) -> "pa.Table":
+def records_to_table(records: list[dict[str, Any]], *, tracked: bool | None = None,
+                     live: bool = False) -> "pa.Table":
     """The records as a table of ``SCHEMA`` (plus any extra keys as inferred columns).
-    ``tracked``: whether the poses carry a ``track_id`` (None: whether any does)."""
+    ``tracked``: whether the poses carry a ``track_id`` (None: whether any does).
+    ``live``: the job has live sources: ``LIVE_COLUMNS`` follow, null in the records
+    without them (files' records, error records)."""
     columns = {name: [r[name] for r in records] for name in SCHEMA.names if name != "poses"}
     for name in ("source", "error"):
         columns[name] = [_text(v) for v in columns[name]]
@@ -108,7 +116,12 @@ def records_to_table(records: list[dict[str, Any]], *,
     fields = [pa.field("poses", pa.list_(TRACKED_POSE_TYPE)) if f.name == "poses" and tracked
               else f for f in SCHEMA]
     arrays = [pa.array(columns[f.name], type=f.type) for f in fields]
-    extra = [k for k in (records[0] if records else {}) if k not in SCHEMA.names]
+    typed = {f.name: f.type for f in LIVE_COLUMNS} if live else {}
+    for key, kind in typed.items():
+        arrays.append(pa.array([r.get(key) for r in records], type=kind))
+        fields.append(pa.field(key, kind))
+    extra = [k for k in (records[0] if records else {})
+             if k not in SCHEMA.names and k not in typed]
     for key in extra:
         arr = pa.array([r.get(key) for r in records])
         arrays.append(arr)
@@ -136,17 +149,19 @@ class ParquetWriter:
     devices written in place): a job that stops part-way leaves no half-written file,
     and :meth:`discard` drops what was staged. ``tracked``: the poses have a
     ``track_id`` (``--track``), whatever the first records hold; None: as the first
-    records say. ``metadata``: JSON-able values put in the file's schema metadata,
+    records say. ``live``: the job has live sources (the ``latency`` column of
+    ``LIVE_COLUMNS``, null for its files' records). ``metadata``: JSON-able values put in the file's schema metadata,
     each under its key (posefast's: ``{"posefast": {"version", "cwd", "settings"}}``,
     as the settings file of a JSON Lines output).
     """
 
-    def __init__(self, path: str, *, tracked: bool | None = None,
+    def __init__(self, path: str, *, tracked: bool | None = None, live: bool = False,
                  metadata: Mapping[str, Any] | None = None) -> None:
         if path == "-":
             raise OutputError("--format parquet needs --output FILE (Parquet is not a stream)")
         self.path = path
         self.tracked = tracked
+        self.live = live
         self._metadata = {key.encode(): json.dumps(value).encode()
                           for key, value in (metadata or {}).items()}
         self._out = WholeFile(path)
@@ -179,14 +194,15 @@ class ParquetWriter:
 
     def _flush(self) -> None:
         if self._pending:
-            table = records_to_table(self._pending, tracked=self.tracked)
+            table = records_to_table(self._pending, tracked=self.tracked, live=self.live)
             self._pending = []
             self.write_table(table)
 
     def close(self) -> None:
         self._flush()
         if self._writer is None:  # no records: an empty file with the schema
-            self._guard(self._write_table, records_to_table([], tracked=self.tracked))
+            self._guard(self._write_table, records_to_table([], tracked=self.tracked,
+                                                                live=self.live))
         self._guard(self._writer.close)
         self._out.commit()
 
