@@ -3,7 +3,9 @@
 One loop takes the newest frame of each source in fair turns (see
 :class:`~posefast.reading.live_group.LiveGroup`), poses it, and yields its record;
 frames that arrive meanwhile are dropped by the sources' readers, so the lag stays
-that of one frame whatever the stream's rate.
+that of one frame whatever the stream's rate. The next frame is taken and prepared
+in a thread beside the loop, just before the network is free
+(:class:`~posefast.video.live_prepare.FramePreparer`).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Iterator, Literal, Sequence
 from ..reading.live import LiveError, LiveFrame, LiveOptions
 from ..reading.live_group import LiveGroup
 from ..reading.live_names import is_live_source
+from .live_prepare import FramePreparer
 from .stream import SmoothingOptions, TrackingOptions, TrackingStage
 
 if TYPE_CHECKING:
@@ -124,24 +127,30 @@ class LiveStream:
         from ..job.records import make_record
 
         group = self._group
+        estimator = self._estimator
         end = None if self._duration is None else time.monotonic() + self._duration
         reported: set[int] = set()
         count = 0
         group.start()
+        # the next frame is taken and prepared while the network runs on this one
+        preparer = FramePreparer(group.next_frame, lambda frame: estimator.prepare(frame.pixels),
+                                 lambda: group.ended)
         try:
             while not self._stop.is_set():
                 yield from self._failures(reported)
                 left = _POLL if end is None else min(_POLL, end - time.monotonic())
                 if left <= 0:
                     break
-                got = group.next_frame(left)
-                if got is None:
-                    if group.ended:
+                ready = preparer.get(left)
+                if ready is None:
+                    if preparer.finished:
                         yield from self._failures(reported)
                         break
                     continue
-                source, frame = got
-                poses = self._estimator.estimate(frame.pixels)
+                source, frame = ready.source, ready.frame
+                preparer.running()
+                poses = estimator.infer([ready.prepared])[0]
+                preparer.done()
                 h, w = frame.pixels.shape[:2]
                 record = make_record(source.display, frame.index, w, h, poses,
                                      time=frame.time)
@@ -156,6 +165,7 @@ class LiveStream:
                 if self._max_frames is not None and count >= self._max_frames:
                     break
         finally:
+            preparer.stop()
             group.stop()
 
     def _failures(self, reported: set[int]) -> Iterator[tuple[Record, None]]:
