@@ -10,7 +10,8 @@ As users run it, a subprocess each time, the 481x641 model, JSON Lines to a file
   records over the live part's seconds (the summary's), the median latency of the
   records (a frame's arrival to its record being written), the frames dropped, and
   the lag (wall clock since the first record less the stream time since it) in the
-  first and last fifth; the job's resident memory at its first record and its last.
+  first and last fifth; the job's resident memory at its first record and its last,
+  and at the end of each minute.
 
 Rounds alternate file and live runs, so that a load that changes (other people's
 jobs) falls on both. The median over rounds is reported, and the ratio live / file.
@@ -91,7 +92,8 @@ def live_run(clip: Path, streams: int, seconds: float, tmp: Path) -> dict:
                      "latency": statistics.median(r[2] for r in rows),
                      "lag0": statistics.median(lag[:fifth]),
                      "lag1": statistics.median(lag[-fifth:])}
-    return {"fps": len(seen) / took, "per": per, "rss": (rss[0], rss[-1])}
+    return {"fps": len(seen) / took, "per": per, "rss": (rss[0], rss[-1]),
+            "rss_minutes": rss[59::60] + ([rss[-1]] if len(rss) % 60 else [])}
 
 
 def rss_mib(pid: int) -> float:
@@ -131,8 +133,10 @@ def main() -> None:
             for n in args.streams:
                 lives[n].append(live_run(clip, n, args.seconds, tmp))
                 got = lives[n][-1]
+                minutes = " ".join(f"{m:.0f}" for m in got["rss_minutes"])
                 print(f"round {k}: {n} stream(s) {got['fps']:.2f} frames/s in all, RSS "
-                      f"{got['rss'][0]:.0f} -> {got['rss'][1]:.0f} MiB; "
+                      f"{got['rss'][0]:.0f} -> {got['rss'][1]:.0f} MiB (at each minute's "
+                      f"end: {minutes}); "
                       + "; ".join(f"{v['fps']:.2f}/s, dropped {v['dropped']}, latency "
                                   f"{v['latency'] * 1e3:.0f} ms, lag {v['lag0']:.3f} -> "
                                   f"{v['lag1']:.3f} s" for v in got["per"].values()),
