@@ -14,7 +14,7 @@ import pytest
 
 from conftest import MODEL_353, stderr_on_a_terminal
 from live_servers import (CLIP_FPS, CLIP_FRAMES, SilentServer, clip, http_url,  # noqa: F401
-                          interrupt, listening, pipe_of, serving, tcp_server)
+                          interrupt, listening, make_clip, pipe_of, serving, tcp_server)
 
 av = pytest.importorskip("av")
 
@@ -158,8 +158,9 @@ def test_every_and_all_frames_on_a_pipe(clip, tmp_path):
 
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
 def test_files_and_a_pipe_in_one_job(fmt, clip, tmp_path, shared_data):
-    """An image and a video file beside a live pipe: the files' records first (no
-    latency; in Parquet a null in the one double column), then the pipe's."""
+    """An image and a video file beside a live pipe: every record of each, in order
+    within each source (the files' without latency; in Parquet a null in the one
+    double column)."""
     proc = pipe_of(clip)
     out = tmp_path / f"mixed.{fmt}"
     try:
@@ -171,7 +172,6 @@ def test_files_and_a_pipe_in_one_job(fmt, clip, tmp_path, shared_data):
     assert r.returncode == 0, r.stderr
     if fmt == "jsonl":
         got = records(out)
-        assert "latency" not in got[1]
     else:
         pq = pytest.importorskip("pyarrow.parquet")
         import pyarrow as pa
@@ -179,13 +179,67 @@ def test_files_and_a_pipe_in_one_job(fmt, clip, tmp_path, shared_data):
         table = pq.read_table(out)
         assert table.schema.field("latency").type == pa.float64()
         got = table.to_pylist()
-        assert got[1]["latency"] is None
-    assert [(g["source"].rsplit("/", 1)[-1], g["frame"]) for g in got] == [
-        ("couple.jpg", None), ("clip.mp4", 0), ("clip.mp4", 25), ("clip.mp4", 50),
-        ("-", 0), ("-", 25), ("-", 50)]
-    assert got[4]["latency"] >= 0
+    by = {}
+    for g in got:
+        by.setdefault(g["source"].rsplit("/", 1)[-1], []).append(g)
+    assert {name: [g["frame"] for g in rows] for name, rows in by.items()} == {
+        "couple.jpg": [None], "clip.mp4": [0, 25, 50], "-": [0, 25, 50]}
+    files = by["clip.mp4"] + by["couple.jpg"]
+    if fmt == "jsonl":
+        assert not any("latency" in g for g in files)
+    else:
+        assert all(g["latency"] is None for g in files)
+    assert all(g["latency"] >= 0 for g in by["-"])
     # the same frame, from the file and from the pipe, gets the same poses
-    assert got[2]["poses"] == got[5]["poses"]
+    assert by["clip.mp4"][1]["poses"] == by["-"][1]["poses"]
+
+
+def test_live_sources_are_posed_beside_the_files_not_after(clip, tmp_path, shared_data):
+    """A stream beside a video file posed by one worker of one thread: the stream's
+    records start while the file's are still being written (a camera is not kept
+    waiting by a batch of files), and the summary counts both."""
+    longer = make_clip(shared_data / "images", tmp_path / "longer.mp4", seconds_each=4)
+    server, port = serving(clip, tmp_path)
+    out = tmp_path / "beside.jsonl"
+    try:
+        r = run(longer, http_url(port), "--duration", 4, "--output", out, "--workers", 1,
+                "--backend-option", "num_threads=1", *QUICK)
+    finally:
+        server.stop()
+    assert r.returncode == 0, r.stderr
+    got = records(out)
+    files = [k for k, g in enumerate(got) if g["source"] == str(longer)]
+    live = [k for k, g in enumerate(got) if g["source"] == http_url(port)]
+    assert len(files) == 4 * CLIP_FPS * 3 and live
+    assert live[0] < files[-1]  # interleaved
+    assert [got[k]["frame"] for k in files] == list(range(len(files)))
+    assert f"done {len(got)}, failed 0" in r.stderr
+    assert "beside the files" in r.stderr
+
+
+def test_ctrl_c_while_files_and_a_stream_are_posed_side_by_side(clip, tmp_path, shared_data):
+    """Ctrl-C while both parts run: exit 130, the live thread stopped after its
+    record, every record of both written whole, the summary counting them all."""
+    longer = make_clip(shared_data / "images", tmp_path / "longer.mp4", seconds_each=8)
+    server, port = serving(clip, tmp_path)
+    out = tmp_path / "both.jsonl"
+    proc = subprocess.Popen(command(longer, http_url(port), "--output", out, "--workers", 1,
+                                    "--backend-option", "num_threads=1", *QUICK),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        def both_seen() -> bool:
+            text = out.read_text() if out.exists() else ""
+            return "longer.mp4" in text and "live.ts" in text
+        wait_for(both_seen, proc)
+        _, err = interrupt(proc)
+    finally:
+        stopped(proc)
+        server.stop()
+    assert proc.returncode == 130, err
+    got = records(out)  # every line a whole record
+    assert {g["source"] for g in got} == {str(longer), http_url(port)}
+    assert f"done {len(got)}, failed 0" in err
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("signum, status, said", [(signal.SIGINT, 130, "interrupted"),

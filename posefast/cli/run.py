@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 from types import SimpleNamespace
 from typing import Iterator
 
@@ -56,10 +57,11 @@ posed, 1 if any failed or an output (a drawing too) could not be written, 2 for 
 errors and refused outputs, 130 if interrupted (Ctrl-C), 143 if terminated (SIGTERM);
 rerun an interrupted or terminated job with --resume to finish it.
 
-INPUT may also be a live source (given on the command line): its records come after
-the files', posed in this process side by side with the other live sources, newest
-frame first, with "latency" (seconds from the frame's arrival to its record being
-written); the frames dropped per source are in the progress line and the summary.
+INPUT may also be a live source (given on the command line): posed in this process
+from the start, side by side with the other live sources and beside the files (they
+share the cores), newest frame first, with "latency" (seconds from the frame's
+arrival to its record being written); the frames dropped per source are in the
+progress line and the summary.
 The job ends after --duration, --max-frames, Ctrl-C (exit 130, every record posed
 written, Parquet and --render-dir videos too) or once every live source has ended;
 --resume is refused for live sources.
@@ -205,7 +207,7 @@ def _main(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> int:
         print(f"posefast run: {plan.describe()}", file=sys.stderr)
     if not args.quiet and live:
         print(f"posefast run: {len(live)} live source{'s' if len(live) != 1 else ''} posed "
-              f"in this process{' after the files' if sources else ''}, "
+              f"in this process{' beside the files' if sources else ''}, "
               f"{'every frame' if args.all_frames else 'newest frame first'}",
               file=sys.stderr)
     if duplicates:
@@ -350,6 +352,7 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
     from ..job.progress import Progress, summary
     from ..job.resume import ResumeState, job_settings, model_defaults, read_done
     from ..job.runner import DEFAULT_TIME_LIMIT, JobAborted, Runner, RunStats, WorkerStartError
+    from ..job.live import LiveBeside
 
     settings = job_settings(config, every=args.every,
                             model_sha256=sha256_of(resolve_model(config.model)))
@@ -424,7 +427,14 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
     live_sinks = list(sinks)  # tracked per source by the live path; drawn from the frames
     sinks += [annotator.write] if annotator else []
     emit = video_stage(args, _tee(*sinks))
+    live_emit = _tee(*live_sinks)
     frame_sinks = _frame_sinks(annotator, live)
+    beside = None  # the live sources' thread, when the job has files too
+    live_stats = RunStats()
+    if live and sources and args.engine == "local":
+        # records from both threads: one at a time into the output
+        emit, live_emit = _one_at_a_time(emit, live_emit)
+        progress.update = _one_at_a_time(progress.update)[0]
     if args.engine == "ray":
         stats = RunStats()
     else:
@@ -443,10 +453,21 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
                        parquet_folder=args.output if ray_parquet else None,
                        parquet_header=header, replace=old_parts if args.overwrite else [],
                        workers=args.workers, on_progress=_heeding_ctrl_c(progress.update))
+        elif live and sources:
+            # the files in the job's processes, the live sources beside them from the start
+            file_stats = stats
+            beside = LiveBeside(lambda on_stream: _pose_live(
+                args, live, config, origins, plan, live_emit, live_stats, frame_sinks, view,
+                lambda _: progress.update(_combined(file_stats, live_stats)), on_stream))
+            beside.start()
+            runner.on_progress = _heeding_ctrl_c(
+                lambda _: progress.update(_combined(file_stats, live_stats)))
+            stats = runner.run(_tasks(sources, args.every, skipper))
+            beside.wait()
         else:
             stats = runner.run(_tasks(sources, args.every, skipper))
             if live:
-                _pose_live(args, live, config, origins, plan, _tee(*live_sinks), stats,
+                _pose_live(args, live, config, origins, plan, live_emit, stats,
                            frame_sinks, view, _heeding_ctrl_c(progress.update))
     except KeyboardInterrupt:
         interrupted = True
@@ -476,6 +497,10 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
             return fail(str(exc), 1)
         raise
     finally:
+        if beside is not None:
+            beside.stop()  # (ended already, unless the files' part failed or Ctrl-C came)
+            _wait_quietly(beside)
+            stats = _combined(stats, live_stats)
         signal.signal(signal.SIGTERM, previous)
         progress.update(stats, force=True)
         progress.close()
@@ -544,7 +569,7 @@ def _save_settings(output: str, header) -> None:
 
 
 def _pose_live(args: argparse.Namespace, live: list[str], config, origins, plan, emit, stats,
-               frame_sinks, view, on_progress) -> None:
+               frame_sinks, view, on_progress, on_stream=None) -> None:
     """Pose the live sources in this process (``posefast.job.live``), their records to
     ``emit``, counted in ``stats``, with the backend's threads over every core; each
     frame drawn into ``frame_sinks`` and shown on ``view`` (--view's page, or None)."""
@@ -554,14 +579,16 @@ def _pose_live(args: argparse.Namespace, live: list[str], config, origins, plan,
     from .video_options import tracking_options
 
     tracking, smoothing = tracking_options(args)
-    # the file job's processes are gone by now: the cores are this process's
+    # alone (after the files, or without any) the cores are this process's; beside the
+    # files' processes they are shared, the scheduler giving each its turns
     with open_estimator(with_backend_threads(config, plan.cores), origins) as estimator:
         if ctrl_c_came():  # the runtime swallowed Ctrl-C while loading the model
             raise KeyboardInterrupt
         pose_live(estimator, live, emit=emit, stats=stats,
                   options=live_options(args, every=args.every), duration=args.duration,
                   max_frames=args.max_frames, tracking=tracking, smoothing=smoothing,
-                  frame_sinks=frame_sinks, view=view, on_progress=on_progress)
+                  frame_sinks=frame_sinks, view=view, on_progress=on_progress,
+                  on_stream=on_stream)
 
 
 def _frame_sinks(annotator, live: list[str]) -> list:
@@ -588,6 +615,40 @@ def _heeding_ctrl_c(update):
         if ctrl_c_came():
             raise KeyboardInterrupt
     return heeding
+
+
+def _one_at_a_time(*calls):
+    """``calls``, each made under one shared lock: the file job (main thread) and the
+    live sources (their thread) write records to one output and one progress line."""
+    lock = threading.Lock()
+
+    def locked(call):
+        def under_lock(*args, **kwargs):
+            with lock:
+                return call(*args, **kwargs)
+        return under_lock
+    return tuple(locked(c) for c in calls)
+
+
+def _combined(files, live):
+    """The job's counts: the files' ``RunStats`` and the live sources' posed beside them
+    (the two ran at once: the job's seconds are the longer part's)."""
+    from ..job.tasks import RunStats
+
+    return RunStats(done=files.done + live.done, failed=files.failed + live.failed,
+                    seconds=max(files.seconds, live.seconds),
+                    infer_seconds=files.infer_seconds, prepare_seconds=files.prepare_seconds,
+                    restarts=files.restarts, dropped=dict(live.dropped))
+
+
+def _wait_quietly(beside) -> None:
+    """Wait for the live thread to end after the job stopped (Ctrl-C, an error): a
+    second Ctrl-C or the live part's own error do not hide what stopped the job."""
+    try:
+        beside.wait()
+    except BaseException as exc:  # noqa: BLE001 - the job's own ending is being reported
+        if isinstance(exc, KeyboardInterrupt):
+            beside.wait(timeout=30)
 
 
 def _tee(*sinks):

@@ -1,5 +1,5 @@
 """The live part of ``posefast run``: live sources posed in this process, side by
-side, newest frame first.
+side, newest frame first; beside the job's files when it has some (:class:`LiveBeside`).
 
 Files go through the job's two stages of processes; live sources do not. A frame
 sent to a preparation process and then to an inference process would wait in two
@@ -45,7 +45,8 @@ def pose_live(estimator: PoseEstimator, names: Sequence[str], *,
               smoothing: SmoothingOptions | None = None,
               frame_sinks: Iterable[FrameSink] = (), view: LiveView | None = None,
               on_progress: Callable[[RunStats], None] | None = None,
-              stdin: BinaryIO | int | None = None) -> None:
+              stdin: BinaryIO | int | None = None,
+              on_stream: Callable[[Any], None] | None = None) -> None:
     """Pose the live sources ``names`` until ``duration`` seconds have passed,
     ``max_frames`` records are made, or every source has ended; a KeyboardInterrupt
     (Ctrl-C, raised by ``on_progress`` too) stops the readers and goes on up.
@@ -57,6 +58,8 @@ def pose_live(estimator: PoseEstimator, names: Sequence[str], *,
     spent here. ``tracking``/``smoothing`` track each source apart. Each frame
     posed is drawn into the ``frame_sinks`` after its record is written, and shown on
     ``view`` (a :class:`~posefast.video.view.LiveView`, the page of ``--view``).
+    ``on_stream`` is given the :class:`~posefast.video.live.LiveStream` once made,
+    so that another thread may stop it (:class:`LiveBeside`).
     """
     start = time.perf_counter()
     sinks = list(frame_sinks)
@@ -64,6 +67,8 @@ def pose_live(estimator: PoseEstimator, names: Sequence[str], *,
                               options=options, tracking=tracking, smoothing=smoothing,
                               on_error="record", stdin=stdin, view=view)
     seconds = stats.seconds
+    if on_stream is not None:
+        on_stream(stream)
     try:
         with stream:
             for record, frame in stream.with_frames():
@@ -86,6 +91,62 @@ def pose_live(estimator: PoseEstimator, names: Sequence[str], *,
     finally:
         stats.dropped = stream.dropped
         stats.seconds = seconds + time.perf_counter() - start
+
+
+class LiveBeside:
+    """Live sources posed in a thread of their own while the job's files are posed
+    (the main thread runs the file job; the cores are shared between the two).
+
+    ``pose(on_stream)`` poses the live sources until they end (:func:`pose_live`,
+    passing ``on_stream`` on); it runs in the thread once :meth:`start` is called.
+    :meth:`stop` ends it after the record being written (from any thread);
+    :meth:`wait` waits for its end, Ctrl-C still heard, and raises what ended it
+    if that was an error.
+    """
+
+    def __init__(self, pose: Callable[[Callable[[Any], None]], None]) -> None:
+        self._pose = pose
+        self._stream: Any = None
+        self._stopped = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name="posefast-live-beside")
+
+    def start(self) -> "LiveBeside":
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            self._pose(self._made)
+        except BaseException as exc:  # raised again in the main thread, by wait()
+            self._error = exc
+
+    def _made(self, stream: Any) -> None:
+        self._stream = stream
+        if self._stopped.is_set():  # stopped while the model was loading
+            stream.stop()
+
+    def stop(self) -> None:
+        """End the live posing after the record being written; returns at once."""
+        self._stopped.set()
+        stream = self._stream
+        if stream is not None:
+            stream.stop()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the end (``timeout`` seconds at most; None: however long); in
+        short joins, so that the main thread still takes Ctrl-C. True when it has
+        ended; raises the error that ended it, once."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._thread.is_alive():
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            self._thread.join(0.1)
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+        return True
 
 
 @contextlib.contextmanager
