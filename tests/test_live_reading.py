@@ -154,6 +154,35 @@ def test_pipe_every_nth_frame(clip):
                                np.arange(0, CLIP_FRAMES, 7) / CLIP_FPS, atol=1e-6)
 
 
+@pytest.mark.parametrize("given, expected", [({}, "1000000"),
+                                             ({"probesize": "5000000"}, "5000000")])
+def test_streams_are_opened_with_a_small_probesize(given, expected, clip, monkeypatch):
+    """FFmpeg's probesize (the bytes it holds while probing a codec) is 1 MB for a
+    stream or pipe unless ffmpeg_options says otherwise; the stream is read all the
+    same."""
+    import av
+
+    seen = []
+    real_open = av.open
+
+    def spying_open(*args, **kwargs):
+        seen.append(dict(kwargs.get("options") or {}))
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(av, "open", spying_open)
+    proc = pipe_of(clip)
+    try:
+        with LiveSource("-", LiveOptions(keep_all=True, ffmpeg_options=given, **QUICK),
+                        stdin=proc.stdout) as source:
+            frames = take(source, 5)
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+    assert [f.index for f in frames] == list(range(5))
+    assert seen and seen[0]["probesize"] == expected and seen[0]["fpsprobesize"] == "0"
+
+
 def test_silent_pipe_times_out_and_stop_is_prompt():
     read_end, write_end = os.pipe()  # the write end stays open: no data, no end
     try:
