@@ -300,6 +300,26 @@ def test_a_server_killed_and_restarted_mid_job(clip, tmp_path):
     assert len(got) > before
 
 
+def test_ffmpeg_options_reach_ffmpeg(clip, tmp_path):
+    """--ffmpeg-option goes to FFmpeg's opening of the live sources: a good value
+    reads the pipe as before, a value FFmpeg refuses fails the source naming it."""
+    for value, status in (("probesize=2000000", 0), ("probesize=lots", 1)):
+        proc = pipe_of(clip)
+        out = tmp_path / f"{status}.jsonl"
+        try:
+            r = run("-", "--all-frames", "--every", 25, "--ffmpeg-option", value,
+                    "--output", out, stdin=proc.stdout)
+        finally:
+            stopped(proc)
+            proc.stdout.close()
+        assert r.returncode == status, r.stderr
+        got = records(out)
+        if status == 0:
+            assert [g["frame"] for g in got] == [0, 25, 50]
+        else:
+            assert len(got) == 1 and got[0]["error"].startswith("-: cannot open")
+
+
 @pytest.mark.parametrize("args, message", [
     (["-", "--resume", "--output", "x.jsonl"],
      "--resume cannot finish a job with live sources (-)"),
@@ -309,6 +329,8 @@ def test_a_server_killed_and_restarted_mid_job(clip, tmp_path):
     (["-", "--engine", "ray"], "--engine ray poses files only"),
     (["CLIP", "--duration", "3"], "--duration goes with live sources"),
     (["CLIP", "--view"], "--view goes with live sources"),
+    (["CLIP", "--ffmpeg-option", "rtsp_transport=tcp"], "--ffmpeg-option goes with live"),
+    (["-", "--ffmpeg-option", "rtsp_transport"], "expected KEY=VALUE"),
     (["-", "--duration", "0"], "--duration"),
 ])
 def test_live_usage_errors(args, message, clip, tmp_path):

@@ -45,12 +45,27 @@ def add_live_options(parser: argparse.ArgumentParser) -> None:
                    metavar="SECONDS",
                    help=f"a lost live source not back within this fails; 0: at once "
                         f"(default {DEFAULT_RECONNECT_FOR:g})")
+    g.add_argument("--ffmpeg-option", action="append", type=ffmpeg_option, default=[],
+                   metavar="KEY=VALUE", dest="ffmpeg_options",
+                   help="an option for FFmpeg's reading of the live sources, repeatable "
+                        "(e.g. rtsp_transport=tcp for a camera behind a firewall, "
+                        "video_size=1280x720 for a V4L2 camera)")
     g.add_argument("--view", nargs="?", const=("127.0.0.1", 0), type=view_address,
                    metavar="HOST:PORT",
                    help="show the live sources as they are posed on a local web page, "
                         "served on HOST:PORT (default 127.0.0.1 and a free port; its "
                         "address is printed on stderr). Put it after the sources, or "
                         "write --view=HOST:PORT")
+
+
+def ffmpeg_option(text: str) -> tuple[str, str]:
+    """argparse type of --ffmpeg-option: ``(key, value)``."""
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key or not value:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. rtsp_transport=tcp), "
+                                         f"got {text!r}")
+    return key, value
 
 
 def view_address(text: str) -> tuple[str, int]:
@@ -91,4 +106,4 @@ def live_options(args: argparse.Namespace, every: int = 1):
 
     return LiveOptions(open_timeout=args.open_timeout, read_timeout=args.read_timeout,
                        reconnect_for=args.reconnect_for, keep_all=args.all_frames,
-                       every=every)
+                       every=every, ffmpeg_options=dict(args.ffmpeg_options))

@@ -273,7 +273,8 @@ def _live_problem(args: argparse.Namespace, live: list[str]) -> str | None:
         given = [flag for flag, value in (("--duration", args.duration),
                                           ("--max-frames", args.max_frames),
                                           ("--all-frames", args.all_frames),
-                                          ("--view", args.view is not None)) if value]
+                                          ("--view", args.view is not None),
+                                          ("--ffmpeg-option", args.ffmpeg_options)) if value]
         if given:
             return (f"{given[0]} goes with live sources (stream URLs, cameras, -); "
                     f"video files are posed whole")
