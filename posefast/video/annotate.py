@@ -9,6 +9,7 @@ the frames between two posed frames show the poses of the last posed one.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -68,14 +69,17 @@ class RenderDir:
         self.folder = Path(folder)
         self.keep = keep
         self._used: set[str] = set()
+        # files' drawings are named in the main thread, live sources' videos in theirs
+        self._lock = threading.Lock()
 
     def __call__(self, source: str, video: bool) -> str:
         stem, suffix = Path(source).stem or "input", ".mp4" if video else ".png"
         name, n = stem + suffix, 1
-        while name in self._used or self.keep(str(self.folder / name)):
-            n += 1
-            name = f"{stem}-{n}{suffix}"
-        self._used.add(name)
+        with self._lock:
+            while name in self._used or self.keep(str(self.folder / name)):
+                n += 1
+                name = f"{stem}-{n}{suffix}"
+            self._used.add(name)
         return str(self.folder / name)
 
 
