@@ -101,3 +101,30 @@ def test_run_eval_refuses_images_the_labels_lack_before_any_work(first_job):
     assert "Traceback" not in r.stderr and not out.exists()
     r = posefast("run", IMAGES / "standing.png", "--eval", folder / "some.json", *FAST)
     assert r.returncode == 2 and "--eval needs --output FILE" in r.stderr
+
+
+def test_coco_annotations_and_eval_giving_other_ids_is_refused(first_job):
+    """--format coco takes its image ids from --coco-annotations; --eval scores by its
+    own file's ids. Two files that number the images differently would score each
+    result as another image: refused before any work. Files that agree are fine."""
+    folder, first = first_job
+    a = labels_from(first, folder / "a.json")
+    data = json.loads(open(a).read())
+    for image in data["images"]:
+        image["id"] += 1
+    for ann in data["annotations"]:
+        ann["image_id"] += 1
+    b = folder / "b.json"
+    b.write_text(json.dumps(data))
+    out = folder / "ids.json"
+    r = posefast("run", IMAGES, "--format", "coco", "--output", out,
+                 "--coco-annotations", a, "--eval", b, *FAST)
+    assert r.returncode == 2, r.stderr
+    assert f"--coco-annotations {a} gives" in r.stderr and f"--eval {b} gives it" in r.stderr
+    assert "Traceback" not in r.stderr and not out.exists()
+    same = folder / "a-copy.json"
+    same.write_text(open(a).read())
+    r = posefast("run", IMAGES, "--format", "coco", "--output", out,
+                 "--coco-annotations", a, "--eval", same, *FAST)
+    assert r.returncode == 0, r.stderr
+    assert summary(r.stdout)["AP"] == "1.000"

@@ -191,6 +191,9 @@ def _main(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> int:
         image_ids = (coco_image_ids([(s.path, s.kind) for s in sources],
                                     args.coco_annotations or args.eval)
                      if args.format == "coco" else None)
+        if image_ids is not None and args.coco_annotations and args.eval:
+            _check_same_ids(image_ids, coco_image_ids([(s.path, s.kind) for s in sources],
+                                                      args.eval), args)
         truth = (annotations_for_job(args.eval, [(s.path, s.kind) for s in sources])
                  if args.eval else None)
         _check_output_place(args, sources)
@@ -229,6 +232,19 @@ def _main(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> int:
         status = (score_job(args.output, truth, [(s.path, s.kind) for s in sources],
                             quiet=args.quiet) or status)
     return status
+
+
+def _check_same_ids(ids: dict[str, int], eval_ids: dict[str, int],
+                    args: argparse.Namespace) -> None:
+    """UsageError when --coco-annotations and --eval give an image different ids: the
+    results carry the first file's ids and would be scored as other images."""
+    for path, image_id in ids.items():
+        if eval_ids.get(path) != image_id:
+            raise UsageError(
+                f"--coco-annotations {args.coco_annotations} gives {path} image_id "
+                f"{image_id}, --eval {args.eval} gives it {eval_ids.get(path)}: the results "
+                f"would be scored as other images; give one file (--eval's alone also "
+                f"sets the ids)")
 
 
 def _option_problem(args: argparse.Namespace) -> str | None:
