@@ -171,6 +171,14 @@ def tcp_server(clip: Path, port: int, **kw) -> Server:
     return ffmpeg_serving(clip, f"tcp://127.0.0.1:{port}?listen=1", **kw)
 
 
+def rtmp_server(clip: Path, port: int, **kw) -> Server:
+    """FFmpeg's own RTMP server (``-listen 1``: one client plays it) on
+    127.0.0.1:``port``, serving ``rtmp://127.0.0.1:PORT/live/cam`` as FLV."""
+    server = ffmpeg_serving(clip, f"rtmp://127.0.0.1:{port}/live/cam", fmt="flv", **kw)
+    server.args[-1:-1] = ["-listen", "1"]
+    return server
+
+
 def serving(clip: Path, tmp: Path, make=None, port: int | None = None,
             **kw) -> tuple[Server, int]:
     """A server ``make`` (default :func:`http_server`) started on ``port`` (default a

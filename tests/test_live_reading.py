@@ -350,6 +350,22 @@ def test_stop_from_another_thread_ends_iteration(clip, port, tmp_path):
     assert not source._thread.is_alive()
 
 
+def test_rtmp_server(clip, port, tmp_path):
+    """FFmpeg's RTMP server: every frame (kept all) comes in order from 0, with the
+    clip's times and size."""
+    from live_servers import rtmp_server
+
+    with rtmp_server(clip, port, log=tmp_path / "rtmp.log") as server:
+        wait_listening(port, server)
+        url = f"rtmp://127.0.0.1:{port}/live/cam"
+        with LiveSource(url, LiveOptions(keep_all=True, **QUICK)) as source:
+            frames = take(source, 20)
+            assert source.error is None, source.error
+    assert [f.index for f in frames] == list(range(20))
+    np.testing.assert_allclose([f.time for f in frames], np.arange(20) / CLIP_FPS, atol=2e-3)
+    assert all(f.pixels.shape == (480, 640, 3) for f in frames)
+
+
 def test_rtsp_server(clip, tmp_path):
     """Debian's RTSP server, FFmpeg publishing the clip to it: the frames come, in
     order, at the clip's size."""
