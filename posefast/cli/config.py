@@ -73,29 +73,6 @@ def _models_own(config) -> tuple[dict, str | None]:
     """The model's own ``input_size`` ([height, width], pixels) and ``output_stride``,
     for the settings that leave them to it (None); and why they cannot be read, if so.
     The model is not downloaded: this command only looks."""
-    if config.input_size is not None and config.output_stride is not None:
-        return {}, None
-    import warnings
+    from ..models.own_settings import OWN_SETTINGS, model_own_settings
 
-    from ..models import resolve_model
-    from ..models.derived import model_for_backend
-    from ..backend_registry import create_backend
-    from ..models.stride import model_stride
-    from ..runtime_logs import quiet_runtime_logs
-
-    own: dict = {}
-    try:
-        path = resolve_model(config.model, download=False)
-        if config.output_stride is None:
-            own["output_stride"] = model_stride(path)
-        if config.input_size is None:
-            # the backend reads the input shape of whatever format it runs
-            with quiet_runtime_logs(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # (a CPU fallback: not this command's news)
-                with create_backend(config.backend,
-                                    str(model_for_backend(path, config.backend, None)),
-                                    **dict(config.backend_options)) as backend:
-                    own["input_size"] = [backend.input_spec.height, backend.input_spec.width]
-    except Exception as exc:  # a missing model, an unusable backend: the rest still shows
-        return own, f"{type(exc).__name__}: {exc}"
-    return own, None
+    return model_own_settings(config, [k for k in OWN_SETTINGS if getattr(config, k) is None])

@@ -291,27 +291,17 @@ def model_defaults(config: Any, spec: Any) -> dict[str, Any]:
     the model's own, for ``read_done``'s ``defaults``. An option left to the model and
     the same value given explicitly make the same records (``--output-stride 16`` on
     a stride-16 model, ``--input-size 481x641`` on a 481x641 one), and a resume
-    compares them so. ``spec`` is the backend's InputSpec for ``config``. The stride
-    is read from the model's layers (about 0.2 s with the imports, so only for a
-    resume); the model's own size, where ``config`` gives another, from the model
-    loaded without it. None where either cannot be found."""
-    from dataclasses import replace
+    compares them so. ``spec`` is the backend's InputSpec for ``config``: the model's
+    own size when ``config`` leaves it; otherwise it is read from the model (see
+    ``posefast.models.own_settings``). The stride is read from the model's layers
+    (about 0.2 s with the imports, so only for a resume). None where either cannot
+    be found."""
+    from ..models.own_settings import model_own_settings
 
-    try:
-        from ..models import resolve_model
-        from ..models.stride import model_stride
-
-        stride: int | None = model_stride(resolve_model(config.model))
-    except Exception:  # not a model the stride rewrite knows
-        stride = None
     size: list[int] | None = [int(spec.height), int(spec.width)]
+    wanted = ["output_stride"] if config.input_size is None else ["output_stride",
+                                                                     "input_size"]
+    own, _ = model_own_settings(config, wanted, download=True)
     if config.input_size is not None:
-        try:
-            from ..estimator import PoseEstimator
-
-            own = replace(config, input_size=None, output_stride=None)
-            with PoseEstimator(config=own) as probe:
-                size = [int(probe.input_spec.height), int(probe.input_spec.width)]
-        except Exception:
-            size = None
-    return {"input_size": size, "output_stride": stride}
+        size = own.get("input_size")
+    return {"input_size": size, "output_stride": own.get("output_stride")}
