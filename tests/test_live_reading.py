@@ -338,6 +338,32 @@ def test_tcp_and_http_at_once_in_fair_turns(clip, tmp_path):
     assert not any(th.is_alive() for th in threads)  # stopped with the group
 
 
+def test_a_held_source_gives_no_frame_until_released(clip, tmp_path):
+    """next_frame(hold=True) holds the source it served: the other source is served
+    however long, until release(); then the first is served again."""
+    a_port, b_port = free_port(), free_port()
+    with http_server(clip, a_port, log=tmp_path / "a.log") as a, \
+            tcp_server(clip, b_port, log=tmp_path / "b.log") as b:
+        wait_listening(a_port, a)
+        wait_listening(b_port, b)
+        names = [http_url(a_port), f"tcp://127.0.0.1:{b_port}"]
+        with LiveGroup(names, LiveOptions(**QUICK)) as group:
+            first = None
+            while first is None:
+                first = group.next_frame(timeout=5, hold=True)
+            held = first[0]
+            others = [group.next_frame(timeout=5) for _ in range(6)]
+            assert all(got is not None and got[0] is not held for got in others)
+            group.release(held)
+            deadline = time.monotonic() + 10
+            seen = set()
+            while held not in seen and time.monotonic() < deadline:
+                got = group.next_frame(timeout=1)
+                if got is not None:
+                    seen.add(got[0])
+    assert held in seen
+
+
 def test_stop_from_another_thread_ends_iteration(clip, port, tmp_path):
     with http_server(clip, port, log=tmp_path / "http.log") as server:
         wait_listening(port, server)

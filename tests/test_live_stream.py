@@ -79,6 +79,42 @@ def test_a_stream_faster_than_posing_drops_frames(clip, tmp_path):
     assert "s3cret" not in json.dumps(got)
 
 
+def test_three_streams_posed_in_two_lanes_keep_each_sources_order(estimator, clip, tmp_path):
+    """Two estimators of one thread each pose frames of three streams at once
+    (``lanes``): each source's records in its frames' order, tracked per source,
+    every source served, and each record's poses those of estimate() on its frame."""
+    from posefast import PoseEstimator
+    from posefast.video.live import LiveStream
+
+    servers = [serving(clip, tmp_path), serving(clip, tmp_path),
+               serving(clip, tmp_path, make=tcp_server)]
+    names = [http_url(servers[0][1]), http_url(servers[1][1]),
+             f"tcp://127.0.0.1:{servers[2][1]}"]
+    one = {"num_threads": 1}
+    try:
+        with PoseEstimator(model=str(MODEL_353), backend_options=one) as first, \
+                PoseEstimator(model=str(MODEL_353), backend_options=one) as second, \
+                LiveStream(first, names, max_frames=30, options=QUICK, lanes=[second],
+                           tracking=TrackingOptions()) as stream:
+            pairs = list(stream.with_frames())
+    finally:
+        for server, _ in servers:
+            server.stop()
+    got = [record for record, _ in pairs]
+    assert len(got) == 30 and all(r["error"] is None for r in got)
+    for name in names:
+        mine = [r for r in got if r["source"] == name]
+        assert len(mine) >= 5
+        assert [r["frame"] for r in mine] == sorted({r["frame"] for r in mine})
+        assert [r["time"] for r in mine] == sorted({r["time"] for r in mine})
+        assert mine[0]["poses"][0]["track_id"] == 1
+    for record, frame in pairs[::7]:
+        expected = estimator.estimate(frame.pixels)
+        assert len(record["poses"]) == len(expected)
+        np.testing.assert_allclose([[k["x"], k["y"]] for k in record["poses"][0]["keypoints"]],
+                                   expected[0].keypoints[:, :2], atol=1e-3)
+
+
 def test_two_streams_posed_side_by_side(estimator, clip, tmp_path):
     a, pa = serving(clip, tmp_path)
     b, pb = serving(clip, tmp_path, make=tcp_server)

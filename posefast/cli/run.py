@@ -209,8 +209,10 @@ def _main(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> int:
     if not args.quiet and args.engine == "local" and sources:
         print(f"posefast run: {plan.describe()}", file=sys.stderr)
     if not args.quiet and live:
+        lanes, threads = _live_lanes(plan, live)
         print(f"posefast run: {len(live)} live source{'s' if len(live) != 1 else ''} posed "
               f"in this process{' beside the files' if sources else ''}, "
+              f"{lanes} at a time ({threads} thread{'s' if threads != 1 else ''} each), "
               f"{'every frame' if args.all_frames else 'newest frame first'}",
               file=sys.stderr)
     if duplicates:
@@ -596,16 +598,30 @@ def _pose_live(args: argparse.Namespace, live: list[str], config, origins, plan,
     from .video_options import tracking_options
 
     tracking, smoothing = tracking_options(args)
-    # alone (after the files, or without any) the cores are this process's; beside the
-    # files' processes they are shared, the scheduler giving each its turns
-    with open_estimator(with_backend_threads(config, plan.cores), origins) as estimator:
+    # One source: one estimator with a thread per core, each frame posed soonest.
+    # Several: a lane per core (as many as the job's inference processes, and no more
+    # than the sources), one thread each, posing frames of different sources at once:
+    # more frames a second (posefast.video.live_lanes). A GPU backend: one.
+    # (Beside the files' processes the cores are shared, the scheduler giving turns.)
+    lanes, threads = _live_lanes(plan, live)
+    with contextlib.ExitStack() as opened:
+        estimators = [opened.enter_context(open_estimator(with_backend_threads(config, threads),
+                                                          origins))
+                      for _ in range(lanes)]
         if ctrl_c_came():  # the runtime swallowed Ctrl-C while loading the model
             raise KeyboardInterrupt
-        pose_live(estimator, live, emit=emit, stats=stats,
+        pose_live(estimators[0], live, emit=emit, stats=stats,
                   options=live_options(args, every=args.every), duration=args.duration,
                   max_frames=args.max_frames, tracking=tracking, smoothing=smoothing,
                   frame_sinks=frame_sinks, view=view, on_progress=on_progress,
-                  on_stream=on_stream)
+                  on_stream=on_stream, lanes=estimators[1:])
+
+
+def _live_lanes(plan, live: list[str]) -> tuple[int, int]:
+    """How many estimators pose the live sources at once, and the backend threads
+    of each (see ``_pose_live``)."""
+    lanes = 1 if plan.exclusive else max(1, min(plan.workers, len(live)))
+    return lanes, max(1, plan.cores // lanes)
 
 
 def _frame_sinks(annotator, live: list[str]) -> list:

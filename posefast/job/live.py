@@ -46,7 +46,8 @@ def pose_live(estimator: PoseEstimator, names: Sequence[str], *,
               frame_sinks: Iterable[FrameSink] = (), view: LiveView | None = None,
               on_progress: Callable[[RunStats], None] | None = None,
               stdin: BinaryIO | int | None = None,
-              on_stream: Callable[[Any], None] | None = None) -> None:
+              on_stream: Callable[[Any], None] | None = None,
+              lanes: Sequence[PoseEstimator] = ()) -> None:
     """Pose the live sources ``names`` until ``duration`` seconds have passed,
     ``max_frames`` records are made, or every source has ended; a KeyboardInterrupt
     (Ctrl-C, raised by ``on_progress`` too) stops the readers and goes on up.
@@ -59,13 +60,17 @@ def pose_live(estimator: PoseEstimator, names: Sequence[str], *,
     posed is drawn into the ``frame_sinks`` after its record is written, and shown on
     ``view`` (a :class:`~posefast.video.view.LiveView`, the page of ``--view``).
     ``on_stream`` is given the :class:`~posefast.video.live.LiveStream` once made,
-    so that another thread may stop it (:class:`LiveBeside`).
+    so that another thread may stop it (:class:`LiveBeside`). ``lanes``: more
+    estimators, to pose frames of different sources at once (see
+    ``posefast.video.live_lanes``).
     """
     start = time.perf_counter()
     sinks = list(frame_sinks)
-    stream = estimator.stream(list(names), duration=duration, max_frames=max_frames,
-                              options=options, tracking=tracking, smoothing=smoothing,
-                              on_error="record", stdin=stdin, view=view)
+    from ..video.live import LiveStream
+
+    stream = LiveStream(estimator, list(names), duration=duration, max_frames=max_frames,
+                        options=options, tracking=tracking, smoothing=smoothing,
+                        on_error="record", stdin=stdin, view=view, lanes=lanes)
     seconds = stats.seconds
     if on_stream is not None:
         on_stream(stream)

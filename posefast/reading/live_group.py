@@ -33,6 +33,7 @@ class LiveGroup:
                         for n in names]
         self._turn = 0
         self._served = [0] * len(self.sources)  # the turn each source was last served
+        self._held: set[int] = set()  # sources whose frame is out with hold=True
 
     def start(self) -> "LiveGroup":
         for source in self.sources:
@@ -51,11 +52,14 @@ class LiveGroup:
         """Whether every source has ended, with no frame left to take."""
         return all(s.ended for s in self.sources)
 
-    def next_frame(self, timeout: float | None = None) -> tuple[LiveSource, LiveFrame] | None:
+    def next_frame(self, timeout: float | None = None, *,
+                   hold: bool = False) -> tuple[LiveSource, LiveFrame] | None:
         """The newest frame of the source served least recently among those with a
         frame waiting, with its source; None when none came within ``timeout``
         seconds (None: wait until one comes) or every source has ended. Safe to call
-        from several threads."""
+        from several threads. ``hold``: the source gives no other frame until
+        :meth:`release` is called for it, so that consumers posing frames at once
+        finish each source's frames in their order."""
         with self._cond:
             if not self._cond.wait_for(lambda: self._next() is not None or self.ended,
                                        timeout):
@@ -67,11 +71,20 @@ class LiveGroup:
             item = source._take()
             self._turn += 1
             self._served[k] = self._turn
+            if hold and item is not None:
+                self._held.add(k)
         # converted to RGB outside the lock, so that the readers go on meanwhile
         return None if item is None else (source, _to_frame(item))
 
+    def release(self, source: LiveSource) -> None:
+        """Let ``source``, held by ``next_frame(hold=True)``, give frames again."""
+        with self._cond:
+            self._held.discard(self.sources.index(source))
+            self._cond.notify_all()
+
     def _next(self) -> int | None:
-        waiting = [k for k, s in enumerate(self.sources) if s.pending_arrival() is not None]
+        waiting = [k for k, s in enumerate(self.sources)
+                   if k not in self._held and s.pending_arrival() is not None]
         return min(waiting, key=self._served.__getitem__) if waiting else None
 
     def __enter__(self) -> "LiveGroup":

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Iterator, Literal, Sequence
 from ..reading.live import LiveError, LiveFrame, LiveOptions
 from ..reading.live_group import LiveGroup
 from ..reading.live_names import is_live_source
+from .live_lanes import PosingLanes
 from .live_prepare import FramePreparer
 from .stream import SmoothingOptions, TrackingOptions, TrackingStage
 
@@ -46,6 +47,13 @@ class LiveStream:
 
     ``view``: a :class:`~posefast.video.view.LiveView` each posed frame is shown on
     (drawn and encoded in the view's own thread; the caller opens and closes it).
+
+    ``lanes``: more estimators (of the same model and settings, the caller's to
+    close): with them, frames of different sources are posed at once, one per
+    estimator, each in a thread of its own
+    (:class:`~posefast.video.live_lanes.PosingLanes`; give each backend one thread,
+    for one core). Without, frames are posed one at a time by ``estimator``, the next
+    one prepared beside it.
     """
 
     def __init__(self, estimator, sources: str | Sequence[str], *,
@@ -53,7 +61,8 @@ class LiveStream:
                  max_frames: int | None = None, tracking: TrackingOptions | None = None,
                  smoothing: SmoothingOptions | None = None,
                  on_error: Literal["raise", "record"] = "raise",
-                 stdin: BinaryIO | int | None = None, view: "LiveView | None" = None) -> None:
+                 stdin: BinaryIO | int | None = None, view: "LiveView | None" = None,
+                 lanes: Sequence[Any] = ()) -> None:
         names = [sources] if isinstance(sources, str) else list(sources)
         for name in names:
             if not isinstance(name, str) or not is_live_source(name):
@@ -71,6 +80,7 @@ class LiveStream:
             raise TypeError(f"view must be a posefast.video.view.LiveView, got "
                             f"{type(view).__name__}")
         self._estimator = estimator
+        self._lanes = list(lanes)
         self._group = LiveGroup(names, options, stdin=stdin)
         self._duration = duration
         self._max_frames = max_frames
@@ -127,30 +137,25 @@ class LiveStream:
         from ..job.records import make_record
 
         group = self._group
-        estimator = self._estimator
         end = None if self._duration is None else time.monotonic() + self._duration
         reported: set[int] = set()
         count = 0
         group.start()
-        # the next frame is taken and prepared while the network runs on this one
-        preparer = FramePreparer(group.next_frame, lambda frame: estimator.prepare(frame.pixels),
-                                 lambda: group.ended)
+        poser = (PosingLanes(group, [self._estimator, *self._lanes]) if self._lanes
+                 else _OneLane(group, self._estimator))
         try:
             while not self._stop.is_set():
                 yield from self._failures(reported)
                 left = _POLL if end is None else min(_POLL, end - time.monotonic())
                 if left <= 0:
                     break
-                ready = preparer.get(left)
-                if ready is None:
-                    if preparer.finished:
+                posed = poser.next(left)
+                if posed is None:
+                    if poser.finished:
                         yield from self._failures(reported)
                         break
                     continue
-                source, frame = ready.source, ready.frame
-                preparer.running()
-                poses = estimator.infer([ready.prepared])[0]
-                preparer.done()
+                source, frame, poses = posed
                 h, w = frame.pixels.shape[:2]
                 record = make_record(source.display, frame.index, w, h, poses,
                                      time=frame.time)
@@ -165,7 +170,7 @@ class LiveStream:
                 if self._max_frames is not None and count >= self._max_frames:
                     break
         finally:
-            preparer.stop()
+            poser.stop()
             group.stop()
 
     def _failures(self, reported: set[int]) -> Iterator[tuple[Record, None]]:
@@ -190,6 +195,34 @@ class LiveStream:
             rates = self._rates[id(source)] = SourceRates()
         self._view.publish(source.display, pixels, record,
                            rates.stats(source.taken, source.dropped, record["latency"]))
+
+
+class _OneLane:
+    """Frames posed one at a time by one estimator, in the consumer's thread, the
+    next one taken and prepared beside it (see ``posefast.video.live_prepare``);
+    the interface of :class:`~posefast.video.live_lanes.PosingLanes`."""
+
+    def __init__(self, group: LiveGroup, estimator: Any) -> None:
+        self._estimator = estimator
+        self._preparer = FramePreparer(group.next_frame,
+                                       lambda frame: estimator.prepare(frame.pixels),
+                                       lambda: group.ended)
+
+    @property
+    def finished(self) -> bool:
+        return self._preparer.finished
+
+    def next(self, timeout: float) -> tuple[Any, LiveFrame, Any] | None:
+        ready = self._preparer.get(timeout)
+        if ready is None:
+            return None
+        self._preparer.running()
+        poses = self._estimator.infer([ready.prepared])[0]
+        self._preparer.done()
+        return ready.source, ready.frame, poses
+
+    def stop(self) -> None:
+        self._preparer.stop()
 
 
 def _discard(record: Record) -> None:
