@@ -6,6 +6,7 @@ Posing live sources is tested in test_live_stream.py.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -29,6 +30,17 @@ QUICK = dict(open_timeout=5.0, read_timeout=1.0)
 @pytest.fixture
 def port():
     return free_port()
+
+
+@contextlib.contextmanager
+def http_and_tcp(clip, tmp_path):
+    """An HTTP and a TCP server streaming ``clip``, both listening: their URLs."""
+    hp, tp = free_port(), free_port()
+    with http_server(clip, hp, log=tmp_path / "h.log") as h, \
+            tcp_server(clip, tp, log=tmp_path / "t.log") as t:
+        wait_listening(hp, h)
+        wait_listening(tp, t)
+        yield [http_url(hp), f"tcp://127.0.0.1:{tp}"]
 
 
 def take(source: LiveSource, n: int, *, pause: float = 0.0, limit: float = 30.0,
@@ -309,12 +321,7 @@ def test_server_stalling_mid_stream_is_lost_then_fails(clip, port, tmp_path):
 
 def test_tcp_and_http_at_once_in_fair_turns(clip, tmp_path):
     """Two streams read side by side: a slow consumer is served by each in turn."""
-    hp, tp = free_port(), free_port()
-    with http_server(clip, hp, log=tmp_path / "h.log") as h, \
-            tcp_server(clip, tp, log=tmp_path / "t.log") as t:
-        wait_listening(hp, h)
-        wait_listening(tp, t)
-        names = [http_url(hp), f"tcp://127.0.0.1:{tp}"]
+    with http_and_tcp(clip, tmp_path) as names:
         with LiveGroup(names, LiveOptions(**QUICK)) as group:
             got = []  # counted from when both are open (they open at their own pace)
             seen = set()
@@ -341,12 +348,7 @@ def test_tcp_and_http_at_once_in_fair_turns(clip, tmp_path):
 def test_a_held_source_gives_no_frame_until_released(clip, tmp_path):
     """next_frame(hold=True) holds the source it served: the other source is served
     however long, until release(); then the first is served again."""
-    a_port, b_port = free_port(), free_port()
-    with http_server(clip, a_port, log=tmp_path / "a.log") as a, \
-            tcp_server(clip, b_port, log=tmp_path / "b.log") as b:
-        wait_listening(a_port, a)
-        wait_listening(b_port, b)
-        names = [http_url(a_port), f"tcp://127.0.0.1:{b_port}"]
+    with http_and_tcp(clip, tmp_path) as names:
         with LiveGroup(names, LiveOptions(**QUICK)) as group:
             first = None
             while first is None:
