@@ -475,12 +475,15 @@ def _job(args: argparse.Namespace, sources, config, plan, image_ids, inputs, spe
         elif live and sources:
             # the files in the job's processes, the live sources beside them from the start
             file_stats = stats
+
+            def show_both(_) -> None:  # either part's progress: the job's line
+                progress.update(_combined(file_stats, live_stats))
+
             beside = LiveBeside(lambda on_stream: _pose_live(
                 args, live, config, origins, plan, live_emit, live_stats, frame_sinks, view,
-                lambda _: progress.update(_combined(file_stats, live_stats)), on_stream))
+                show_both, on_stream))
             beside.start()
-            runner.on_progress = _heeding_ctrl_c(
-                lambda _: progress.update(_combined(file_stats, live_stats)))
+            runner.on_progress = _heeding_ctrl_c(show_both)
             stats = runner.run(_tasks(sources, args.every, skipper))
             beside.wait()
         else:

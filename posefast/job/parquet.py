@@ -150,8 +150,8 @@ class ParquetWriter:
     and :meth:`discard` drops what was staged. ``tracked``: the poses have a
     ``track_id`` (``--track``), whatever the first records hold; None: as the first
     records say. ``live``: the job has live sources (the ``latency`` column of
-    ``LIVE_COLUMNS``, null for its files' records). ``metadata``: JSON-able values put in the file's schema metadata,
-    each under its key (posefast's: ``{"posefast": {"version", "cwd", "settings"}}``,
+    ``LIVE_COLUMNS``, null for its files' records). ``metadata``: JSON-able values
+    put in the file's schema metadata, each under its key (posefast's: ``{"posefast": {"version", "cwd", "settings"}}``,
     as the settings file of a JSON Lines output).
     """
 

@@ -298,10 +298,8 @@ def model_defaults(config: Any, spec: Any) -> dict[str, Any]:
     be found."""
     from ..models.own_settings import model_own_settings
 
-    size: list[int] | None = [int(spec.height), int(spec.width)]
-    wanted = ["output_stride"] if config.input_size is None else ["output_stride",
-                                                                     "input_size"]
-    own, _ = model_own_settings(config, wanted, download=True)
-    if config.input_size is not None:
-        size = own.get("input_size")
+    given_size = config.input_size is not None  # else spec is the model's own size
+    own, _ = model_own_settings(config, ["output_stride", "input_size"] if given_size
+                                else ["output_stride"], download=True)
+    size = own.get("input_size") if given_size else [int(spec.height), int(spec.width)]
     return {"input_size": size, "output_stride": own.get("output_stride")}

@@ -11,8 +11,9 @@ network and grow old meanwhile, frames arriving during the wait being dropped in
 its favour. So the preparer takes its frame as late as it can and still be ready
 when the consumer asks for it: at the network's expected end (its start plus its
 recent running time) plus the consumer's recent time on a result (the record, the
-output), less the preparation's recent time, a little early rather than late. A frame then waits about as long as it did without the overlap, and
-the network seldom waits for one.
+output), less the preparation's recent time, a little early rather than late. A
+frame then waits about as long as it did without the overlap, and the network
+seldom waits for one.
 """
 from __future__ import annotations
 
